@@ -1,0 +1,255 @@
+"""The protocol a cleanup policy implements, and the registry handle it acts through.
+
+A policy sees only what a real server can see: :class:`ManagerView` carries the
+observables, never the phase. It acts on the registry through :class:`Registry`,
+whose operations cost what they would cost in a real server: a ping of an
+unresponsive peer costs its full timeout, and awaiting a close that hangs, with no
+deadline, never returns. The model sums those costs into the cleanup's duration.
+
+A policy is an object with the attributes and methods of :class:`Policy`; subclass
+it and override what differs. It must be deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from wsmodel.model.config import Config
+from wsmodel.model.lifecycle import ALIVE, Phase, Trigger, fire
+from wsmodel.model.state import Manager, Transport
+
+
+class PolicyError(Exception):
+    """The policy under test broke the protocol: it raised, returned nonsense, or
+    asked the registry for something impossible. The message says what."""
+
+
+class CleanupHung(BaseException):
+    """Unwinds a policy that awaited a close with no deadline on a close that hangs.
+
+    A BaseException so that a policy's ``except Exception`` cannot swallow it.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerView:
+    """One registry entry as the server sees it."""
+
+    id: int  # registry key, in registration order
+    is_active: bool  # the server's own flag
+    transport: Transport  # what the WebSocket library reports
+    age: int  # ticks since creation
+    activity_age: int  # ticks since last_activity (what refreshes it depends on the policy)
+    pong_age: int  # ticks since the last heartbeat answer
+    closing_for: int | None  # ticks since the close began, while one is running
+
+    @property
+    def connections(self) -> int:
+        """1 while the socket is open or closing, 0 once the library says closed."""
+        return 0 if self.transport is Transport.CLOSED else 1
+
+
+def view_of(m: Manager) -> ManagerView:
+    return ManagerView(
+        id=m.id,
+        is_active=m.is_active,
+        transport=m.transport,
+        age=m.age,
+        activity_age=m.activity_age,
+        pong_age=m.pong_age,
+        closing_for=m.phase_age if m.phase is Phase.CLOSING else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    """Create the new manager."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Refuse the connection; ``retry_after`` (ticks) is advice to the client."""
+
+    retry_after: int | None = None
+
+
+Decision = Admit | Reject
+
+
+class Policy:
+    """Base class and protocol of a cleanup policy. The defaults are the plainest server."""
+
+    name: ClassVar[str] = "policy"
+    remove_on_close: ClassVar[bool] = False  # a finished close removes the entry at once
+    heartbeat: ClassVar[bool] = False  # abort managers with no heartbeat answer for H + T
+    close_deadline: ClassVar[bool] = False  # abort any close still running after C ticks
+    refresh_on_send: ClassVar[bool] = False  # a server send refreshes last_activity
+
+    def sweep_period(self, config: Config) -> int | None:
+        """Ticks between runs of :meth:`sweep`; None for no periodic sweep."""
+        return None
+
+    def initial_shared(self) -> Hashable:
+        """State shared by all users (None for a policy that shares nothing)."""
+        return None
+
+    def initial_memory(self) -> Hashable:
+        """Per-user state the policy keeps between calls."""
+        return None
+
+    def tick_shared(self, shared: Hashable) -> Hashable:
+        """Shared state one tick later."""
+        return shared
+
+    def on_connect(self, registry: Registry) -> Decision:
+        """Decide a new connection of this user, cleaning up first if at the limit."""
+        raise NotImplementedError
+
+    def sweep(self, registry: Registry) -> None:
+        """The periodic background pass over one user's entries."""
+
+
+class Registry:
+    """One user's registry, handed to a policy for the length of one call.
+
+    Every operation follows the lifecycle table; every await is charged to
+    :attr:`elapsed`. The model builds it, calls the policy, and reads back
+    :attr:`managers`, :attr:`memory`, :attr:`shared` and :attr:`elapsed`.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        policy: Policy,
+        managers: tuple[Manager, ...],
+        memory: Hashable,
+        shared: Hashable,
+    ) -> None:
+        self.config = config
+        self._policy = policy
+        self._managers = {m.id: m for m in managers}
+        self.memory = memory
+        self.shared = shared
+        self.elapsed = 0  # ticks spent awaiting, so far
+        self.timeouts = 0  # awaits that ran into their timeout, so far
+
+    # --- what the policy reads ----------------------------------------------------
+
+    @property
+    def entries(self) -> tuple[ManagerView, ...]:
+        """The registry entries in registration order."""
+        return tuple(view_of(m) for m in self._managers.values())
+
+    @property
+    def open_count(self) -> int:
+        """Entries whose socket is open: not closing, not closed."""
+        return sum(1 for m in self._managers.values() if m.transport is Transport.OPEN)
+
+    @property
+    def managers(self) -> tuple[Manager, ...]:
+        """For the model: the entries after the policy's changes."""
+        return tuple(self._managers.values())
+
+    # --- what the policy does -----------------------------------------------------
+
+    def probe(self, manager_id: int, timeout: int) -> bool:
+        """Ping and wait up to ``timeout`` ticks. A live peer answers at once; a stuck
+        one costs the whole timeout; a closing or closed socket refuses at once."""
+        m = self._get(manager_id, "probe")
+        _positive(timeout, "probe timeout")
+        if m.phase in ALIVE:
+            return True
+        if m.phase is Phase.STUCK:
+            self.elapsed += timeout
+            self.timeouts += 1
+        return False
+
+    def close(self, manager_id: int, deadline: int | None) -> None:
+        """Close gracefully and await it. With a deadline a hanging close costs the
+        deadline and is then aborted; without one it never returns."""
+        m = self._begin_close(self._get(manager_id, "close"))
+        if m.phase is Phase.CLOSING:
+            if m.aborting:
+                self._end(m, Trigger.ABORT)
+            elif not m.close_hangs:
+                self._end(m, Trigger.FINISH_CLOSE)
+            elif deadline is None:
+                raise CleanupHung
+            else:
+                _positive(deadline, "close deadline")
+                self.elapsed += deadline
+                self.timeouts += 1
+                self._end(m, Trigger.ABORT)
+
+    def close_nowait(self, manager_id: int) -> None:
+        """Start a graceful close and go on; the model finishes or aborts it later."""
+        self._begin_close(self._get(manager_id, "close_nowait"))
+
+    def abort(self, manager_id: int) -> None:
+        """Abort at once, without waiting for the peer."""
+        m = self._begin_close(self._get(manager_id, "abort"))
+        if m.phase is Phase.CLOSING:
+            self._end(m, Trigger.ABORT)
+
+    def remove(self, manager_id: int) -> None:
+        """Drop a closed entry from the registry."""
+        m = self._get(manager_id, "remove")
+        if m.phase is not Phase.CLOSED:
+            raise PolicyError(
+                f"policy removed entry m{manager_id} whose socket is still {m.transport.value}; "
+                "close or abort it first"
+            )
+        del self._managers[manager_id]
+
+    # --- mechanics ----------------------------------------------------------------
+
+    def _get(self, manager_id: object, operation: str) -> Manager:
+        if not isinstance(manager_id, int) or manager_id not in self._managers:
+            raise PolicyError(f"policy called {operation}({manager_id!r}): no such entry")
+        return self._managers[manager_id]
+
+    def _begin_close(self, m: Manager) -> Manager:
+        if m.transport is not Transport.OPEN:
+            return m
+        # A stuck peer never answers the close handshake: the close hangs.
+        closing = begin_close(m, hangs=m.phase is Phase.STUCK, aborting=False)
+        self._managers[m.id] = closing = replace(closing, is_active=False)
+        return closing
+
+    def _end(self, m: Manager, trigger: Trigger) -> None:
+        ended = end_close(m, trigger)
+        if self._policy.remove_on_close:
+            del self._managers[m.id]
+        else:
+            self._managers[m.id] = ended
+
+
+def _positive(value: object, what: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise PolicyError(f"policy gave a {what} of {value!r}; it must be a positive integer")
+
+
+def begin_close(m: Manager, *, hangs: bool, aborting: bool) -> Manager:
+    """A close starts: the manager enters ``closing``."""
+    return replace(
+        m,
+        phase=fire(m.phase, Trigger.BEGIN_CLOSE),
+        phase_age=0,
+        close_hangs=hangs,
+        aborting=aborting,
+    )
+
+
+def end_close(m: Manager, trigger: Trigger) -> Manager:
+    """A close completes or is aborted: the manager is ``closed``. Removing a
+    connection refreshes last_activity, as the deployed code did."""
+    return replace(
+        m,
+        phase=fire(m.phase, trigger),
+        phase_age=0,
+        activity_age=0,
+        close_hangs=False,
+        aborting=False,
+    )

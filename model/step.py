@@ -1,0 +1,301 @@
+"""The semantics: which actions are enabled, and the state each one leads to.
+
+``step(config, policy, state, action)`` returns the next state, or None when the
+action is not enabled. ``enabled(config, policy, state)`` lists every enabled action
+in a fixed order. Each action below is written guard first, then effect.
+
+Timing model. System actions are urgent: ``Tick`` is disabled while one is due, so a
+deadline is met on the tick it falls due. An emergency cleanup runs atomically inside
+``Connect``; its duration is the sum of what it awaited (``Registry.elapsed``) and is
+checked against the budget by the claims rather than advancing the clock. A cleanup
+that awaits a hanging close with no deadline never returns: the attempt hangs and the
+close stays registered as a permanent ``closing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import TypeVar
+
+from wsmodel.model.actions import (
+    AbortClose,
+    Action,
+    ClientClose,
+    CloseHangs,
+    Connect,
+    FinishClose,
+    GoIdle,
+    HeartbeatVerdict,
+    ServerSend,
+    Stall,
+    Sweep,
+    Tick,
+    Traffic,
+)
+from wsmodel.model.config import Config
+from wsmodel.model.lifecycle import ALIVE, Phase, Trigger, fire
+from wsmodel.model.policy import (
+    Admit,
+    CleanupHung,
+    Policy,
+    PolicyError,
+    Registry,
+    Reject,
+    begin_close,
+    end_close,
+)
+from wsmodel.model.state import Manager, State, UserState, initial_state
+
+T = TypeVar("T")
+
+
+class Outcome(StrEnum):
+    ADMITTED = "admitted"
+    REJECTED = "rejected"
+    HUNG = "hung"  # the cleanup awaited something that never ends
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectPlan:
+    """What a ``Connect`` of one user does from a given state."""
+
+    outcome: Outcome
+    elapsed: int | None  # ticks the admission decision awaited; None if it never returns
+    retry_after: int | None  # the policy's advice on a rejection
+    user: UserState  # the user's state afterwards
+    shared: object  # the shared policy state afterwards
+
+
+def start(config: Config, policy: Policy) -> State:
+    """The initial state: every registry empty."""
+    return initial_state(config.users, policy.initial_memory(), policy.initial_shared())
+
+
+# --- the actions -------------------------------------------------------------------
+
+
+def step(config: Config, policy: Policy, state: State, action: Action) -> State | None:
+    """The state after ``action``, or None if it is not enabled in ``state``."""
+    if isinstance(action, Tick):
+        return _tick(config, policy, state) if not any(urgent(config, policy, state)) else None
+    if not 0 <= action.user < len(state.users):
+        return None
+    user = state.users[action.user]
+    if isinstance(action, Connect):
+        plan = plan_connect(config, policy, state, action.user)
+        return _with_user(replace(state, shared=plan.shared), action.user, plan.user)
+    if isinstance(action, ServerSend):
+        if not user.managers:
+            return None
+        if not policy.refresh_on_send:
+            return state  # the send happens, but nothing the model tracks changes
+        # Every send refreshes last_activity, even a send that failed.
+        sent = tuple(replace(m, activity_age=0) for m in user.managers)
+        return _with_user(state, action.user, replace(user, managers=sent))
+    if isinstance(action, Sweep):
+        period = policy.sweep_period(config)
+        if period is None or user.since_sweep < period:
+            return None
+        registry = Registry(config, policy, user.managers, user.memory, state.shared)
+        _call(policy, "sweep", lambda: policy.sweep(registry))
+        swept = replace(user, managers=registry.managers, since_sweep=0, memory=registry.memory)
+        return _with_user(replace(state, shared=registry.shared), action.user, swept)
+    m = user.find(action.manager)
+    if m is None:
+        return None
+    new = _manager_step(config, policy, m, action)
+    if new is None:
+        return None
+    if new.phase is Phase.CLOSED and policy.remove_on_close:
+        # Exactly-once removal: the close that finishes removes its own entry.
+        managers = tuple(x for x in user.managers if x.id != m.id)
+    else:
+        managers = tuple(new if x.id == m.id else x for x in user.managers)
+    return _with_user(state, action.user, replace(user, managers=managers))
+
+
+def _manager_step(config: Config, policy: Policy, m: Manager, action: Action) -> Manager | None:
+    """Actions on a single manager: guard, then effect."""
+    if isinstance(action, Traffic):
+        if m.phase not in ALIVE:
+            return None
+        phase = fire(m.phase, Trigger.TRAFFIC) if m.phase is Phase.IDLE else m.phase
+        return replace(m, phase=phase, quiet_age=0, activity_age=0)
+    if isinstance(action, Stall):
+        if m.phase not in ALIVE:
+            return None
+        return replace(m, phase=fire(m.phase, Trigger.STALL), phase_age=0, stuck_age=0)
+    if isinstance(action, ClientClose):
+        if m.phase not in ALIVE:
+            return None
+        # The route only drops the connection; the server's flag is left as it was.
+        return begin_close(m, hangs=False, aborting=False)
+    if isinstance(action, CloseHangs):
+        if m.phase is not Phase.CLOSING or m.close_hangs or m.aborting:
+            return None
+        return replace(m, close_hangs=True)
+    if isinstance(action, GoIdle):
+        if m.phase is not Phase.ACTIVE or m.quiet_age < config.idle_after:
+            return None
+        return replace(m, phase=fire(m.phase, Trigger.GO_IDLE), phase_age=0)
+    if isinstance(action, HeartbeatVerdict):
+        if not _verdict_due(config, policy, m):
+            return None
+        return replace(begin_close(m, hangs=True, aborting=True), is_active=False)
+    if isinstance(action, FinishClose):
+        if m.phase is not Phase.CLOSING or m.close_hangs or m.aborting:
+            return None
+        return end_close(m, Trigger.FINISH_CLOSE)
+    if isinstance(action, AbortClose):
+        if not _abort_due(config, policy, m):
+            return None
+        return end_close(m, Trigger.ABORT)
+    return None
+
+
+def plan_connect(config: Config, policy: Policy, state: State, user_index: int) -> ConnectPlan:
+    """Run the policy's admission decision (and emergency cleanup) for one user."""
+    user = state.users[user_index]
+    registry = Registry(config, policy, user.managers, user.memory, state.shared)
+    decision = _call(policy, "on_connect", lambda: policy.on_connect(registry))
+    after = replace(user, managers=registry.managers, memory=registry.memory)
+    if decision is None:  # the cleanup hung
+        return ConnectPlan(Outcome.HUNG, None, None, after, registry.shared)
+    if isinstance(decision, Admit):
+        new = Manager(
+            id=user.next_id,
+            phase=Phase.ACTIVE,
+            is_active=True,
+            age=0,
+            activity_age=0,
+            quiet_age=0,
+            pong_age=0,
+            phase_age=0,
+            close_hangs=False,
+            aborting=False,
+            stuck_age=None,
+        )
+        after = replace(after, managers=(*after.managers, new), next_id=user.next_id + 1)
+        return ConnectPlan(Outcome.ADMITTED, registry.elapsed, None, after, registry.shared)
+    if isinstance(decision, Reject) and (
+        decision.retry_after is None
+        or (isinstance(decision.retry_after, int) and decision.retry_after >= 0)
+    ):
+        return ConnectPlan(
+            Outcome.REJECTED, registry.elapsed, decision.retry_after, after, registry.shared
+        )
+    raise PolicyError(
+        f"policy {policy.name!r}: on_connect returned {decision!r}; "
+        "expected Admit() or Reject(retry_after=None or a non-negative int)"
+    )
+
+
+def _call(policy: Policy, method: str, call: Callable[[], T]) -> T | None:
+    """Call into the policy; None if it hung, a PolicyError for anything it raised."""
+    try:
+        return call()
+    except CleanupHung:
+        return None
+    except PolicyError:
+        raise
+    except Exception as exc:
+        raise PolicyError(
+            f"policy {policy.name!r} raised {type(exc).__name__} in {method}: {exc}"
+        ) from exc
+
+
+# --- time ------------------------------------------------------------------------
+
+
+def _tick(config: Config, policy: Policy, state: State) -> State:
+    h = config.horizon
+    shared = _call(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
+    return State(
+        users=tuple(
+            replace(
+                u,
+                managers=tuple(_age(m, h) for m in u.managers),
+                since_sweep=min(u.since_sweep + 1, h),
+            )
+            for u in state.users
+        ),
+        shared=shared,
+    )
+
+
+def _age(m: Manager, h: int) -> Manager:
+    """One tick later. Live peers answer every heartbeat; nobody else does."""
+    return Manager(
+        m.id,
+        m.phase,
+        m.is_active,
+        min(m.age + 1, h),
+        min(m.activity_age + 1, h),
+        min(m.quiet_age + 1, h),
+        0 if m.phase in ALIVE else min(m.pong_age + 1, h),
+        min(m.phase_age + 1, h),
+        m.close_hangs,
+        m.aborting,
+        None if m.stuck_age is None else min(m.stuck_age + 1, h),
+    )
+
+
+# --- enabledness -------------------------------------------------------------------
+
+
+def _verdict_due(config: Config, policy: Policy, m: Manager) -> bool:
+    return policy.heartbeat and m.live and m.pong_age >= config.verdict_after
+
+
+def _abort_due(config: Config, policy: Policy, m: Manager) -> bool:
+    return m.phase is Phase.CLOSING and (
+        m.aborting or (policy.close_deadline and m.phase_age >= config.close_timeout)
+    )
+
+
+def urgent(config: Config, policy: Policy, state: State) -> list[Action]:
+    """The system actions due now, in a fixed order; time cannot pass until they happened."""
+    due: list[Action] = []
+    period = policy.sweep_period(config)
+    for u, user in enumerate(state.users):
+        for m in user.managers:
+            if m.phase is Phase.ACTIVE and m.quiet_age >= config.idle_after:
+                due.append(GoIdle(u, m.id))
+            if _verdict_due(config, policy, m):
+                due.append(HeartbeatVerdict(u, m.id))
+            if m.phase is Phase.CLOSING and not m.close_hangs and not m.aborting:
+                due.append(FinishClose(u, m.id))
+            if _abort_due(config, policy, m):
+                due.append(AbortClose(u, m.id))
+        if period is not None and user.since_sweep >= period:
+            due.append(Sweep(u))
+    return due
+
+
+def environment(state: State) -> list[Action]:
+    """The environment actions enabled in ``state`` (faults included), except Tick."""
+    acts: list[Action] = []
+    for u, user in enumerate(state.users):
+        acts.append(Connect(u))
+        if user.managers:
+            acts.append(ServerSend(u))
+        for m in user.managers:
+            if m.phase in ALIVE:
+                acts += [Traffic(u, m.id), Stall(u, m.id), ClientClose(u, m.id)]
+            elif m.phase is Phase.CLOSING and not m.close_hangs and not m.aborting:
+                acts.append(CloseHangs(u, m.id))
+    return acts
+
+
+def enabled(config: Config, policy: Policy, state: State) -> list[Action]:
+    """Every enabled action: environment, due system actions, and Tick if nothing is due."""
+    due = urgent(config, policy, state)
+    return [*environment(state), *due, *([] if due else [Tick()])]
+
+
+def _with_user(state: State, index: int, user: UserState) -> State:
+    users = list(state.users)
+    users[index] = user
+    return replace(state, users=tuple(users))

@@ -1,0 +1,304 @@
+"""The property catalogue: every claim wsmodel checks, named, with its kind and meaning.
+
+The claims read the ground truth (phases, ghost ages); the policies never can. One
+catalogue feeds the Hypothesis search, the CLI and the docs.
+
+- ``invariant``: a predicate of every reachable state;
+- ``step``: a predicate of every step (state, action, next state);
+- ``liveness`` / ``bounded``: about runs after faults stop; checked by the engines'
+  recovery probe (Hypothesis) or over the state graph (exhaustive);
+- ``noninterference``: about pairs of runs; its per-step half is a step predicate.
+
+Each safety claim names a witness: a step showing that the situation it guards is
+reachable, so that a claim cannot hold vacuously.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from wsmodel.model import (
+    AbortClose,
+    Action,
+    ClientClose,
+    Config,
+    Connect,
+    FinishClose,
+    Outcome,
+    Phase,
+    Policy,
+    State,
+    plan_connect,
+    user_of,
+)
+
+
+class Kind(StrEnum):
+    INVARIANT = "invariant"
+    STEP = "step"
+    LIVENESS = "liveness"
+    BOUNDED = "bounded"
+    NONINTERFERENCE = "noninterference"
+
+
+# A step check returns None when the claim holds on that step, else what went wrong.
+StepCheck = Callable[[Config, Policy, State, Action, State], str | None]
+Witness = Callable[[Config, Policy, State, Action, State], bool]
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    kind: Kind
+    meaning: str  # one sentence, in the domain's words
+    check: StepCheck | None  # per-step half; None for claims only the engines can judge
+    witness: Witness | None  # a step that shows the guarded situation is reachable
+    witness_meaning: str = ""
+
+
+# --- helpers over one step --------------------------------------------------------
+
+
+def _managers(state: State) -> dict[tuple[int, int], Phase]:
+    return {(u, m.id): m.phase for u, user in enumerate(state.users) for m in user.managers}
+
+
+def _connect_plan(config: Config, policy: Policy, before: State, action: Action) -> Outcome | None:
+    if not isinstance(action, Connect):
+        return None
+    return plan_connect(config, policy, before, action.user).outcome
+
+
+def _at_limit(config: Config, state: State, user: int) -> bool:
+    return state.users[user].live_count >= config.limit
+
+
+# --- the claims --------------------------------------------------------------------
+
+
+def _per_user_limit(
+    config: Config, policy: Policy, b: State, a: Action, after: State
+) -> str | None:
+    for u, user in enumerate(after.users):
+        if user.live_count > config.limit:
+            return (
+                f"user {u} has {user.live_count} managers in active/idle/stuck; "
+                f"limit {config.limit}"
+            )
+    return None
+
+
+def _limit_reached(config: Config, policy: Policy, b: State, a: Action, after: State) -> bool:
+    return any(user.live_count == config.limit for user in after.users)
+
+
+def _isolation_step(
+    config: Config, policy: Policy, b: State, a: Action, after: State
+) -> str | None:
+    owner = user_of(a)
+    if owner is None:
+        return None
+    for u in range(len(b.users)):
+        if u != owner and b.users[u] != after.users[u]:
+            return f"{a} by user {owner} changed user {u}'s managers"
+    return None
+
+
+def _other_user_busy(config: Config, policy: Policy, b: State, a: Action, after: State) -> bool:
+    # Another user holds managers while this user's connect runs a cleanup.
+    return (
+        isinstance(a, Connect)
+        and _at_limit(config, b, a.user)
+        and any(user.managers for u, user in enumerate(b.users) if u != a.user)
+    )
+
+
+def _no_healthy_eviction(
+    config: Config, policy: Policy, b: State, a: Action, after: State
+) -> str | None:
+    if isinstance(a, ClientClose):
+        return None  # the client closing its own healthy socket is not an eviction
+    now = _managers(after)
+    for key, phase in _managers(b).items():
+        if phase is Phase.ACTIVE and now.get(key) not in (Phase.ACTIVE, Phase.IDLE, Phase.STUCK):
+            return f"{a} closed user {key[0]}'s manager m{key[1]}, which was active"
+    return None
+
+
+def _cleanup_frees_slot(config: Config, policy: Policy, b: State, a: Action, after: State) -> bool:
+    return (
+        isinstance(a, Connect)
+        and _at_limit(config, b, a.user)
+        and len(after.users[a.user].managers) <= len(b.users[a.user].managers)
+        and after.users[a.user].next_id > b.users[a.user].next_id
+    )
+
+
+def _cleanup_terminates(
+    config: Config, policy: Policy, b: State, a: Action, after: State
+) -> str | None:
+    if isinstance(a, Connect):
+        plan = plan_connect(config, policy, b, a.user)
+        if plan.elapsed is None:
+            return f"user {a.user}'s emergency cleanup awaits a close that never ends"
+    return None
+
+
+def _hung_close_aborted(config: Config, policy: Policy, b: State, a: Action, after: State) -> bool:
+    if not isinstance(a, AbortClose):
+        return False
+    m = b.users[a.user].find(a.manager)
+    return m is not None and m.close_hangs
+
+
+def _cleanup_within_budget(
+    config: Config, policy: Policy, b: State, a: Action, after: State
+) -> str | None:
+    if isinstance(a, Connect):
+        plan = plan_connect(config, policy, b, a.user)
+        if plan.elapsed is None:
+            return (
+                f"user {a.user}'s emergency cleanup never finishes; "
+                f"budget {config.cleanup_budget_ms} ms"
+            )
+        took = plan.elapsed * config.tick_ms
+        if took > config.cleanup_budget_ms:
+            return (
+                f"user {a.user}'s emergency cleanup took {took} ms; "
+                f"budget {config.cleanup_budget_ms} ms"
+            )
+    return None
+
+
+def _zombies_reaped(
+    config: Config, policy: Policy, b: State, a: Action, after: State
+) -> str | None:
+    bound = config.recovery_bound
+    for u, user in enumerate(after.users):
+        for m in user.managers:
+            if m.stuck_age is not None and m.stuck_age > bound:
+                return (
+                    f"user {u}'s manager {m.name} went stuck {m.stuck_age} ticks ago and is "
+                    f"still registered ({m.phase.value}); bound H+T+C+R = {bound}"
+                )
+    return None
+
+
+def _zombie_detected(config: Config, policy: Policy, b: State, a: Action, after: State) -> bool:
+    # A stuck manager leaves the registry.
+    gone = {(u, m.id) for u, user in enumerate(after.users) for m in user.managers}
+    return any(
+        m.stuck_age is not None and (u, m.id) not in gone
+        for u, user in enumerate(b.users)
+        for m in user.managers
+    )
+
+
+def _no_leak(config: Config, policy: Policy, b: State, a: Action, after: State) -> str | None:
+    for u, user in enumerate(after.users):
+        for m in user.managers:
+            if m.phase is Phase.CLOSED and m.phase_age > config.reaper_period:
+                return (
+                    f"user {u}'s manager {m.name} closed {m.phase_age} ticks ago and is still "
+                    f"registered; reaper period R = {config.reaper_period}"
+                )
+    if isinstance(a, Connect) and _connect_plan(config, policy, b, a) is not Outcome.ADMITTED:
+        held = sum(1 for m in b.users[a.user].managers if m.phase is not Phase.CLOSED)
+        if held < config.limit:
+            return (
+                f"user {a.user}'s connect was refused while holding only {held} unclosed "
+                f"managers (limit {config.limit}): closed entries counted against the limit"
+            )
+    return None
+
+
+def _closed_removed(config: Config, policy: Policy, b: State, a: Action, after: State) -> bool:
+    return isinstance(a, (FinishClose, AbortClose)) or (
+        any(m.phase is Phase.CLOSED for user in b.users for m in user.managers)
+        and not any(m.phase is Phase.CLOSED for user in after.users for m in user.managers)
+    )
+
+
+CATALOGUE: Final[tuple[Property, ...]] = (
+    Property(
+        "per_user_limit",
+        Kind.INVARIANT,
+        "No user ever has more than `limit` managers in active, idle or stuck.",
+        _per_user_limit,
+        _limit_reached,
+        "a user reaches the limit",
+    ),
+    Property(
+        "isolation",
+        Kind.NONINTERFERENCE,
+        "An action of one user never changes another user's managers, and whether a "
+        "user's Connect is admitted depends on nothing outside that user's own state.",
+        _isolation_step,
+        _other_user_busy,
+        "a user runs an emergency cleanup while another user holds managers",
+    ),
+    Property(
+        "no_healthy_eviction",
+        Kind.STEP,
+        "No cleanup ever closes an active manager.",
+        _no_healthy_eviction,
+        _cleanup_frees_slot,
+        "an emergency cleanup frees a slot and the newcomer is admitted",
+    ),
+    Property(
+        "no_permanent_block",
+        Kind.LIVENESS,
+        "Once faults stop, a user who keeps retrying is admitted, unless they hold `limit` "
+        "active managers, even if the application keeps sending to them.",
+        None,
+        None,
+    ),
+    Property(
+        "bounded_recovery",
+        Kind.BOUNDED,
+        "That admission comes within H + T + C + R ticks of faults stopping (or of the "
+        "user last holding `limit` active managers, if later).",
+        None,
+        None,
+    ),
+    Property(
+        "zombies_reaped",
+        Kind.INVARIANT,
+        "Every stuck manager leaves the registry within H + T + C + R ticks of going stuck.",
+        _zombies_reaped,
+        _zombie_detected,
+        "a stuck manager is detected and leaves the registry",
+    ),
+    Property(
+        "no_leak",
+        Kind.INVARIANT,
+        "Every closed manager leaves the registry within the reaper period R, and a closed "
+        "manager never counts against the limit.",
+        _no_leak,
+        _closed_removed,
+        "a close completes",
+    ),
+    Property(
+        "cleanup_terminates",
+        Kind.STEP,
+        "An emergency cleanup never waits on anything without a deadline.",
+        _cleanup_terminates,
+        _hung_close_aborted,
+        "a hung close is aborted",
+    ),
+    Property(
+        "cleanup_within_budget",
+        Kind.STEP,
+        "An emergency cleanup's duration stays within the budget (default 500 ms).",
+        _cleanup_within_budget,
+        _cleanup_frees_slot,
+        "an emergency cleanup frees a slot and the newcomer is admitted",
+    ),
+)
+
+BY_NAME: Final[dict[str, Property]] = {p.name: p for p in CATALOGUE}
+NAMES: Final[tuple[str, ...]] = tuple(BY_NAME)
+LIVENESS_NAMES: Final = frozenset({"no_permanent_block", "bounded_recovery"})
