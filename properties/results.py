@@ -1,0 +1,63 @@
+"""What a checker reports: one result per (policy, property), with counterexamples
+as replayable action sequences. Both engines produce these; the CLI renders them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from wsmodel.model import Action, Config, Policy, State, start, step
+
+
+class Status(StrEnum):
+    HOLDS = "holds"
+    VIOLATED = "violated"
+    NOT_CHECKED = "not-checked"
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A run from the initial state: ``steps``, then (for a lasso) ``cycle`` repeated
+    forever. Every action is a model action, replayable with :func:`replay`."""
+
+    message: str  # what went wrong, in the domain's words
+    steps: tuple[Action, ...]
+    cycle: tuple[Action, ...] = ()
+    user: int | None = None  # the user the claim is about, where there is one
+
+    def length(self) -> int:
+        """Environment actions in the steps, a run of ticks counting as one: the
+        number of numbered steps a reader sees (system reactions are not counted)."""
+        count = 0
+        previous: Action | None = None
+        for a in (*self.steps, *self.cycle):
+            if a.system:
+                continue
+            if not (a.name == "Tick" and previous is not None and previous.name == "Tick"):
+                count += 1
+            previous = a
+        return count
+
+
+@dataclass(frozen=True)
+class Result:
+    policy: str
+    property: str
+    status: Status
+    engine: str
+    counterexample: Counterexample | None = None
+    witnessed: bool | None = None  # for safety claims: was the guarded situation reached
+    detail: str = ""  # e.g. the worst case found against its bound
+    coverage: dict[str, int | float | bool] = field(default_factory=dict)
+
+
+def replay(config: Config, policy: Policy, actions: tuple[Action, ...]) -> list[State]:
+    """The states a run visits (the initial one first); raises if an action is not
+    enabled where the run takes it."""
+    states = [start(config, policy)]
+    for i, a in enumerate(actions):
+        nxt = step(config, policy, states[-1], a)
+        if nxt is None:
+            raise ValueError(f"step {i + 1}: {a} is not enabled")
+        states.append(nxt)
+    return states
