@@ -24,6 +24,10 @@ class Counterexample:
     steps: tuple[Action, ...]
     cycle: tuple[Action, ...] = ()
     user: int | None = None  # the user the claim is about, where there is one
+    # Non-interference only: a second run from the initial state after which the same
+    # user is in the same state (up to manager keys) but the last action turns out
+    # differently. Replayable like ``steps``.
+    contrast: tuple[Action, ...] = ()
 
     def length(self) -> int:
         """Environment actions in the steps, a run of ticks counting as one: the

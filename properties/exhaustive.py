@@ -1,0 +1,681 @@
+"""Check every catalogue claim over the whole explored state graph.
+
+Safety claims reuse the catalogue's step predicates on every edge; each reports
+whether its witness was reached and the shortest counterexample (fewest numbered
+steps, as :meth:`Counterexample.length` counts them). ``no_permanent_block`` is
+fair-cycle detection on strongly connected components, ``bounded_recovery`` a longest
+path in ticks, and ``isolation``'s non-interference half compares the outcome of every
+user's ``Connect`` across states with the same projection of that user. The
+definitions, the fairness assumed and the assumptions *not* made are in
+docs/checking.md.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from wsmodel.model import (
+    Action,
+    Config,
+    Connect,
+    Outcome,
+    Phase,
+    Policy,
+    State,
+    Tick,
+    UserState,
+    plan_connect,
+    step,
+)
+from wsmodel.properties.catalogue import BY_NAME, NAMES
+from wsmodel.properties.explore import (
+    FLAG_ADMITTED,
+    StateGraph,
+    explore,
+    real_trace,
+    relabel_of,
+    summary,
+)
+from wsmodel.properties.fairness import (
+    LabelledGraph,
+    fair_components,
+    find_cycle,
+    longest_weighted,
+    path_within,
+    strongly_connected,
+)
+from wsmodel.properties.results import Counterexample, Result, Status
+
+__all__ = ["ENGINE", "Report", "check_exhaustive", "run_exhaustive"]
+
+ENGINE = "exhaustive"
+TICK = 1  # label: the edge is a Tick
+RETRY = 2  # label: the tracked user's Connect, not admitted
+
+
+@dataclass
+class Report:
+    results: list[Result]
+    graph: StateGraph
+
+
+def check_exhaustive(
+    config: Config,
+    policy: Policy,
+    properties: Sequence[str],
+    *,
+    max_states: int | None = None,
+    timeout: float | None = None,
+    reduction: bool = True,
+    progress: Callable[[str], None] | None = None,
+    registry_slack: int | None = 1,
+    max_memory_mb: float | None = None,
+) -> list[Result]:
+    """One Result per requested claim, in the order asked. See :func:`run_exhaustive`."""
+    return run_exhaustive(
+        config,
+        policy,
+        properties,
+        max_states=max_states,
+        timeout=timeout,
+        reduction=reduction,
+        progress=progress,
+        registry_slack=registry_slack,
+        max_memory_mb=max_memory_mb,
+    ).results
+
+
+def run_exhaustive(
+    config: Config,
+    policy: Policy,
+    properties: Sequence[str],
+    *,
+    max_states: int | None = None,
+    timeout: float | None = None,
+    reduction: bool = True,
+    progress: Callable[[str], None] | None = None,
+    registry_slack: int | None = 1,
+    max_memory_mb: float | None = None,
+) -> Report:
+    """Explore the configuration and judge each claim; also return the graph.
+
+    ``reduction`` turns the user-symmetry reduction on or off (manager keys are always
+    renumbered). ``registry_slack``: states in which a user has more than
+    ``limit + registry_slack`` registered entries are checked but not expanded (None:
+    no cap). Budgets (``max_states``, ``timeout``, ``max_memory_mb``) stop the
+    exploration cleanly; what was not proven is then ``not-checked``.
+    """
+    unknown = [p for p in properties if p not in BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'}: {unknown}")
+    t0 = time.perf_counter()
+    wanted = list(dict.fromkeys(properties))
+    checks = [(p, BY_NAME[p].check) for p in wanted if BY_NAME[p].check is not None]
+    witnesses = {p: BY_NAME[p].witness for p in wanted if BY_NAME[p].witness is not None}
+    bad_edges: dict[str, array[int]] = {p: array("q") for p, _ in checks}
+    witness_edge: dict[str, int] = {}
+
+    def on_edge(i: int, s: State, a: Action, t: State, e: int) -> None:
+        for name, chk in checks:
+            assert chk is not None
+            if chk(config, policy, s, a, t) is not None:
+                bad_edges[name].append(e)
+        if witnesses:
+            for name, wit in list(witnesses.items()):
+                assert wit is not None
+                if wit(config, policy, s, a, t):
+                    witness_edge[name] = e
+                    del witnesses[name]
+
+    cap = None if registry_slack is None else config.limit + registry_slack
+    g = explore(
+        config,
+        policy,
+        symmetry=reduction,
+        registry_cap=cap,
+        max_states=max_states,
+        timeout=timeout,
+        max_memory_mb=max_memory_mb,
+        progress=progress,
+        on_edge=on_edge,
+    )
+    for name, edges in bad_edges.items():
+        for e in edges:
+            names = g.violations.setdefault(g.dst[e], [])
+            if name not in names:
+                names.append(name)
+    if progress is not None:
+        progress(f"exhaustive: explored {len(g.states):,} states, {g.edges:,} edges; judging")
+
+    judge = _Judge(g, t0)
+    results = []
+    for name in wanted:
+        if name == "no_permanent_block":
+            result = judge.no_permanent_block()
+        elif name == "bounded_recovery":
+            result = judge.bounded_recovery()
+        else:
+            result = judge.safety(name, bad_edges[name], witness_edge.get(name))
+        results.append(result)
+    seconds = time.perf_counter() - t0
+    for r in results:
+        r.coverage["seconds"] = round(seconds, 3)
+    return Report(results, g)
+
+
+# --- judging ------------------------------------------------------------------------
+
+
+class _Judge:
+    def __init__(self, g: StateGraph, t0: float) -> None:
+        self.g = g
+        self.config = g.config
+        self.policy = g.policy
+        self.t0 = t0
+        self._plans: dict[tuple[UserState, object], tuple[Outcome, int | None]] = {}
+        acts = g.actions
+        self.is_system = [a.system for a in acts]
+        self.is_tick = [isinstance(a, Tick) for a in acts]
+
+    # coverage and status ----------------------------------------------------------
+
+    def coverage(self) -> dict[str, int | float | bool]:
+        g = self.g
+        cov: dict[str, int | float | bool] = {
+            "states": len(g.states),
+            "edges": g.edges,
+            "depth": g.max_depth,
+            "complete": g.complete,
+            "seconds": 0.0,
+            "expanded": g.expanded,
+            "symmetry": g.symmetry,
+            "capped_states": g.capped,
+        }
+        if g.registry_cap is not None:
+            cov["registry_cap"] = g.registry_cap
+        return cov
+
+    def scope(self) -> str:
+        g = self.g
+        if not g.complete:
+            return (
+                f"stopped by {g.stopped_by} after {len(g.states):,} states "
+                f"({g.expanded:,} expanded)"
+            )
+        if g.capped:
+            return (
+                f"all {len(g.states):,} states of runs where no user holds more than "
+                f"{g.registry_cap} registered entries ({g.capped:,} states at the cap "
+                "were checked but not expanded)"
+            )
+        return f"all {len(g.states):,} reachable states"
+
+    def result(
+        self,
+        name: str,
+        violation: Counterexample | None,
+        *,
+        witnessed: bool | None = None,
+        detail: str = "",
+    ) -> Result:
+        if violation is not None:
+            status = Status.VIOLATED
+        elif self.g.complete:
+            status = Status.HOLDS
+        else:
+            status = Status.NOT_CHECKED
+        full = f"{detail}; {self.scope()}" if detail else self.scope()
+        return Result(
+            policy=self.policy.name,
+            property=name,
+            status=status,
+            engine=ENGINE,
+            counterexample=violation,
+            witnessed=witnessed,
+            detail=full,
+            coverage=self.coverage(),
+        )
+
+    # shortest paths in the Counterexample.length() metric --------------------------
+
+    def shortest(
+        self, targets: dict[int, list[tuple[str, int]]]
+    ) -> dict[str, tuple[list[tuple[int, int]], int]]:
+        """For each key, the cheapest path from the initial state to one of its
+        targets: (state, edge) with edge -1 meaning "reach the state", else "then take
+        that edge". Cost: numbered steps first, then steps. Returns key -> (path as
+        (state, action code) pairs, end state)."""
+        g = self.g
+        big = 1 << 32
+        keys = {k for lst in targets.values() for k, _ in lst}
+        best: dict[str, tuple[int, int, int, int]] = {}  # key -> (cost, node, flag, edge)
+        dist: dict[tuple[int, int], int] = {(0, 0): 0}
+        prev: dict[tuple[int, int], tuple[int, int, int]] = {}
+        heap = [(0, 0, 0)]
+        is_system, is_tick = self.is_system, self.is_tick
+
+        def cost_of(code: int, flag: int) -> tuple[int, int]:
+            if is_system[code]:
+                return 1, flag
+            if is_tick[code]:
+                return (1 if flag else big + 1), 1
+            return big + 1, 0
+
+        while heap:
+            d, s, flag = heapq.heappop(heap)
+            if dist.get((s, flag), -1) != d:
+                continue
+            if len(best) == len(keys) and d >= max(b[0] for b in best.values()):
+                break
+            for key, e in targets.get(s, ()):
+                cand = d if e < 0 else d + cost_of(g.act[e], flag)[0]
+                if key not in best or cand < best[key][0]:
+                    best[key] = (cand, s, flag, e)
+            for e in g.out_edges(s):
+                c, f2 = cost_of(g.act[e], flag)
+                t = g.dst[e]
+                nd = d + c
+                if nd < dist.get((t, f2), 1 << 62):
+                    dist[(t, f2)] = nd
+                    prev[(t, f2)] = (s, flag, g.act[e])
+                    heapq.heappush(heap, (nd, t, f2))
+        out: dict[str, tuple[list[tuple[int, int]], int]] = {}
+        for key, (_, s, flag, e) in best.items():
+            path: list[tuple[int, int]] = []
+            node = (s, flag)
+            while node in prev:
+                ps, pf, code = prev[node]
+                path.append((ps, code))
+                node = (ps, pf)
+            path.reverse()
+            end = s
+            if e >= 0:
+                path.append((s, g.act[e]))
+                end = g.dst[e]
+            out[key] = (path, end)
+        return out
+
+    def trace(self, path: list[tuple[int, int]]) -> tuple[tuple[Action, ...], State]:
+        return real_trace(self.g, path)
+
+    # safety -----------------------------------------------------------------------
+
+    def safety(self, name: str, bad: array[int], witness: int | None) -> Result:
+        prop = BY_NAME[name]
+        has_witness = prop.witness is not None
+        witnessed = (witness is not None) if has_witness else None
+        violation: Counterexample | None = None
+        detail = ""
+        if len(bad):
+            targets: dict[int, list[tuple[str, int]]] = {}
+            src = self._sources(bad)
+            for e, s in zip(bad, src, strict=True):
+                targets.setdefault(s, []).append((name, e))
+            (path, _end) = self.shortest(targets)[name]
+            actions, final = self.trace(path)
+            before = self._replay_state(actions[:-1])
+            assert prop.check is not None
+            message = prop.check(self.config, self.policy, before, actions[-1], final)
+            assert message is not None, "counterexample does not reproduce"
+            violation = Counterexample(message, actions, user=_user(actions[-1]))
+        if name == "isolation":
+            if violation is None:
+                violation, detail = self.noninterference()
+            else:
+                detail = "an action of one user changed another user's managers"
+        detail = self._figure(name, detail)
+        return self.result(name, violation, witnessed=witnessed, detail=detail)
+
+    def _sources(self, edges: array[int]) -> list[int]:
+        """Source state of each edge (edges are sorted by source)."""
+        g = self.g
+        out = []
+        s = 0
+        for e in sorted(edges):
+            while g.edge_start[s + 1] <= e:
+                s += 1
+            out.append(s)
+        order = sorted(range(len(edges)), key=edges.__getitem__)
+        result = [0] * len(edges)
+        for k, idx in enumerate(order):
+            result[idx] = out[k]
+        return result
+
+    def _replay_state(self, actions: Sequence[Action]) -> State:
+        from wsmodel.properties.results import replay
+
+        return replay(self.config, self.policy, tuple(actions))[-1]
+
+    def plan(self, state: State, user: int) -> tuple[Outcome, int | None]:
+        """plan_connect's outcome and duration; it reads only the user and the shared
+        policy state, so it is cached on those."""
+        key = (state.users[user], state.shared)
+        got = self._plans.get(key)
+        if got is None:
+            p = plan_connect(self.config, self.policy, state, user)
+            got = self._plans[key] = (p.outcome, p.elapsed)
+        return got
+
+    def _figure(self, name: str, detail: str) -> str:
+        g, cfg = self.g, self.config
+        extra = ""
+        if name == "zombies_reaped":
+            worst = max(
+                (
+                    m.stuck_age
+                    for st in g.states
+                    for u in st.users
+                    for m in u.managers
+                    if m.stuck_age is not None
+                ),
+                default=None,
+            )
+            if worst is None:
+                extra = "no stuck manager reached"
+            else:
+                shown = f">= {worst}" if worst >= cfg.horizon else str(worst)
+                extra = (
+                    f"worst zombie: still registered {shown} ticks after going stuck; "
+                    f"bound H+T+C+R = {cfg.recovery_bound}"
+                )
+        elif name == "no_leak":
+            worst = max(
+                (
+                    m.phase_age
+                    for st in g.states
+                    for u in st.users
+                    for m in u.managers
+                    if m.phase is Phase.CLOSED
+                ),
+                default=None,
+            )
+            if worst is None:
+                extra = "closed managers never stay registered"
+            else:
+                shown = f">= {worst}" if worst >= cfg.horizon else str(worst)
+                extra = (
+                    f"worst leak: a closed manager still registered {shown} ticks after "
+                    f"closing; R = {cfg.reaper_period}"
+                )
+        elif name in ("cleanup_within_budget", "cleanup_terminates"):
+            worst_ms: int | None = 0
+            hung = 0
+            for st in g.states[: g.expanded]:
+                for u in range(len(st.users)):
+                    _, elapsed = self.plan(st, u)
+                    if elapsed is None:
+                        hung += 1
+                    elif worst_ms is not None:
+                        worst_ms = max(worst_ms, elapsed * cfg.tick_ms)
+            if name == "cleanup_terminates":
+                extra = (
+                    f"{hung} reachable (state, user) pairs whose cleanup never returns"
+                    if hung
+                    else "every emergency cleanup returns"
+                )
+            else:
+                w = "never finishes" if hung else f"{worst_ms} ms"
+                extra = f"worst emergency cleanup: {w}; budget {cfg.cleanup_budget_ms} ms"
+        elif name == "per_user_limit":
+            worst = max((u.live_count for st in g.states for u in st.users), default=0)
+            extra = (
+                f"most managers in active/idle/stuck held by one user: {worst}; limit {cfg.limit}"
+            )
+        if extra and detail:
+            return f"{detail}; {extra}"
+        return extra or detail
+
+    # isolation: non-interference ----------------------------------------------------
+
+    def noninterference(self) -> tuple[Counterexample | None, str]:
+        """Whether a user's Connect is admitted must be a function of that user's own
+        projection. Two reachable states with the same projection and different
+        outcomes are a violation."""
+        g = self.g
+        seen: dict[UserState, tuple[int, int, Outcome]] = {}
+        for s in range(g.expanded):
+            st = g.states[s]
+            for b in range(len(st.users)):
+                outcome, _ = self.plan(st, b)
+                proj = st.users[b]
+                first = seen.get(proj)
+                if first is None:
+                    seen[proj] = (s, b, outcome)
+                elif first[2] is not outcome:
+                    return self._interference(first, (s, b, outcome)), ""
+        return None, f"{len(seen):,} distinct user projections, each with one Connect outcome"
+
+    def _interference(
+        self, one: tuple[int, int, Outcome], two: tuple[int, int, Outcome]
+    ) -> Counterexample:
+        g = self.g
+        runs = []
+        for s, b, outcome in (one, two):
+            ((path, _),) = self.shortest({s: [("x", -1)]}).values()
+            actions, real = self.trace(path)
+            user = relabel_of(g, real).users[b]
+            runs.append((actions, real, user, outcome))
+        (a1, r1, u1, o1), (a2, _, u2, o2) = runs
+        if u1 != u2:  # users are interchangeable: rename run 2 so both are about u1
+            swap = {u1: u2, u2: u1}
+            a2 = tuple(_rename_user(a, swap) for a in a2)
+        final2 = self._replay_state(a2)
+        connect = Connect(u1)
+        check1 = step(self.config, self.policy, r1, connect)
+        assert check1 is not None
+        other = [str(a) for a in a2]
+        message = (
+            f"user {u1}'s Connect is {o1.value} after this run but {o2.value} after another "
+            f"run that leaves user {u1} in the same state (up to manager keys): "
+            f"[{', '.join(other)}]; the outcome depends on something outside the user's "
+            f"own state (shared: {r1.shared} vs {final2.shared})"
+        )
+        return Counterexample(message, (*a1, connect), user=u1, contrast=(*a2, connect))
+
+    # liveness ---------------------------------------------------------------------
+
+    def _active_counts(self) -> list[tuple[int, ...]]:
+        return [
+            tuple(sum(1 for m in u.managers if m.phase is Phase.ACTIVE) for u in st.users)
+            for st in self.g.states
+        ]
+
+    def _product(self, with_retry_bit: bool) -> LabelledGraph:
+        """The graph followed by one tracked user: nodes (state, position of the tracked
+        user[, retried since the last tick]); only fault-free edges; not through
+        states where the tracked user holds `limit` active managers; not along a
+        Connect that admits the tracked user. With the retry bit, a Tick is only taken
+        after the tracked user retried since the previous Tick."""
+        g = self.g
+        k = self.config.users
+        limit = self.config.limit
+        active = self._active_counts()
+        perms = g.perms
+        acts = g.actions
+        fault = [a.fault for a in acts]
+        tick = self.is_tick
+        connect_user = [a.user if isinstance(a, Connect) else -1 for a in acts]
+        rbits = 2 if with_retry_bit else 1
+        n = len(g.states) * k * rbits
+        lg = LabelledGraph(n)
+        dst, label, ref, start = lg.dst, lg.label, lg.ref, lg.start
+        for s in range(len(g.states)):
+            rng = g.out_edges(s)
+            for p in range(k):
+                for r in range(rbits):
+                    if active[s][p] < limit:
+                        for e in rng:
+                            code = g.act[e]
+                            if fault[code]:
+                                continue
+                            lab = 0
+                            r2 = r
+                            if connect_user[code] == p:
+                                if g.flags[e] & FLAG_ADMITTED:
+                                    continue
+                                lab = RETRY
+                                r2 = 1
+                            elif tick[code]:
+                                if with_retry_bit and r == 0:
+                                    continue
+                                lab = TICK
+                                r2 = 0
+                            t = g.dst[e]
+                            q = perms[g.perm[e]][p]
+                            if active[t][q] >= limit:
+                                continue
+                            dst.append((t * k + q) * rbits + (r2 if with_retry_bit else 0))
+                            label.append(lab)
+                            ref.append(e)
+                    start.append(len(dst))
+        return lg
+
+    def _lasso(
+        self, lg: LabelledGraph, comp: array[int], c: int, rbits: int, required: list[int]
+    ) -> tuple[tuple[Action, ...], tuple[Action, ...], int]:
+        g = self.g
+        k = self.config.users
+        members = [v for v in range(lg.n) if comp[v] == c]
+        states = {v // rbits // k for v in members}
+        targets = {s: [("stem", -1)] for s in states}
+        ((stem, end),) = self.shortest(targets).values()
+        entry = next(v for v in members if v // rbits // k == end)
+        lasso = find_cycle(lg, comp, c, entry, required)
+        cycle_path = []
+        v = entry
+        for e in lasso.cycle:
+            base = lg.ref[e]
+            cycle_path.append((v // rbits // k, g.act[base]))
+            v = lg.dst[e]
+        actions, _ = self.trace(stem + cycle_path)
+        stem_actions = actions[: len(stem)]
+        at_entry = self._replay_state(stem_actions)
+        user = relabel_of(g, at_entry).users[(entry // rbits) % k]
+        return stem_actions, actions[len(stem) :], user
+
+    def no_permanent_block(self) -> Result:
+        lg = self._product(with_retry_bit=False)
+        comp, ncomp = strongly_connected(lg)
+        fair = fair_components(lg, comp, ncomp, [TICK, RETRY])
+        violation = None
+        if fair:
+            stem, cycle, user = self._lasso(lg, comp, fair[0], 1, [RETRY, TICK])
+            violation = Counterexample(
+                f"faults have stopped, user {user} retries forever and time passes, yet "
+                f"user {user} is never admitted and never holds {self.config.limit} active "
+                "managers (the cycle repeats forever)",
+                stem,
+                cycle,
+                user=user,
+            )
+        detail = (
+            f"{len(fair)} fair non-admitting cycle components"
+            if fair
+            else ("no fair cycle on which a retrying user is never admitted")
+        )
+        return self.result("no_permanent_block", violation, detail=detail)
+
+    def bounded_recovery(self) -> Result:
+        cfg = self.config
+        lg = self._product(with_retry_bit=True)
+        comp, ncomp = strongly_connected(lg)
+        outcome = longest_weighted(lg, comp, ncomp, TICK)
+        bound = cfg.recovery_bound
+        if isinstance(outcome, int):
+            stem, cycle, user = self._lasso(lg, comp, outcome, 2, [TICK])
+            violation = Counterexample(
+                f"user {user} retries before every tick and is never admitted: recovery "
+                f"is unbounded; bound H+T+C+R = {bound}",
+                stem,
+                cycle,
+                user=user,
+            )
+            return self.result(
+                "bounded_recovery",
+                violation,
+                detail=f"worst recovery: unbounded; bound {bound}",
+            )
+        best, via = outcome
+        k = cfg.users
+        worst, worst_node = 0, -1
+        for s in range(len(self.g.states)):
+            for p in range(k):
+                v = (s * k + p) * 2
+                if best[comp[v]] > worst:
+                    worst, worst_node = best[comp[v]], v
+        slow: Counterexample | None = None
+        if worst > bound:
+            slow = self._slow_recovery(lg, comp, best, via, worst_node, worst)
+        return self.result(
+            "bounded_recovery",
+            slow,
+            detail=f"worst recovery: {worst} ticks; bound H+T+C+R = {bound}",
+        )
+
+    def _slow_recovery(
+        self,
+        lg: LabelledGraph,
+        comp: array[int],
+        best: list[int],
+        via: list[int],
+        start_node: int,
+        worst: int,
+    ) -> Counterexample:
+        g = self.g
+        k = self.config.users
+        ((stem, _),) = self.shortest({start_node // 2 // k: [("stem", -1)]}).values()
+        path: list[tuple[int, int]] = []
+        v = start_node
+        while via[comp[v]] != -1 and best[comp[v]] > 0:
+            e = via[comp[v]]
+            src = _edge_source(lg, e)
+            inner, _ = path_within(lg, comp, comp[v], v, src)
+            for x in (*inner, e):
+                path.append((_edge_source(lg, x) // 2 // k, g.act[lg.ref[x]]))
+            v = lg.dst[e]
+        actions, _ = self.trace(stem + path)
+        at_start = self._replay_state(actions[: len(stem)])
+        user = relabel_of(g, at_start).users[(start_node // 2) % k]
+        return Counterexample(
+            f"user {user} retries before every tick, faults have stopped, and is still not "
+            f"admitted after {worst} ticks; bound H+T+C+R = {self.config.recovery_bound}",
+            actions,
+            user=user,
+        )
+
+
+def _edge_source(lg: LabelledGraph, e: int) -> int:
+    lo, hi = 0, lg.n - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if lg.start[mid] <= e:
+            lo = mid
+        else:
+            hi = mid - 1
+    while lg.start[lo + 1] <= e:
+        lo += 1
+    return lo
+
+
+def _user(a: Action) -> int | None:
+    return None if isinstance(a, Tick) else a.user
+
+
+def _rename_user(a: Action, swap: dict[int, int]) -> Action:
+    from dataclasses import replace
+
+    if isinstance(a, Tick) or a.user not in swap:
+        return a
+    return replace(a, user=swap[a.user])
+
+
+def all_properties() -> tuple[str, ...]:
+    return NAMES
+
+
+def describe(state: State) -> str:
+    return summary(state)

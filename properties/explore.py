@@ -1,0 +1,403 @@
+"""Breadth-first exploration of every reachable state, stored compactly.
+
+The semantics come only from the model: :func:`wsmodel.model.enabled` lists the
+actions of a state and :func:`wsmodel.model.step` gives each successor. Everything
+here is bookkeeping: canonical forms, integer ids, edge arrays, budgets.
+
+Canonical forms (see docs/decisions/0001-state-canonicalisation.md):
+
+- manager keys of each user are renumbered in registration order to 0..n-1 and
+  ``next_id`` becomes n (always on: without it no configuration is finite);
+- with ``symmetry`` on, users are sorted, so states that differ only by a renaming of
+  users are stored once. Edges remember the permutation so that a particular user can
+  be followed through the reduced graph (the liveness claims need that).
+
+A state constraint keeps reference-like policies finite: a state in which some user
+has more than ``registry_cap`` registered entries is checked but not expanded (see
+docs/checking.md, "The registry cap").
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import permutations
+from typing import Any
+
+import networkx as nx  # type: ignore[import-untyped]
+from wsmodel.model import (
+    Action,
+    Config,
+    Connect,
+    Policy,
+    State,
+    Tick,
+    UserState,
+    enabled,
+    start,
+    step,
+)
+
+__all__ = [
+    "EdgeHook",
+    "Relabel",
+    "StateGraph",
+    "canonical",
+    "explore",
+    "real_trace",
+    "summary",
+    "to_networkx",
+]
+
+# Called for every edge as it is found: (source id, source state, action in the
+# source's coordinates, successor as the model returned it, edge index).
+EdgeHook = Callable[[int, State, Action, State, int], None]
+
+FLAG_ADMITTED = 1  # a Connect whose user was admitted (its next_id grew)
+
+
+@dataclass
+class StateGraph:
+    """The explored graph. States are canonical; edges are stored per source state in
+    discovery order (edges of state i are ``edge_start[i]`` to ``edge_start[i + 1]``)."""
+
+    config: Config
+    policy: Policy
+    symmetry: bool
+    registry_cap: int | None
+    states: list[State] = field(default_factory=list)
+    index: dict[State, int] = field(default_factory=dict)
+    depth: array[int] = field(default_factory=lambda: array("i"))
+    parent: array[int] = field(default_factory=lambda: array("i"))  # parent state, -1 for root
+    parent_act: array[int] = field(default_factory=lambda: array("i"))
+    edge_start: array[int] = field(default_factory=lambda: array("q", [0]))
+    dst: array[int] = field(default_factory=lambda: array("i"))
+    act: array[int] = field(default_factory=lambda: array("i"))
+    perm: array[int] = field(default_factory=lambda: array("B"))
+    flags: array[int] = field(default_factory=lambda: array("B"))
+    actions: list[Action] = field(default_factory=list)  # action code -> action
+    action_code: dict[Action, int] = field(default_factory=dict)
+    perms: list[tuple[int, ...]] = field(default_factory=list)  # perm code -> raw -> canonical
+    user_rank: dict[UserState, int] = field(default_factory=dict)
+    capped: int = 0  # states at the cap, checked but not expanded
+    complete: bool = False
+    stopped_by: str = ""  # "", "max_states", "timeout", "memory", "max_depth"
+    seconds: float = 0.0
+    violations: dict[int, list[str]] = field(default_factory=dict)  # state -> claims it breaks
+
+    @property
+    def expanded(self) -> int:
+        """States whose successors were computed (the rest are frontier or capped)."""
+        return len(self.edge_start) - 1
+
+    @property
+    def edges(self) -> int:
+        return len(self.dst)
+
+    @property
+    def max_depth(self) -> int:
+        return max(self.depth, default=0)
+
+    def out_edges(self, s: int) -> range:
+        if s >= self.expanded:
+            return range(0)
+        return range(self.edge_start[s], self.edge_start[s + 1])
+
+    def path_to(self, s: int) -> list[tuple[int, int]]:
+        """(state, action code) pairs of the BFS tree path from the initial state to s."""
+        path: list[tuple[int, int]] = []
+        while self.parent[s] >= 0:
+            path.append((self.parent[s], self.parent_act[s]))
+            s = self.parent[s]
+        path.reverse()
+        return path
+
+
+# --- canonical forms ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Relabel:
+    """How a state maps onto its canonical form: ``users[c]`` is the real user at
+    canonical position c, ``ids[c][j]`` the real key of that user's canonical manager j."""
+
+    users: tuple[int, ...]
+    ids: tuple[tuple[int, ...], ...]
+
+    def action(self, a: Action) -> Action:
+        """An action in canonical coordinates, in the real state's coordinates."""
+        if isinstance(a, Tick):
+            return a
+        args = a.args()
+        c = args["user"]
+        args["user"] = self.users[c]
+        if "manager" in args:
+            args["manager"] = self.ids[c][args["manager"]]
+        return type(a)(**args)
+
+
+def _renumber(u: UserState) -> UserState:
+    ms = u.managers
+    n = len(ms)
+    if u.next_id == n:
+        for i, m in enumerate(ms):
+            if m.id != i:
+                break
+        else:
+            return u
+    return u._replace(managers=tuple(m._replace(id=i) for i, m in enumerate(ms)), next_id=n)
+
+
+def canonical(state: State, rank: dict[UserState, int], symmetry: bool) -> tuple[State, Relabel]:
+    """The canonical form of ``state`` and the mapping back to it. ``rank`` orders
+    user states (ids are assigned on first sight, so the order is deterministic)."""
+    users = [_renumber(u) for u in state.users]
+    ids = tuple(tuple(m.id for m in u.managers) for u in state.users)
+    order = list(range(len(users)))
+    if symmetry and len(users) > 1:
+        for u in users:
+            if u not in rank:
+                rank[u] = len(rank)
+        order.sort(key=lambda i: rank[users[i]])
+    cstate = State(tuple(users[i] for i in order), state.shared)
+    return cstate, Relabel(tuple(order), tuple(ids[i] for i in order))
+
+
+# --- exploration ----------------------------------------------------------------------
+
+
+def _memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _default_memory_mb() -> float:
+    try:
+        import os
+
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 4096.0
+    return 0.6 * total
+
+
+def explore(
+    config: Config,
+    policy: Policy,
+    *,
+    symmetry: bool = True,
+    registry_cap: int | None = None,
+    max_states: int | None = None,
+    max_depth: int | None = None,
+    timeout: float | None = None,
+    max_memory_mb: float | None = None,
+    progress: Callable[[str], None] | None = None,
+    on_edge: EdgeHook | None = None,
+    renumber: bool = True,
+) -> StateGraph:
+    """Explore breadth-first from the model's initial state.
+
+    Stops cleanly (``complete`` False, ``stopped_by`` set) when a budget is hit:
+    ``max_states`` distinct states, ``timeout`` seconds, ``max_memory_mb`` peak
+    resident memory (default 60 % of physical memory), or ``max_depth``.
+    ``renumber=False`` keeps raw manager keys: only for tests with ``max_depth``.
+    """
+    t0 = time.perf_counter()
+    memory_limit = _default_memory_mb() if max_memory_mb is None else max_memory_mb
+    g = StateGraph(config, policy, symmetry, registry_cap)
+    rank = g.user_rank
+    index = g.index
+    states = g.states
+    depth, parent, parent_act = g.depth, g.parent, g.parent_act
+    edge_start, dst, act, perm, flags = g.edge_start, g.dst, g.act, g.perm, g.flags
+    action_code, actions = g.action_code, g.actions
+    perm_code: dict[tuple[int, ...], int] = {}
+    n_users = config.users
+    sym = symmetry and n_users > 1
+    if sym:
+        for p in permutations(range(n_users)):
+            perm_code[p] = len(g.perms)
+            g.perms.append(p)
+    else:
+        perm_code[tuple(range(n_users))] = 0
+        g.perms.append(tuple(range(n_users)))
+    identity = 0 if not sym else perm_code[tuple(range(n_users))]
+
+    s0 = start(config, policy)
+    if renumber:
+        s0, _ = canonical(s0, rank, symmetry)
+    states.append(s0)
+    index[s0] = 0
+    depth.append(0)
+    parent.append(-1)
+    parent_act.append(-1)
+
+    next_report = t0 + 1.0
+    last_count = 0
+    last_time = t0
+    i = 0
+    while i < len(states):
+        if i & 255 == 0:
+            now = time.perf_counter()
+            if timeout is not None and now - t0 > timeout:
+                g.stopped_by = "timeout"
+                break
+            if i & 4095 == 0 and _memory_mb() > memory_limit:
+                g.stopped_by = "memory"
+                break
+            if progress is not None and now >= next_report:
+                rate = (len(states) - last_count) / (now - last_time)
+                progress(
+                    f"exhaustive: {len(states):,} states ({rate:,.0f}/s), "
+                    f"queue {len(states) - i:,}, depth {depth[i]}, edges {len(dst):,}"
+                )
+                next_report, last_count, last_time = now + 1.0, len(states), now
+        s = states[i]
+        d = depth[i]
+        if max_depth is not None and d >= max_depth:
+            g.stopped_by = "max_depth"
+            break
+        if registry_cap is not None and any(len(u.managers) > registry_cap for u in s.users):
+            g.capped += 1
+            edge_start.append(len(dst))
+            i += 1
+            continue
+        full = False
+        for a in enabled(config, policy, s):
+            t = step(config, policy, s, a)
+            if t is None:  # pragma: no cover - enabled() and step() disagree
+                raise AssertionError(f"model lists {a} as enabled but step() refuses it")
+            # canonical form of t (inline for speed; same result as canonical())
+            if renumber:
+                tu = t.users
+                cu = [u if u is su else _renumber(u) for u, su in zip(tu, s.users, strict=True)]
+                if sym:
+                    ranks = []
+                    for u in cu:
+                        r = rank.get(u)
+                        if r is None:
+                            r = rank[u] = len(rank)
+                        ranks.append(r)
+                    order = sorted(range(n_users), key=ranks.__getitem__)
+                    inverse = [0] * n_users
+                    for pos, raw in enumerate(order):
+                        inverse[raw] = pos
+                    pc = perm_code[tuple(inverse)]
+                    c = State(tuple(cu[k] for k in order), t.shared)
+                else:
+                    pc = identity
+                    c = (
+                        t
+                        if all(x is y for x, y in zip(cu, tu, strict=True))
+                        else State(tuple(cu), t.shared)
+                    )
+            else:
+                c, pc = t, identity
+            j = index.get(c)
+            if j is None:
+                if max_states is not None and len(states) >= max_states:
+                    full = True
+                    break
+                j = len(states)
+                index[c] = j
+                states.append(c)
+                depth.append(d + 1)
+                parent.append(i)
+                code = action_code.get(a)
+                if code is None:
+                    code = action_code[a] = len(actions)
+                    actions.append(a)
+                parent_act.append(code)
+            else:
+                code = action_code.get(a)
+                if code is None:
+                    code = action_code[a] = len(actions)
+                    actions.append(a)
+            e = len(dst)
+            dst.append(j)
+            act.append(code)
+            perm.append(pc)
+            flags.append(
+                FLAG_ADMITTED
+                if isinstance(a, Connect) and t.users[a.user].next_id > s.users[a.user].next_id
+                else 0
+            )
+            if on_edge is not None:
+                on_edge(i, s, a, t, e)
+        if full:
+            # Drop the half-expanded state's edges: it counts as frontier.
+            del dst[edge_start[-1] :], act[edge_start[-1] :], perm[edge_start[-1] :]
+            del flags[edge_start[-1] :]
+            g.stopped_by = "max_states"
+            break
+        edge_start.append(len(dst))
+        i += 1
+    else:
+        g.complete = True
+    g.seconds = time.perf_counter() - t0
+    return g
+
+
+# --- traces ---------------------------------------------------------------------------
+
+
+def real_trace(g: StateGraph, path: list[tuple[int, int]]) -> tuple[tuple[Action, ...], State]:
+    """Translate a path of (canonical state, action code) pairs starting at the initial
+    state into real model actions, replaying it through the model. Returns the actions
+    and the real state at the end."""
+    real = start(g.config, g.policy)
+    out: list[Action] = []
+    for s, code in path:
+        cstate, relabel = canonical(real, g.user_rank, g.symmetry)
+        if cstate != g.states[s]:  # pragma: no cover - a canonicalisation bug
+            raise AssertionError("trace translation left the explored graph")
+        a = relabel.action(g.actions[code])
+        nxt = step(g.config, g.policy, real, a)
+        if nxt is None:  # pragma: no cover
+            raise AssertionError(f"{a} not enabled while translating a trace")
+        out.append(a)
+        real = nxt
+    return tuple(out), real
+
+
+def relabel_of(g: StateGraph, real: State) -> Relabel:
+    return canonical(real, g.user_rank, g.symmetry)[1]
+
+
+# --- the networkx view ----------------------------------------------------------------
+
+
+def summary(state: State) -> str:
+    """One line per user: each manager's phase and the shared policy state."""
+    parts = []
+    for u, user in enumerate(state.users):
+        ms = " ".join(f"{m.phase.value}{'' if m.is_active else '*'}" for m in user.managers)
+        parts.append(f"u{u}[{ms}]")
+    shared = "" if state.shared is None else f" shared={state.shared}"
+    return " ".join(parts) + shared
+
+
+def _edges(g: StateGraph) -> Iterator[tuple[int, int, int]]:
+    for s in range(g.expanded):
+        for e in g.out_edges(s):
+            yield s, g.dst[e], g.act[e]
+
+
+def to_networkx(g: StateGraph) -> Any:
+    """The graph as a networkx.DiGraph: nodes are state ids with ``summary`` (readable)
+    and ``violates`` (claims broken on arriving there); edges carry ``action`` (str,
+    in the source state's canonical coordinates). Parallel edges keep the first action."""
+    out = nx.DiGraph()
+    for s, state in enumerate(g.states):
+        out.add_node(
+            s,
+            summary=summary(state),
+            violates=list(g.violations.get(s, [])),
+            depth=g.depth[s],
+        )
+    for s, t, code in _edges(g):
+        if not out.has_edge(s, t):
+            out.add_edge(s, t, action=str(g.actions[code]))
+    return out

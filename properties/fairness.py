@@ -1,0 +1,232 @@
+"""Liveness on a finite graph, done on strongly connected components.
+
+A *labelled graph* has integer nodes and edges carrying a bit mask of labels. A fair
+cycle for a set of required labels is a cycle that contains, for every required
+label, at least one edge with that label. One exists exactly when some strongly
+connected component contains, for every required label, an *internal* edge (both ends
+in the component) with it: inside a component every edge can be chained into one
+cycle. This is the standard reduction of weak-fairness (Büchi) emptiness to SCCs.
+
+Two shortcuts give wrong answers and are deliberately not used (tests/test_fairness.py
+shows each failing on a small graph): looking only at bottom components (a fair cycle
+may sit in a component the run could leave but need not), and an "eventually" that
+follows paths and treats a revisited node as fine (it never sees the cycle at all).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "LabelledGraph",
+    "Lasso",
+    "fair_components",
+    "find_cycle",
+    "from_edges",
+    "longest_weighted",
+    "path_within",
+    "strongly_connected",
+]
+
+
+@dataclass
+class LabelledGraph:
+    """Compact (CSR) graph: the edges of node v are ``start[v]`` to ``start[v + 1]``;
+    ``ref`` ties each edge back to whatever it stands for (a model edge)."""
+
+    n: int
+    start: array[int] = field(default_factory=lambda: array("q", [0]))
+    dst: array[int] = field(default_factory=lambda: array("i"))
+    label: array[int] = field(default_factory=lambda: array("B"))
+    ref: array[int] = field(default_factory=lambda: array("q"))
+
+
+def from_edges(n: int, edges: Iterable[tuple[int, int, int]]) -> LabelledGraph:
+    """Build from (source, target, label mask) triples; ``ref`` is the triple's index."""
+    by_src: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+    for k, (u, v, lab) in enumerate(edges):
+        by_src[u].append((v, lab, k))
+    g = LabelledGraph(n)
+    for out in by_src:
+        for v, lab, k in out:
+            g.dst.append(v)
+            g.label.append(lab)
+            g.ref.append(k)
+        g.start.append(len(g.dst))
+    return g
+
+
+def strongly_connected(g: LabelledGraph) -> tuple[array[int], int]:
+    """Tarjan's algorithm, iterative. Returns (component of each node, count).
+    Components are numbered in completion order: every component reachable from
+    component c has a number <= c (reverse topological order)."""
+    n = g.n
+    start, dst = g.start, g.dst
+    index = array("i", [-1]) * n
+    low = array("i", [0]) * n
+    comp = array("i", [-1]) * n
+    on_stack = bytearray(n)
+    stack: list[int] = []
+    counter = 0
+    ncomp = 0
+    for root in range(n):
+        if index[root] != -1:
+            continue
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = 1
+        work = [root]
+        pos = [start[root]]
+        while work:
+            v = work[-1]
+            ei = pos[-1]
+            end = start[v + 1]
+            descended = False
+            while ei < end:
+                w = dst[ei]
+                ei += 1
+                if index[w] == -1:
+                    pos[-1] = ei
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = 1
+                    work.append(w)
+                    pos.append(start[w])
+                    descended = True
+                    break
+                if on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+            if descended:
+                continue
+            work.pop()
+            pos.pop()
+            if low[v] == index[v]:
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = 0
+                    comp[w] = ncomp
+                    if w == v:
+                        break
+                ncomp += 1
+            if work:
+                u = work[-1]
+                if low[v] < low[u]:
+                    low[u] = low[v]
+    return comp, ncomp
+
+
+def fair_components(
+    g: LabelledGraph, comp: array[int], ncomp: int, required: Sequence[int]
+) -> list[int]:
+    """Components with, for every mask in ``required``, an internal edge carrying it."""
+    seen = [0] * ncomp
+    for v in range(g.n):
+        c = comp[v]
+        for e in range(g.start[v], g.start[v + 1]):
+            if comp[g.dst[e]] == c:
+                seen[c] |= g.label[e]
+    return [c for c in range(ncomp) if all(seen[c] & r for r in required)]
+
+
+def path_within(
+    g: LabelledGraph, comp: array[int], c: int, source: int, goal: int | None, want: int = 0
+) -> tuple[list[int], int]:
+    """Shortest edge path inside component c from ``source``: to node ``goal`` when
+    given, else through the nearest edge carrying label ``want`` (which ends the path).
+    Returns (edge indices, end node)."""
+    prev: dict[int, int] = {source: -1}
+    queue = deque([source])
+    if goal is not None and goal == source:
+        return [], source
+    while queue:
+        v = queue.popleft()
+        for e in range(g.start[v], g.start[v + 1]):
+            w = g.dst[e]
+            if comp[w] != c:
+                continue
+            if goal is None and g.label[e] & want:
+                return [*_unwind(g, prev, v), e], w
+            if w not in prev:
+                prev[w] = e
+                if w == goal:
+                    return _unwind(g, prev, w), w
+                queue.append(w)
+    raise ValueError("no such path inside the component")
+
+
+def _unwind(g: LabelledGraph, prev: dict[int, int], v: int) -> list[int]:
+    path: list[int] = []
+    while prev[v] != -1:
+        e = prev[v]
+        path.append(e)
+        v = _source(g, e)
+    path.reverse()
+    return path
+
+
+def _source(g: LabelledGraph, e: int) -> int:
+    lo, hi = 0, g.n
+    start = g.start
+    while lo < hi:  # last v with start[v] <= e
+        mid = (lo + hi + 1) // 2
+        if start[mid] <= e:
+            lo = mid
+        else:
+            hi = mid - 1
+    while start[lo + 1] <= e:
+        lo += 1
+    return lo
+
+
+@dataclass(frozen=True)
+class Lasso:
+    entry: int  # the node where the cycle starts and ends
+    cycle: tuple[int, ...]  # edge indices
+
+
+def find_cycle(
+    g: LabelledGraph, comp: array[int], c: int, entry: int, required: Sequence[int]
+) -> Lasso:
+    """A cycle from ``entry`` back to it, inside component c, through an edge with each
+    required label (in the given order)."""
+    edges: list[int] = []
+    at = entry
+    for r in required:
+        part, at = path_within(g, comp, c, at, None, want=r)
+        edges += part
+    back, _ = path_within(g, comp, c, at, entry)
+    return Lasso(entry, tuple(edges + back))
+
+
+def longest_weighted(
+    g: LabelledGraph, comp: array[int], ncomp: int, weight: int
+) -> tuple[list[int], list[int]] | int:
+    """Longest path, counting edges that carry label ``weight``, from every node.
+
+    Returns (best per component, the edge achieving it or -1), or, if some component
+    has an internal weighted edge (the longest path is unbounded), that component."""
+    members: list[list[int]] = [[] for _ in range(ncomp)]
+    for v in range(g.n):
+        members[comp[v]].append(v)
+    best = [0] * ncomp
+    via = [-1] * ncomp
+    for c in range(ncomp):  # sinks first
+        top, arg = 0, -1
+        for v in members[c]:
+            for e in range(g.start[v], g.start[v + 1]):
+                d = comp[g.dst[e]]
+                w = 1 if g.label[e] & weight else 0
+                if d == c:
+                    if w:
+                        return c
+                    continue
+                cand = w + best[d]
+                if cand > top or (arg == -1 and cand == top):
+                    top, arg = cand, e
+        best[c], via[c] = top, arg
+    return best, via
