@@ -74,6 +74,7 @@ def check_exhaustive(
     progress: Callable[[str], None] | None = None,
     registry_slack: int | None = 1,
     max_memory_mb: float | None = None,
+    max_depth: int | None = None,
 ) -> list[Result]:
     """One Result per requested claim, in the order asked. See :func:`run_exhaustive`."""
     return run_exhaustive(
@@ -86,6 +87,7 @@ def check_exhaustive(
         progress=progress,
         registry_slack=registry_slack,
         max_memory_mb=max_memory_mb,
+        max_depth=max_depth,
     ).results
 
 
@@ -100,6 +102,7 @@ def run_exhaustive(
     progress: Callable[[str], None] | None = None,
     registry_slack: int | None = 1,
     max_memory_mb: float | None = None,
+    max_depth: int | None = None,
 ) -> Report:
     """Explore the configuration and judge each claim; also return the graph.
 
@@ -140,14 +143,18 @@ def run_exhaustive(
         max_states=max_states,
         timeout=timeout,
         max_memory_mb=max_memory_mb,
+        max_depth=max_depth,
         progress=progress,
         on_edge=on_edge,
     )
+    # A budget can cut a state's expansion short; its edges are then dropped.
     for name, edges in bad_edges.items():
+        bad_edges[name] = edges = array("q", (e for e in edges if e < g.edges))
         for e in edges:
             names = g.violations.setdefault(g.dst[e], [])
             if name not in names:
                 names.append(name)
+    witness_edge = {k: e for k, e in witness_edge.items() if e < g.edges}
     if progress is not None:
         progress(f"exhaustive: explored {len(g.states):,} states, {g.edges:,} edges; judging")
 

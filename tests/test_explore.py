@@ -1,0 +1,101 @@
+"""The explorer: canonical forms are sound, budgets stop cleanly, the graph view."""
+
+from __future__ import annotations
+
+import pytest
+from wsmodel.model import BUILTIN, preset
+from wsmodel.properties.catalogue import NAMES
+from wsmodel.properties.exhaustive import check_exhaustive
+from wsmodel.properties.explore import canonical, explore, real_trace, to_networkx
+from wsmodel.properties.results import Status, replay
+
+SMALL2 = preset("small").with_(users=2, limit=1)
+DEPTH = 7  # complete two-user graphs are too large for the suite; compare to a depth
+
+
+@pytest.mark.parametrize("policy", sorted(BUILTIN))
+def test_user_symmetry_maps_unreduced_onto_reduced(policy: str) -> None:
+    pol = BUILTIN[policy]
+    reduced = explore(SMALL2, pol, symmetry=True, registry_cap=2, max_depth=DEPTH)
+    unreduced = explore(SMALL2, pol, symmetry=False, registry_cap=2, max_depth=DEPTH)
+    images = {canonical(s, reduced.user_rank, True)[0] for s in unreduced.states}
+    assert images == set(reduced.states)  # onto, and nothing else found
+    assert len(unreduced.states) >= len(reduced.states)
+    # each state keeps its BFS depth under the reduction
+    for s, d in zip(unreduced.states, unreduced.depth, strict=True):
+        image = canonical(s, reduced.user_rank, True)[0]
+        assert reduced.depth[reduced.index[image]] == d
+
+
+@pytest.mark.parametrize("policy", sorted(BUILTIN))
+def test_user_symmetry_keeps_verdicts(policy: str) -> None:
+    pol = BUILTIN[policy]
+    a = check_exhaustive(SMALL2, pol, NAMES, reduction=True, max_depth=DEPTH)
+    b = check_exhaustive(SMALL2, pol, NAMES, reduction=False, max_depth=DEPTH)
+    assert [r.status for r in a] == [r.status for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        assert ra.witnessed == rb.witnessed, ra.property
+        if ra.counterexample and rb.counterexample:
+            assert ra.counterexample.length() == rb.counterexample.length(), ra.property
+
+
+@pytest.mark.parametrize("policy", sorted(BUILTIN))
+def test_renumbering_manager_keys_loses_nothing(policy: str) -> None:
+    pol = BUILTIN[policy]
+    cfg = preset("small").with_(users=1, limit=1)
+    raw = explore(cfg, pol, symmetry=False, renumber=False, max_depth=8)
+    canon = explore(cfg, pol, symmetry=False, max_depth=8)
+    images = {canonical(s, canon.user_rank, False)[0] for s in raw.states}
+    assert images == set(canon.states)
+
+
+def test_traces_replay_through_the_model() -> None:
+    g = explore(SMALL2, BUILTIN["graduated"], max_depth=6)
+    for s in range(0, len(g.states), 97):
+        actions, real = real_trace(g, g.path_to(s))
+        states = replay(SMALL2, BUILTIN["graduated"], actions)
+        assert states[-1] == real
+        assert canonical(real, g.user_rank, True)[0] == g.states[s]
+
+
+def test_budgets_stop_cleanly_and_leave_claims_unproven() -> None:
+    # without the registry cap, reference's space is infinite (closing entries pile up
+    # inside one tick); the budget must stop it
+    cfg = preset("small").with_(users=1, limit=1)
+    results = check_exhaustive(
+        cfg, BUILTIN["reference"], NAMES, max_states=3000, registry_slack=None
+    )
+    assert {r.status for r in results} == {Status.NOT_CHECKED}
+    for r in results:
+        assert r.coverage["complete"] is False
+        assert r.coverage["states"] == 3000
+        assert "stopped by max_states" in r.detail
+    timed = check_exhaustive(
+        cfg, BUILTIN["reference"], ["per_user_limit"], timeout=0.0, registry_slack=None
+    )
+    assert timed[0].status is Status.NOT_CHECKED
+
+
+def test_violations_found_within_a_budget_are_reported() -> None:
+    cfg = preset("small").with_(users=1, limit=1)
+    (r,) = check_exhaustive(cfg, BUILTIN["graduated"], ["no_healthy_eviction"], max_states=200)
+    assert r.status is Status.VIOLATED and r.coverage["complete"] is False
+
+
+def test_progress_is_reported() -> None:
+    seen: list[str] = []
+    cfg = preset("small").with_(users=1, limit=1)
+    check_exhaustive(cfg, BUILTIN["reference"], ["per_user_limit"], progress=seen.append)
+    assert any("states" in line for line in seen)
+
+
+def test_networkx_view() -> None:
+    cfg = preset("small").with_(users=1, limit=1)
+    from wsmodel.properties.exhaustive import run_exhaustive
+
+    report = run_exhaustive(cfg, BUILTIN["conservative"], ["no_leak"])
+    view = to_networkx(report.graph)
+    assert view.number_of_nodes() == len(report.graph.states)
+    assert all("summary" in d and "violates" in d for _, d in view.nodes(data=True))
+    assert any("no_leak" in d["violates"] for _, d in view.nodes(data=True))
+    assert all(isinstance(d["action"], str) for _, _, d in view.edges(data=True))

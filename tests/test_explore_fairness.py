@@ -1,0 +1,124 @@
+"""The SCC fairness engine on small hand-built graphs, including the two traps the
+issue names: checking only bottom SCCs, and an "eventually" that ignores cycles."""
+
+from __future__ import annotations
+
+import networkx as nx  # type: ignore[import-untyped]
+from wsmodel.properties.fairness import (
+    fair_components,
+    find_cycle,
+    from_edges,
+    longest_weighted,
+    strongly_connected,
+)
+
+TICK, RETRY, ADMIT = 1, 2, 4  # labels; an ADMIT edge leaves the restricted graph
+
+
+def _fair(n: int, edges: list[tuple[int, int, int]]) -> bool:
+    # the engine's method: admitting edges removed, fair SCC = internal TICK and RETRY
+    g = from_edges(n, [e for e in edges if not e[2] & ADMIT])
+    comp, ncomp = strongly_connected(g)
+    return bool(fair_components(g, comp, ncomp, [TICK, RETRY]))
+
+
+def _naive_bottom_sccs(n: int, edges: list[tuple[int, int, int]]) -> bool:
+    # trap 1: look only at bottom SCCs of the unrestricted graph
+    g = nx.DiGraph()
+    g.add_nodes_from(range(n))
+    for u, v, lab in edges:
+        g.add_edge(u, v, label=g.get_edge_data(u, v, {"label": 0})["label"] | lab)
+    cond = nx.condensation(g)
+    for c in cond.nodes:
+        if cond.out_degree(c) == 0:
+            members = cond.nodes[c]["members"]
+            labels = 0
+            for u, v, d in g.edges(data=True):
+                if u in members and v in members:
+                    labels |= d["label"]
+            if labels & TICK and labels & RETRY and not labels & ADMIT:
+                return True
+    return False
+
+
+def _naive_eventually(n: int, edges: list[tuple[int, int, int]]) -> bool:
+    # trap 2: a path-following "eventually admitted" that treats a revisited node as
+    # fine (stateright's documented false negative): reports a violation only at a
+    # dead end reached without admission.
+    out: dict[int, list[tuple[int, int]]] = {v: [] for v in range(n)}
+    for u, v, lab in edges:
+        out[u].append((v, lab))
+    seen: set[int] = set()
+
+    def visit(v: int) -> bool:
+        if v in seen:
+            return False
+        seen.add(v)
+        if not out[v]:
+            return True
+        return any(not lab & ADMIT and visit(w) for w, lab in out[v])
+
+    return visit(0)
+
+
+# Trap 1: a fair blocking cycle 0 <-> 1 that the environment may leave (1 -> 2 is an
+# environment action, not owed by fairness); the only bottom SCC {2, 3} admits.
+TRAP_BOTTOM = [(0, 1, RETRY), (1, 0, TICK), (1, 2, 0), (2, 3, ADMIT), (3, 2, TICK | RETRY)]
+
+# Trap 2: the user retries and time passes on a self-loop at 0 forever; a branch admits.
+TRAP_CYCLE = [(0, 0, TICK | RETRY), (0, 1, ADMIT), (1, 1, TICK)]
+
+
+def test_bottom_scc_trap() -> None:
+    assert _fair(4, TRAP_BOTTOM)
+    assert not _naive_bottom_sccs(4, TRAP_BOTTOM)  # the shortcut misses it
+
+
+def test_cycle_ignoring_eventually_trap() -> None:
+    assert _fair(2, TRAP_CYCLE)
+    assert not _naive_eventually(2, TRAP_CYCLE)  # the shortcut misses it
+
+
+def test_unfair_cycles_are_not_violations() -> None:
+    assert not _fair(2, [(0, 1, RETRY), (1, 0, 0)])  # no time passes: Zeno
+    assert not _fair(2, [(0, 1, TICK), (1, 0, 0)])  # the user stopped retrying
+    assert not _fair(2, [(0, 1, RETRY | ADMIT), (1, 0, TICK)])  # admitted each round
+
+
+def test_tarjan_matches_networkx() -> None:
+    edges = [(0, 1, 0), (1, 2, 0), (2, 0, 0), (2, 3, 0), (3, 4, 0), (4, 3, 0), (5, 5, 0)]
+    g = from_edges(7, edges)
+    comp, ncomp = strongly_connected(g)
+    mine = {frozenset(v for v in range(7) if comp[v] == c) for c in range(ncomp)}
+    theirs = {
+        frozenset(c)
+        for c in nx.strongly_connected_components(nx.DiGraph([(u, v) for u, v, _ in edges]))
+    } | {frozenset({6})}
+    assert mine == theirs
+    # reverse topological numbering: {3, 4} is reachable from {0, 1, 2}
+    assert comp[3] < comp[0]
+
+
+def test_find_cycle_passes_required_labels() -> None:
+    g = from_edges(4, [(0, 1, 0), (1, 2, RETRY), (2, 3, 0), (3, 0, TICK)])
+    comp, _ = strongly_connected(g)
+    lasso = find_cycle(g, comp, comp[0], 0, [RETRY, TICK])
+    labels = 0
+    at = 0
+    for e in lasso.cycle:
+        assert g.start[at] <= e < g.start[at + 1]  # consecutive
+        labels |= g.label[e]
+        at = g.dst[e]
+    assert at == 0 and labels & RETRY and labels & TICK
+
+
+def test_longest_weighted() -> None:
+    g = from_edges(4, [(0, 1, TICK), (1, 2, 0), (2, 1, 0), (2, 3, TICK), (0, 3, TICK)])
+    comp, ncomp = strongly_connected(g)
+    out = longest_weighted(g, comp, ncomp, TICK)
+    assert not isinstance(out, int)
+    best, _ = out
+    assert best[comp[0]] == 2
+    cyclic = from_edges(2, [(0, 1, TICK), (1, 0, 0)])
+    comp, ncomp = strongly_connected(cyclic)
+    assert longest_weighted(cyclic, comp, ncomp, TICK) == comp[0]
