@@ -1,0 +1,150 @@
+"""Speed and scale of the exhaustive engine (issue 3). Not run by pytest.
+
+    /work/venv/bin/python benchmarks/bench_exhaustive.py [--quick]
+
+Each measurement runs in a fresh subprocess so that peak memory (ru_maxrss) is its
+own. Prints: engine vs a straightforward networkx baseline on the same model and
+canonical forms (distinct states/s, peak memory; safety-only and with liveness), a
+growth table over limit and users, and the largest limit fully verified in 60 s.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+from wsmodel.model import BUILTIN, Config, enabled, preset, step
+from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES
+from wsmodel.properties.exhaustive import run_exhaustive
+from wsmodel.properties.explore import canonical
+
+SAFETY = [p for p in NAMES if p not in LIVENESS_NAMES]
+
+
+def _config(users: int, limit: int) -> Config:
+    return preset("small").with_(users=users, limit=limit)
+
+
+def engine(users: int, limit: int, policy: str, props: list[str], timeout: float) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    rep = run_exhaustive(_config(users, limit), BUILTIN[policy], props, timeout=timeout)
+    dt = time.perf_counter() - t0
+    g = rep.graph
+    return {
+        "states": len(g.states), "edges": g.edges, "complete": g.complete,
+        "seconds": dt, "explore_seconds": g.seconds,
+        "verdicts": {r.property: r.status.value for r in rep.results},
+    }
+
+
+def baseline(users: int, limit: int, policy: str, liveness: bool, timeout: float) -> dict[str, Any]:
+    """What one would write first: a networkx.DiGraph grown during BFS (nodes are the
+    canonical states themselves), the catalogue's step checks on every edge, and
+    networkx's SCC routine on the fault-free subgraph for liveness."""
+    import networkx as nx  # type: ignore[import-untyped]
+
+    cfg, pol = _config(users, limit), BUILTIN[policy]
+    rank: dict[Any, int] = {}
+    checks = [BY_NAME[p].check for p in SAFETY]
+    t0 = time.perf_counter()
+    s0 = canonical(__import__("wsmodel.model", fromlist=["start"]).start(cfg, pol), rank, True)[0]
+    g = nx.DiGraph()
+    g.add_node(s0)
+    queue = [s0]
+    i = 0
+    complete = True
+    cap = limit + 1
+    while i < len(queue):
+        if time.perf_counter() - t0 > timeout:
+            complete = False
+            break
+        s = queue[i]
+        i += 1
+        if any(len(u.managers) > cap for u in s.users):
+            continue
+        for a in enabled(cfg, pol, s):
+            t = step(cfg, pol, s, a)
+            assert t is not None
+            for chk in checks:
+                assert chk is not None
+                chk(cfg, pol, s, a, t)
+            c = canonical(t, rank, True)[0]
+            if c not in g:
+                g.add_node(c)
+                queue.append(c)
+            g.add_edge(s, c, action=a)
+    if liveness:
+        sub = nx.DiGraph(
+            (u, v) for u, v, d in g.edges(data=True) if not d["action"].fault
+        )
+        sum(1 for _ in nx.strongly_connected_components(sub))
+    return {"states": g.number_of_nodes(), "edges": g.number_of_edges(),
+            "complete": complete, "seconds": time.perf_counter() - t0}
+
+
+def _one(spec: dict[str, Any]) -> dict[str, Any]:
+    if spec["kind"] == "engine":
+        out = engine(spec["users"], spec["limit"], spec["policy"], spec["props"], spec["timeout"])
+    else:
+        out = baseline(spec["users"], spec["limit"], spec["policy"], spec["liveness"],
+                       spec["timeout"])
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def measure(**spec: Any) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--one", json.dumps(spec)],
+        capture_output=True, text=True, check=True,
+    )
+    return dict(json.loads(proc.stdout))
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--one"]:
+        print(json.dumps(_one(json.loads(argv[1]))))
+        return 0
+    quick = "--quick" in argv
+    print("# engine vs networkx baseline: small preset, 1 user, limit 1, policies")
+    print("| policy | run | states | s | states/s | peak MB | × baseline |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for policy in ("reference", "conservative", "graduated"):
+        for label, props, live in (("safety", SAFETY, False), ("all+liveness", list(NAMES), True)):
+            e = measure(kind="engine", users=1, limit=1, policy=policy, props=props, timeout=120)
+            b = measure(kind="baseline", users=1, limit=1, policy=policy, liveness=live,
+                        timeout=120)
+            assert e["states"] == b["states"], (e, b)
+            print(f"| {policy} | {label} | {e['states']:,} | {e['seconds']:.2f} | "
+                  f"{e['states'] / e['seconds']:,.0f} | {e['peak_mb']:.0f} | "
+                  f"{b['seconds'] / e['seconds']:.2f} (baseline {b['seconds']:.2f} s, "
+                  f"{b['peak_mb']:.0f} MB) |")
+    print()
+    print("# growth (reference, all claims, 60 s budget)")
+    print("| users | limit | states | edges | complete | s | states/s | peak MB |")
+    print("|---:|---:|---:|---:|---|---:|---:|---:|")
+    largest: dict[int, int] = {}
+    for users in (1, 2):
+        for limit in (1, 2) if quick else (1, 2, 3):
+            e = measure(kind="engine", users=users, limit=limit, policy="reference",
+                        props=list(NAMES), timeout=60)
+            print(f"| {users} | {limit} | {e['states']:,} | {e['edges']:,} | {e['complete']} | "
+                  f"{e['seconds']:.1f} | {e['states'] / e['seconds']:,.0f} | "
+                  f"{e['peak_mb']:.0f} |", flush=True)
+            if e["complete"] and e["seconds"] <= 60:
+                largest[users] = limit
+            elif not e["complete"]:
+                break
+    print()
+    for users in (1, 2):
+        got = largest.get(users)
+        print(f"largest limit fully verified within 60 s, {users} user(s): "
+              f"{got if got else 'none (limit 1 does not finish)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
