@@ -13,11 +13,11 @@ it and override what differs. It must be deterministic.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 from wsmodel.model.config import Config
-from wsmodel.model.lifecycle import ALIVE, Phase, Trigger, fire
+from wsmodel.model.lifecycle import ALIVE, LIVE, Phase, Trigger, fire
 from wsmodel.model.state import Manager, Transport
 
 
@@ -130,6 +130,7 @@ class Registry:
         self.config = config
         self._policy = policy
         self._managers = {m.id: m for m in managers}
+        self._entries: tuple[ManagerView, ...] | None = None  # views, rebuilt after a change
         self.memory = memory
         self.shared = shared
         self.elapsed = 0  # ticks spent awaiting, so far
@@ -140,12 +141,14 @@ class Registry:
     @property
     def entries(self) -> tuple[ManagerView, ...]:
         """The registry entries in registration order."""
-        return tuple(view_of(m) for m in self._managers.values())
+        if self._entries is None:
+            self._entries = tuple(view_of(m) for m in self._managers.values())
+        return self._entries
 
     @property
     def open_count(self) -> int:
         """Entries whose socket is open: not closing, not closed."""
-        return sum(1 for m in self._managers.values() if m.transport is Transport.OPEN)
+        return sum(1 for m in self._managers.values() if m.phase in LIVE)
 
     @property
     def managers(self) -> tuple[Manager, ...]:
@@ -202,6 +205,7 @@ class Registry:
                 "close or abort it first"
             )
         del self._managers[manager_id]
+        self._entries = None
 
     # --- mechanics ----------------------------------------------------------------
 
@@ -215,11 +219,13 @@ class Registry:
             return m
         # A stuck peer never answers the close handshake: the close hangs.
         closing = begin_close(m, hangs=m.phase is Phase.STUCK, aborting=False)
-        self._managers[m.id] = closing = replace(closing, is_active=False)
+        self._managers[m.id] = closing = closing._replace(is_active=False)
+        self._entries = None
         return closing
 
     def _end(self, m: Manager, trigger: Trigger) -> None:
         ended = end_close(m, trigger)
+        self._entries = None
         if self._policy.remove_on_close:
             del self._managers[m.id]
         else:
@@ -233,8 +239,7 @@ def _positive(value: object, what: str) -> None:
 
 def begin_close(m: Manager, *, hangs: bool, aborting: bool) -> Manager:
     """A close starts: the manager enters ``closing``."""
-    return replace(
-        m,
+    return m._replace(
         phase=fire(m.phase, Trigger.BEGIN_CLOSE),
         phase_age=0,
         close_hangs=hangs,
@@ -245,8 +250,7 @@ def begin_close(m: Manager, *, hangs: bool, aborting: bool) -> Manager:
 def end_close(m: Manager, trigger: Trigger) -> Manager:
     """A close completes or is aborted: the manager is ``closed``. Removing a
     connection refreshes last_activity, as the deployed code did."""
-    return replace(
-        m,
+    return m._replace(
         phase=fire(m.phase, trigger),
         phase_age=0,
         activity_age=0,

@@ -5,6 +5,9 @@ Time is kept as ages (ticks since something happened) that saturate at
 loses nothing that behaviour or a claim depends on, and it keeps the state space
 finite: a run that stops making progress comes back to a state it has seen.
 
+States are named tuples: immutable, hashable, and cheap to build and hash, which
+matters because checking builds millions of them.
+
 Abstracted away: message contents, buffers, the TCP layer, the event loop, and
 anything shared across processes (the registry is per process, as in the incident).
 """
@@ -12,8 +15,8 @@ anything shared across processes (the registry is per process, as in the inciden
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from wsmodel.model.lifecycle import LIVE, Phase
 
@@ -26,8 +29,16 @@ class Transport(StrEnum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True, slots=True)
-class Manager:
+TRANSPORT = {
+    Phase.ACTIVE: Transport.OPEN,
+    Phase.IDLE: Transport.OPEN,
+    Phase.STUCK: Transport.OPEN,
+    Phase.CLOSING: Transport.CLOSING,
+    Phase.CLOSED: Transport.CLOSED,
+}
+
+
+class Manager(NamedTuple):
     id: int  # registry key; fresh for every connection, never reused
     phase: Phase  # ground truth; only the claims read it, never a policy
     is_active: bool  # the server's flag; turned false when the server starts a close
@@ -42,11 +53,7 @@ class Manager:
 
     @property
     def transport(self) -> Transport:
-        if self.phase is Phase.CLOSING:
-            return Transport.CLOSING
-        if self.phase is Phase.CLOSED:
-            return Transport.CLOSED
-        return Transport.OPEN
+        return TRANSPORT[self.phase]
 
     @property
     def live(self) -> bool:
@@ -57,8 +64,7 @@ class Manager:
         return f"m{self.id}"
 
 
-@dataclass(frozen=True, slots=True)
-class UserState:
+class UserState(NamedTuple):
     managers: tuple[Manager, ...]  # the registry entries of this user, registration order
     next_id: int  # key of the next manager to be created
     since_sweep: int  # ticks since the user's entries were last swept/reaped
@@ -78,8 +84,7 @@ class UserState:
         return sum(1 for m in self.managers if m.live)
 
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(NamedTuple):
     users: tuple[UserState, ...]  # one entry per user, indexed by user number
     shared: (
         Hashable  # policy state shared by all users (the graduated breaker); an isolation hazard

@@ -15,8 +15,9 @@ close stays registered as a permanent ``closing``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import TypeVar
 
 from wsmodel.model.actions import (
@@ -79,29 +80,29 @@ def start(config: Config, policy: Policy) -> State:
 def step(config: Config, policy: Policy, state: State, action: Action) -> State | None:
     """The state after ``action``, or None if it is not enabled in ``state``."""
     if isinstance(action, Tick):
-        return _tick(config, policy, state) if not any(urgent(config, policy, state)) else None
+        return None if urgent(config, policy, state) else _tick(config, policy, state)
     if not 0 <= action.user < len(state.users):
         return None
     user = state.users[action.user]
     if isinstance(action, Connect):
         plan = plan_connect(config, policy, state, action.user)
-        return _with_user(replace(state, shared=plan.shared), action.user, plan.user)
+        return _with_user(state._replace(shared=plan.shared), action.user, plan.user)
     if isinstance(action, ServerSend):
         if not user.managers:
             return None
         if not policy.refresh_on_send:
             return state  # the send happens, but nothing the model tracks changes
         # Every send refreshes last_activity, even a send that failed.
-        sent = tuple(replace(m, activity_age=0) for m in user.managers)
-        return _with_user(state, action.user, replace(user, managers=sent))
+        sent = tuple(m._replace(activity_age=0) for m in user.managers)
+        return _with_user(state, action.user, user._replace(managers=sent))
     if isinstance(action, Sweep):
         period = policy.sweep_period(config)
         if period is None or user.since_sweep < period:
             return None
         registry = Registry(config, policy, user.managers, user.memory, state.shared)
         _call(policy, "sweep", lambda: policy.sweep(registry))
-        swept = replace(user, managers=registry.managers, since_sweep=0, memory=registry.memory)
-        return _with_user(replace(state, shared=registry.shared), action.user, swept)
+        swept = user._replace(managers=registry.managers, since_sweep=0, memory=registry.memory)
+        return _with_user(state._replace(shared=registry.shared), action.user, swept)
     m = user.find(action.manager)
     if m is None:
         return None
@@ -113,7 +114,7 @@ def step(config: Config, policy: Policy, state: State, action: Action) -> State 
         managers = tuple(x for x in user.managers if x.id != m.id)
     else:
         managers = tuple(new if x.id == m.id else x for x in user.managers)
-    return _with_user(state, action.user, replace(user, managers=managers))
+    return _with_user(state, action.user, user._replace(managers=managers))
 
 
 def _manager_step(config: Config, policy: Policy, m: Manager, action: Action) -> Manager | None:
@@ -122,11 +123,11 @@ def _manager_step(config: Config, policy: Policy, m: Manager, action: Action) ->
         if m.phase not in ALIVE:
             return None
         phase = fire(m.phase, Trigger.TRAFFIC) if m.phase is Phase.IDLE else m.phase
-        return replace(m, phase=phase, quiet_age=0, activity_age=0)
+        return m._replace(phase=phase, quiet_age=0, activity_age=0)
     if isinstance(action, Stall):
         if m.phase not in ALIVE:
             return None
-        return replace(m, phase=fire(m.phase, Trigger.STALL), phase_age=0, stuck_age=0)
+        return m._replace(phase=fire(m.phase, Trigger.STALL), phase_age=0, stuck_age=0)
     if isinstance(action, ClientClose):
         if m.phase not in ALIVE:
             return None
@@ -135,15 +136,15 @@ def _manager_step(config: Config, policy: Policy, m: Manager, action: Action) ->
     if isinstance(action, CloseHangs):
         if m.phase is not Phase.CLOSING or m.close_hangs or m.aborting:
             return None
-        return replace(m, close_hangs=True)
+        return m._replace(close_hangs=True)
     if isinstance(action, GoIdle):
         if m.phase is not Phase.ACTIVE or m.quiet_age < config.idle_after:
             return None
-        return replace(m, phase=fire(m.phase, Trigger.GO_IDLE), phase_age=0)
+        return m._replace(phase=fire(m.phase, Trigger.GO_IDLE), phase_age=0)
     if isinstance(action, HeartbeatVerdict):
         if not _verdict_due(config, policy, m):
             return None
-        return replace(begin_close(m, hangs=True, aborting=True), is_active=False)
+        return begin_close(m, hangs=True, aborting=True)._replace(is_active=False)
     if isinstance(action, FinishClose):
         if m.phase is not Phase.CLOSING or m.close_hangs or m.aborting:
             return None
@@ -155,12 +156,14 @@ def _manager_step(config: Config, policy: Policy, m: Manager, action: Action) ->
     return None
 
 
+@lru_cache(maxsize=1024)
 def plan_connect(config: Config, policy: Policy, state: State, user_index: int) -> ConnectPlan:
-    """Run the policy's admission decision (and emergency cleanup) for one user."""
+    """Run the policy's admission decision (and emergency cleanup) for one user.
+    Cached: the step and several claims ask for the same plan."""
     user = state.users[user_index]
     registry = Registry(config, policy, user.managers, user.memory, state.shared)
     decision = _call(policy, "on_connect", lambda: policy.on_connect(registry))
-    after = replace(user, managers=registry.managers, memory=registry.memory)
+    after = user._replace(managers=registry.managers, memory=registry.memory)
     if decision is None:  # the cleanup hung
         return ConnectPlan(Outcome.HUNG, None, None, after, registry.shared)
     if isinstance(decision, Admit):
@@ -177,7 +180,7 @@ def plan_connect(config: Config, policy: Policy, state: State, user_index: int) 
             aborting=False,
             stuck_age=None,
         )
-        after = replace(after, managers=(*after.managers, new), next_id=user.next_id + 1)
+        after = after._replace(managers=(*after.managers, new), next_id=user.next_id + 1)
         return ConnectPlan(Outcome.ADMITTED, registry.elapsed, None, after, registry.shared)
     if isinstance(decision, Reject) and (
         decision.retry_after is None
@@ -214,8 +217,7 @@ def _tick(config: Config, policy: Policy, state: State) -> State:
     shared = _call(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
     return State(
         users=tuple(
-            replace(
-                u,
+            u._replace(
                 managers=tuple(_age(m, h) for m in u.managers),
                 since_sweep=min(u.since_sweep + 1, h),
             )
@@ -246,7 +248,7 @@ def _age(m: Manager, h: int) -> Manager:
 
 
 def _verdict_due(config: Config, policy: Policy, m: Manager) -> bool:
-    return policy.heartbeat and m.live and m.pong_age >= config.verdict_after
+    return policy.heartbeat and m.pong_age >= config.verdict_after and m.live
 
 
 def _abort_due(config: Config, policy: Policy, m: Manager) -> bool:
@@ -261,14 +263,17 @@ def urgent(config: Config, policy: Policy, state: State) -> list[Action]:
     period = policy.sweep_period(config)
     for u, user in enumerate(state.users):
         for m in user.managers:
-            if m.phase is Phase.ACTIVE and m.quiet_age >= config.idle_after:
-                due.append(GoIdle(u, m.id))
-            if _verdict_due(config, policy, m):
-                due.append(HeartbeatVerdict(u, m.id))
-            if m.phase is Phase.CLOSING and not m.close_hangs and not m.aborting:
-                due.append(FinishClose(u, m.id))
-            if _abort_due(config, policy, m):
-                due.append(AbortClose(u, m.id))
+            phase = m.phase
+            if phase is Phase.CLOSING:
+                if not m.close_hangs and not m.aborting:
+                    due.append(FinishClose(u, m.id))
+                if _abort_due(config, policy, m):
+                    due.append(AbortClose(u, m.id))
+            elif phase is not Phase.CLOSED:
+                if phase is Phase.ACTIVE and m.quiet_age >= config.idle_after:
+                    due.append(GoIdle(u, m.id))
+                if _verdict_due(config, policy, m):
+                    due.append(HeartbeatVerdict(u, m.id))
         if period is not None and user.since_sweep >= period:
             due.append(Sweep(u))
     return due
@@ -298,4 +303,4 @@ def enabled(config: Config, policy: Policy, state: State) -> list[Action]:
 def _with_user(state: State, index: int, user: UserState) -> State:
     users = list(state.users)
     users[index] = user
-    return replace(state, users=tuple(users))
+    return state._replace(users=tuple(users))

@@ -28,13 +28,19 @@ class Counterexample:
     # user is in the same state (up to manager keys) but the last action turns out
     # differently. Replayable like ``steps``.
     contrast: tuple[Action, ...] = ()
+    probe_from: int | None = None  # liveness: where the fixed recovery schedule starts
 
     def length(self) -> int:
-        """Environment actions in the steps, a run of ticks counting as one: the
-        number of numbered steps a reader sees (system reactions are not counted)."""
-        count = 0
+        """How long the counterexample is for a reader: environment actions, a run of
+        ticks counting as one, system reactions not counted. A Hypothesis liveness
+        counterexample's fixed recovery schedule (``steps`` from ``probe_from`` on, and
+        the cycle) counts as one step: the search did not choose it."""
+        if self.probe_from is None:
+            chosen, count = (*self.steps, *self.cycle), 0
+        else:
+            chosen, count = self.steps[: self.probe_from], 1
         previous: Action | None = None
-        for a in (*self.steps, *self.cycle):
+        for a in chosen:
             if a.system:
                 continue
             if not (a.name == "Tick" and previous is not None and previous.name == "Tick"):

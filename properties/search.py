@@ -1,0 +1,482 @@
+"""Hypothesis stateful search over the model.
+
+:class:`Run` is a model run that checks the chosen claims after every model step; a
+driver for a real registry can subclass it and mirror each action in ``apply``.
+:func:`recover` is the liveness probe; :func:`isolation_replay` the non-interference
+check. :func:`machine_for` builds the ``RuleBasedStateMachine`` whose rules are the
+environment actions, in bursts so that the production limit of 20 is reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, note, seed, settings, target
+from hypothesis import strategies as st
+from hypothesis.errors import Flaky
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from wsmodel.model import (
+    ALIVE,
+    Action,
+    ClientClose,
+    CloseHangs,
+    Config,
+    Connect,
+    Outcome,
+    Policy,
+    ServerSend,
+    Stall,
+    State,
+    Tick,
+    Traffic,
+    plan_connect,
+    start,
+    step,
+    urgent,
+    user_of,
+)
+from wsmodel.model import (
+    Phase as Lifecycle,
+)
+from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, Property
+from wsmodel.properties.results import Counterexample, Result, Status
+
+
+class Violation(AssertionError):
+    """A claim failed; carries the claim's name and a replayable counterexample."""
+
+    def __init__(self, prop: str, counterexample: Counterexample) -> None:
+        super().__init__(f"{prop}: {counterexample.message}")
+        self.prop = prop
+        self.counterexample = counterexample
+
+
+class Run:
+    """A model run from the initial state that checks ``claims`` on every step."""
+
+    def __init__(self, config: Config, policy: Policy, claims: Iterable[str]) -> None:
+        self.config = config
+        self.policy = policy
+        self.claims: list[Property] = [BY_NAME[c] for c in claims if BY_NAME[c].check]
+        self.state: State = start(config, policy)
+        self.trace: list[Action] = []
+        self.witnessed: set[str] = set()
+
+    def apply(self, action: Action) -> bool:
+        """Take ``action`` if it is enabled; check every claim on the step."""
+        after = step(self.config, self.policy, self.state, action)
+        if after is None:
+            return False
+        for prop in self.claims:
+            assert prop.check is not None
+            problem = prop.check(self.config, self.policy, self.state, action, after)
+            if problem is not None:
+                user = user_of(action)
+                raise Violation(
+                    prop.name, Counterexample(problem, (*self.trace, action), user=user)
+                )
+            if prop.witness is not None and prop.witness(
+                self.config, self.policy, self.state, action, after
+            ):
+                self.witnessed.add(prop.name)
+        self.trace.append(action)
+        self.state = after
+        return True
+
+    def settle(self) -> None:
+        """Let every due system reaction happen, in the model's fixed order."""
+        while due := urgent(self.config, self.policy, self.state):
+            self.apply(due[0])
+
+    def advance(self, ticks: int) -> None:
+        for _ in range(ticks):
+            self.settle()
+            self.apply(Tick())
+
+
+# --- liveness: the recovery probe ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recovery:
+    admitted_after: int | None  # ticks from the clock's start to admission; None if never
+    steps: tuple[Action, ...]  # the probe's schedule, from the probe's start state
+    cycle_from: int | None  # index into steps where a repeated state was first seen
+
+
+def holds_limit_active(config: Config, state: State, user: int) -> bool:
+    return state.users[user].count(Lifecycle.ACTIVE) >= config.limit
+
+
+def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery:
+    """Faults stop; the application keeps sending; the user retries every tick.
+
+    The schedule is fair and deterministic, and the state space is finite (ages
+    saturate), so either the user is admitted or the run comes back to a state it has
+    seen: then the block is permanent. The clock restarts while the user holds
+    ``limit`` active managers (they are exempt from the claim)."""
+    steps: list[Action] = []
+    seen: dict[State, int] = {}
+    clock = 0
+
+    def take(action: Action) -> None:
+        nonlocal state
+        after = step(config, policy, state, action)
+        assert after is not None, f"probe schedule took disabled {action}"
+        steps.append(action)
+        state = after
+
+    while True:
+        while due := urgent(config, policy, state):
+            take(due[0])
+        if state in seen:
+            return Recovery(None, tuple(steps), seen[state])
+        seen[state] = len(steps)
+        if holds_limit_active(config, state, user):
+            clock = 0
+        if state.users[user].managers:
+            take(ServerSend(user))
+        admitted = plan_connect(config, policy, state, user).outcome is Outcome.ADMITTED
+        take(Connect(user))
+        if admitted:
+            return Recovery(clock, tuple(steps), None)
+        while due := urgent(config, policy, state):
+            take(due[0])
+        take(Tick())
+        clock += 1
+
+
+def check_recovery(run: Run, user: int, claims: set[str]) -> None:
+    """Raise a Violation if the user is never admitted, or admitted too late."""
+    config, policy = run.config, run.policy
+    rec = recover(config, policy, run.state, user)
+    if rec.admitted_after is None and "no_permanent_block" in claims:
+        assert rec.cycle_from is not None
+        held = run.state.users[user].live_count
+        raise Violation(
+            "no_permanent_block",
+            Counterexample(
+                f"faults stopped with user {user} holding {held} managers; retrying every tick "
+                "while the application keeps sending, the user is never admitted (the run "
+                "returns to a state it has already visited)",
+                (*run.trace, *rec.steps[: rec.cycle_from]),
+                rec.steps[rec.cycle_from :],
+                user=user,
+                probe_from=len(run.trace),
+            ),
+        )
+    bound = config.recovery_bound
+    if "bounded_recovery" in claims and (rec.admitted_after is None or rec.admitted_after > bound):
+        took = "never" if rec.admitted_after is None else f"after {rec.admitted_after} ticks"
+        raise Violation(
+            "bounded_recovery",
+            Counterexample(
+                f"after faults stopped, user {user} was admitted {took}; bound H+T+C+R = {bound}",
+                (*run.trace, *rec.steps),
+                user=user,
+                probe_from=len(run.trace),
+            ),
+        )
+
+
+# --- isolation: the same user-B history without the other users ------------------
+
+
+def isolation_replay(run: Run, user: int) -> None:
+    """Replay only ``user``'s actions (and time): the user's managers must come out the
+    same, and a Connect by the user, taken at any point, must be decided the same."""
+    config, policy = run.config, run.policy
+    full = alone = start(config, policy)
+    for i, action in enumerate(run.trace):
+        full = _must_step(config, policy, full, action)
+        if user_of(action) in (None, user):
+            if isinstance(action, Tick):
+                # Alone, the other users' registries are empty; their periodic reactions
+                # (sweeps) still fall due and must happen before time can pass.
+                while others := [a for a in urgent(config, policy, alone) if user_of(a) != user]:
+                    alone = _must_step(config, policy, alone, others[0])
+            nxt = step(config, policy, alone, action)
+            if nxt is None or nxt.users[user] != full.users[user]:
+                raise Violation(
+                    "isolation",
+                    Counterexample(
+                        f"user {user}'s managers after {action} differ once the other "
+                        "users' actions are left out",
+                        tuple(run.trace[: i + 1]),
+                        user=user,
+                    ),
+                )
+            alone = nxt
+        last = i + 1 == len(run.trace)
+        if not last and (isinstance(action, Tick) or user_of(action) == user):
+            continue  # decide where another user may just have interfered, and at the end
+        with_others = plan_connect(config, policy, full, user).outcome
+        without = plan_connect(config, policy, alone, user).outcome
+        if with_others is not without:
+            raise Violation(
+                "isolation",
+                Counterexample(
+                    f"a connect by user {user} now would be {with_others.value}, but "
+                    f"{without.value} with the same history for user {user} and the other "
+                    "users' actions left out",
+                    (*run.trace[: i + 1], Connect(user)),
+                    user=user,
+                ),
+            )
+
+
+def _must_step(config: Config, policy: Policy, state: State, action: Action) -> State:
+    after = step(config, policy, state, action)
+    assert after is not None, f"replay took disabled {action}"
+    return after
+
+
+# --- the state machine -----------------------------------------------------------
+
+RULES = (
+    "connect",
+    "traffic",
+    "server_send",
+    "stall",
+    "reconnect",
+    "client_close",
+    "close_hangs",
+    "wait",
+)
+
+
+def machine_for(
+    config: Config, policy: Policy, claims: Sequence[str], witnessed: set[str] | None = None
+) -> type[Any]:
+    """A RuleBasedStateMachine over the model that checks ``claims`` (and adds the
+    claims whose witnesses it reached to ``witnessed``)."""
+    claim_set = set(claims)
+    users = st.integers(0, config.users - 1)
+    # Bursts reach the corners: a whole limit's worth of connects or stalls at once.
+    burst = st.one_of(st.just(1), st.just(config.limit), st.integers(1, config.limit))
+    waits = sorted(
+        {
+            1,
+            config.close_timeout,
+            config.reaper_period,
+            config.verdict_after,
+            config.recovery_bound + 1,
+            config.idle_after + 1,
+            config.horizon,
+        }
+    )
+
+    class Search(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.run = Run(config, policy, claims)
+            self.swarm: frozenset[str] = frozenset(RULES)
+
+        # Swarm testing: each run leaves some kinds of action out entirely, so that
+        # runs differ in character (only connects and stalls, only closes, ...).
+        @initialize(off=st.sets(st.sampled_from(RULES[1:-1]), max_size=3))
+        def choose_swarm(self, off: set[str]) -> None:
+            self.swarm = frozenset(RULES) - off
+            note(f"swarm: {sorted(self.swarm)}")
+
+        def _act(self, action: Action) -> None:
+            if self.run.apply(action):
+                note(str(action))
+
+        def _pick(self, user: int, phases: Iterable[Lifecycle]) -> list[int]:
+            wanted = set(phases)
+            return [m.id for m in self.run.state.users[user].managers if m.phase in wanted]
+
+        @rule(user=users, n=burst)
+        def connect(self, user: int, n: int) -> None:
+            for _ in range(n):
+                self._act(Connect(user))
+
+        @precondition(lambda self: "traffic" in self.swarm)
+        @rule(user=users, data=st.data())
+        def traffic(self, user: int, data: st.DataObject) -> None:
+            ids = self._pick(user, ALIVE)
+            if ids:
+                self._act(Traffic(user, data.draw(st.sampled_from(ids))))
+
+        @precondition(lambda self: "server_send" in self.swarm)
+        @rule(user=users)
+        def server_send(self, user: int) -> None:
+            self._act(ServerSend(user))
+
+        @precondition(lambda self: "stall" in self.swarm)
+        @rule(user=users, n=burst, data=st.data())
+        def stall(self, user: int, n: int, data: st.DataObject) -> None:
+            ids = self._pick(user, ALIVE)
+            if ids:
+                chosen = data.draw(
+                    st.lists(st.sampled_from(ids), min_size=1, max_size=n, unique=True)
+                )
+                for mid in chosen:
+                    self._act(Stall(user, mid))
+
+        @precondition(lambda self: "reconnect" in self.swarm)
+        @rule(user=users, n=burst)
+        def reconnect(self, user: int, n: int) -> None:
+            """The incident's pattern: a connection dies silently (its oldest live
+            manager is stuck) and the client reconnects; ``n`` times over."""
+            for _ in range(n):
+                ids = self._pick(user, ALIVE)
+                if ids:
+                    self._act(Stall(user, ids[0]))
+                self._act(Connect(user))
+
+        @precondition(lambda self: "client_close" in self.swarm)
+        @rule(user=users, n=burst, data=st.data())
+        def client_close(self, user: int, n: int, data: st.DataObject) -> None:
+            ids = self._pick(user, ALIVE)
+            if ids:
+                chosen = data.draw(
+                    st.lists(st.sampled_from(ids), min_size=1, max_size=n, unique=True)
+                )
+                for mid in chosen:
+                    self._act(ClientClose(user, mid))
+
+        @precondition(lambda self: "close_hangs" in self.swarm)
+        @rule(user=users, data=st.data())
+        def close_hangs(self, user: int, data: st.DataObject) -> None:
+            ids = self._pick(user, (Lifecycle.CLOSING,))
+            if ids:
+                self._act(CloseHangs(user, data.draw(st.sampled_from(ids))))
+
+        @rule(ticks=st.sampled_from(waits))
+        def wait(self, ticks: int) -> None:
+            before = len(self.run.trace)
+            self.run.advance(ticks)
+            if len(self.run.trace) > before:
+                note(f"time passes {ticks} ticks")
+
+        def teardown(self) -> None:
+            if witnessed is not None:
+                witnessed.update(self.run.witnessed)
+            state = self.run.state
+            # Targeted search: steer towards full registries and a loaded breaker.
+            target(float(max(u.live_count for u in state.users)), label="fullest user")
+            failures = getattr(state.shared, "failures", 0)
+            if isinstance(failures, int):
+                target(float(failures), label="shared failures")
+            for user in range(config.users):
+                if claim_set & LIVENESS_NAMES:
+                    check_recovery(self.run, user, claim_set)
+                if "isolation" in claim_set:
+                    isolation_replay(self.run, user)
+
+    Search.__name__ = Search.__qualname__ = f"Search_{policy.name}"
+    return Search
+
+
+# --- running a search ---------------------------------------------------------------
+
+
+def search_settings(examples: int, steps: int = 30) -> settings:
+    """The settings of a verification search (on top of the loaded profile)."""
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        report_multiple_bugs=False,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+    )
+
+
+def find_violation(
+    config: Config,
+    policy: Policy,
+    claims: Sequence[str],
+    *,
+    examples: int,
+    seed_value: int | None = None,
+    witnessed: set[str] | None = None,
+) -> Violation | None:
+    """Search for a violation of any of ``claims``; the shrunk one, or None.
+    The names of the claims whose witnesses were reached are added to ``witnessed``."""
+    machine = machine_for(config, policy, claims, witnessed)
+    if seed_value is not None:
+        machine = seed(seed_value)(machine)
+        chosen = search_settings(examples)
+    else:
+        chosen = settings(search_settings(examples), derandomize=True)
+    try:
+        run_state_machine_as_test(machine, settings=chosen)
+    except Violation as v:
+        return v
+    except Flaky as exc:  # a deterministic model should never be flaky
+        raise RuntimeError(f"Hypothesis reported a flaky failure: {exc}") from exc
+    return None
+
+
+def check_hypothesis(
+    config: Config,
+    policy: Policy,
+    properties: Sequence[str],
+    *,
+    examples: int = 200,
+    seed_value: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Result]:
+    """One result per property. A search stops at its first violation, so the claims
+    not yet broken are searched again until a search passes. Safety claims and the
+    liveness claims are searched apart: only the latter need the (costly) recovery probe."""
+    results: dict[str, Result] = {}
+    witnessed: set[str] = set()
+    coverage: dict[str, int | float | bool] = {"examples": examples}
+    safety = [p for p in properties if p not in LIVENESS_NAMES]
+    liveness = [p for p in properties if p in LIVENESS_NAMES]
+    for group in (safety, liveness):
+        remaining = list(group)
+        while remaining:
+            if progress:
+                progress(f"{policy.name}: searching {', '.join(remaining)}")
+            found = find_violation(
+                config,
+                policy,
+                remaining,
+                examples=examples,
+                seed_value=seed_value,
+                witnessed=witnessed,
+            )
+            if found is None:
+                for name in remaining:
+                    has_witness = BY_NAME[name].witness is not None
+                    results[name] = Result(
+                        policy.name,
+                        name,
+                        Status.HOLDS,
+                        "hypothesis",
+                        witnessed=(name in witnessed) if has_witness else None,
+                        coverage=coverage,
+                    )
+                break
+            broken = [found.prop]
+            if found.prop == "no_permanent_block" and "bounded_recovery" in remaining:
+                broken.append("bounded_recovery")  # never admitted is not admitted in time
+            for name in broken:
+                results[name] = Result(
+                    policy.name,
+                    name,
+                    Status.VIOLATED,
+                    "hypothesis",
+                    counterexample=found.counterexample,
+                    coverage=coverage,
+                    detail="" if name == found.prop else f"implied by {found.prop}",
+                )
+                remaining.remove(name)
+                if progress:
+                    progress(f"{policy.name}: {name} VIOLATED")
+    return [results[name] for name in properties]
