@@ -35,8 +35,11 @@ def engine(users: int, limit: int, policy: str, props: list[str], timeout: float
     dt = time.perf_counter() - t0
     g = rep.graph
     return {
-        "states": len(g.states), "edges": g.edges, "complete": g.complete,
-        "seconds": dt, "explore_seconds": g.seconds,
+        "states": len(g.states),
+        "edges": g.edges,
+        "complete": g.complete,
+        "seconds": dt,
+        "explore_seconds": g.seconds,
         "verdicts": {r.property: r.status.value for r in rep.results},
     }
 
@@ -78,20 +81,23 @@ def baseline(users: int, limit: int, policy: str, liveness: bool, timeout: float
                 queue.append(c)
             g.add_edge(s, c, action=a)
     if liveness:
-        sub = nx.DiGraph(
-            (u, v) for u, v, d in g.edges(data=True) if not d["action"].fault
-        )
+        sub = nx.DiGraph((u, v) for u, v, d in g.edges(data=True) if not d["action"].fault)
         sum(1 for _ in nx.strongly_connected_components(sub))
-    return {"states": g.number_of_nodes(), "edges": g.number_of_edges(),
-            "complete": complete, "seconds": time.perf_counter() - t0}
+    return {
+        "states": g.number_of_nodes(),
+        "edges": g.number_of_edges(),
+        "complete": complete,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _one(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["kind"] == "engine":
         out = engine(spec["users"], spec["limit"], spec["policy"], spec["props"], spec["timeout"])
     else:
-        out = baseline(spec["users"], spec["limit"], spec["policy"], spec["liveness"],
-                       spec["timeout"])
+        out = baseline(
+            spec["users"], spec["limit"], spec["policy"], spec["liveness"], spec["timeout"]
+        )
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -99,7 +105,9 @@ def _one(spec: dict[str, Any]) -> dict[str, Any]:
 def measure(**spec: Any) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, __file__, "--one", json.dumps(spec)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return dict(json.loads(proc.stdout))
 
@@ -110,18 +118,21 @@ def main(argv: list[str]) -> int:
         return 0
     quick = "--quick" in argv
     print("# engine vs networkx baseline: small preset, 1 user, limit 1, policies")
-    print("| policy | run | states | s | states/s | peak MB | × baseline |")
+    print("| policy | run | states | s | states/s | peak MB | speed-up vs baseline |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for policy in ("reference", "conservative", "graduated"):
         for label, props, live in (("safety", SAFETY, False), ("all+liveness", list(NAMES), True)):
             e = measure(kind="engine", users=1, limit=1, policy=policy, props=props, timeout=120)
-            b = measure(kind="baseline", users=1, limit=1, policy=policy, liveness=live,
-                        timeout=120)
+            b = measure(
+                kind="baseline", users=1, limit=1, policy=policy, liveness=live, timeout=120
+            )
             assert e["states"] == b["states"], (e, b)
-            print(f"| {policy} | {label} | {e['states']:,} | {e['seconds']:.2f} | "
-                  f"{e['states'] / e['seconds']:,.0f} | {e['peak_mb']:.0f} | "
-                  f"{b['seconds'] / e['seconds']:.2f} (baseline {b['seconds']:.2f} s, "
-                  f"{b['peak_mb']:.0f} MB) |")
+            print(
+                f"| {policy} | {label} | {e['states']:,} | {e['seconds']:.2f} | "
+                f"{e['states'] / e['seconds']:,.0f} | {e['peak_mb']:.0f} | "
+                f"{b['seconds'] / e['seconds']:.2f} (baseline {b['seconds']:.2f} s, "
+                f"{b['peak_mb']:.0f} MB) |"
+            )
     print()
     print("# growth (reference, all claims, 60 s budget)")
     print("| users | limit | states | edges | complete | s | states/s | peak MB |")
@@ -129,11 +140,20 @@ def main(argv: list[str]) -> int:
     largest: dict[int, int] = {}
     for users in (1, 2):
         for limit in (1, 2) if quick else (1, 2, 3):
-            e = measure(kind="engine", users=users, limit=limit, policy="reference",
-                        props=list(NAMES), timeout=60)
-            print(f"| {users} | {limit} | {e['states']:,} | {e['edges']:,} | {e['complete']} | "
-                  f"{e['seconds']:.1f} | {e['states'] / e['seconds']:,.0f} | "
-                  f"{e['peak_mb']:.0f} |", flush=True)
+            e = measure(
+                kind="engine",
+                users=users,
+                limit=limit,
+                policy="reference",
+                props=list(NAMES),
+                timeout=60,
+            )
+            print(
+                f"| {users} | {limit} | {e['states']:,} | {e['edges']:,} | {e['complete']} | "
+                f"{e['seconds']:.1f} | {e['states'] / e['seconds']:,.0f} | "
+                f"{e['peak_mb']:.0f} |",
+                flush=True,
+            )
             if e["complete"] and e["seconds"] <= 60:
                 largest[users] = limit
             elif not e["complete"]:
@@ -141,8 +161,10 @@ def main(argv: list[str]) -> int:
     print()
     for users in (1, 2):
         got = largest.get(users)
-        print(f"largest limit fully verified within 60 s, {users} user(s): "
-              f"{got if got else 'none (limit 1 does not finish)'}")
+        print(
+            f"largest limit fully verified within 60 s, {users} user(s): "
+            f"{got if got else 'none (limit 1 does not finish)'}"
+        )
     return 0
 
 
