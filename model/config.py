@@ -27,6 +27,7 @@ class Config:
     idle_after: int = 300  # ticks without inbound traffic before a manager is idle
     reaper_period: int = 5  # R: ticks between runs of the reaper (reference)
     cleanup_budget_ms: int = 500  # the incident's SLA for one emergency cleanup
+    connects_per_tick: int = 1  # attempts one user can make within one tick (no Zeno runs)
     # conservative (as deployed)
     activity_cutoff: int = 300  # last_activity older than this makes an entry removable
     sweep_period: int = 300  # ticks between runs of the slow background sweep

@@ -68,6 +68,7 @@ class UserState(NamedTuple):
     managers: tuple[Manager, ...]  # the registry entries of this user, registration order
     next_id: int  # key of the next manager to be created
     since_sweep: int  # ticks since the user's entries were last swept/reaped
+    attempts: int  # connection attempts by this user during the current tick
     memory: Hashable  # the policy's own per-user memory (None for the built-ins)
 
     def find(self, manager_id: int) -> Manager | None:
@@ -94,6 +95,6 @@ class State(NamedTuple):
 def initial_state(users: int, memory: Hashable = None, shared: Hashable = None) -> State:
     """Every user starts with an empty registry."""
     return State(
-        users=tuple(UserState((), 0, 0, memory) for _ in range(users)),
+        users=tuple(UserState((), 0, 0, 0, memory) for _ in range(users)),
         shared=shared,
     )

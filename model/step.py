@@ -9,7 +9,9 @@ deadline is met on the tick it falls due. An emergency cleanup runs atomically i
 ``Connect``; its duration is the sum of what it awaited (``Registry.elapsed``) and is
 checked against the budget by the claims rather than advancing the clock. A cleanup
 that awaits a hanging close with no deadline never returns: the attempt hangs and the
-close stays registered as a permanent ``closing``.
+close stays registered as a permanent ``closing``. A user makes at most
+``connects_per_tick`` attempts per tick: without a bound, Connect and ClientClose could
+alternate forever within one tick (a Zeno run) and the state space would be infinite.
 """
 
 from __future__ import annotations
@@ -85,8 +87,12 @@ def step(config: Config, policy: Policy, state: State, action: Action) -> State 
         return None
     user = state.users[action.user]
     if isinstance(action, Connect):
+        # A client cannot open unboundedly many connections within one tick.
+        if user.attempts >= config.connects_per_tick:
+            return None
         plan = plan_connect(config, policy, state, action.user)
-        return _with_user(state._replace(shared=plan.shared), action.user, plan.user)
+        after = plan.user._replace(attempts=user.attempts + 1)
+        return _with_user(state._replace(shared=plan.shared), action.user, after)
     if isinstance(action, ServerSend):
         if not user.managers:
             return None
@@ -220,6 +226,7 @@ def _tick(config: Config, policy: Policy, state: State) -> State:
             u._replace(
                 managers=tuple(_age(m, h) for m in u.managers),
                 since_sweep=min(u.since_sweep + 1, h),
+                attempts=0,
             )
             for u in state.users
         ),
@@ -279,11 +286,12 @@ def urgent(config: Config, policy: Policy, state: State) -> list[Action]:
     return due
 
 
-def environment(state: State) -> list[Action]:
+def environment(config: Config, state: State) -> list[Action]:
     """The environment actions enabled in ``state`` (faults included), except Tick."""
     acts: list[Action] = []
     for u, user in enumerate(state.users):
-        acts.append(Connect(u))
+        if user.attempts < config.connects_per_tick:
+            acts.append(Connect(u))
         if user.managers:
             acts.append(ServerSend(u))
         for m in user.managers:
@@ -297,7 +305,7 @@ def environment(state: State) -> list[Action]:
 def enabled(config: Config, policy: Policy, state: State) -> list[Action]:
     """Every enabled action: environment, due system actions, and Tick if nothing is due."""
     due = urgent(config, policy, state)
-    return [*environment(state), *due, *([] if due else [Tick()])]
+    return [*environment(config, state), *due, *([] if due else [Tick()])]
 
 
 def _with_user(state: State, index: int, user: UserState) -> State:

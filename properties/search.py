@@ -96,6 +96,12 @@ class Run:
         while due := urgent(self.config, self.policy, self.state):
             self.apply(due[0])
 
+    def connect(self, user: int) -> None:
+        """Connect, letting a tick pass first if the user used up this tick's attempts."""
+        if not self.apply(Connect(user)):
+            self.advance(1)
+            self.apply(Connect(user))
+
     def advance(self, ticks: int) -> None:
         for _ in range(ticks):
             self.settle()
@@ -298,7 +304,8 @@ def machine_for(
         @rule(user=users, n=burst)
         def connect(self, user: int, n: int) -> None:
             for _ in range(n):
-                self._act(Connect(user))
+                self.run.connect(user)
+                note(f"Connect(user={user})")
 
         @precondition(lambda self: "traffic" in self.swarm)
         @rule(user=users, data=st.data())
@@ -332,7 +339,8 @@ def machine_for(
                 ids = self._pick(user, ALIVE)
                 if ids:
                     self._act(Stall(user, ids[0]))
-                self._act(Connect(user))
+                self.run.connect(user)
+                note(f"Connect(user={user})")
 
         @precondition(lambda self: "client_close" in self.swarm)
         @rule(user=users, n=burst, data=st.data())

@@ -1,0 +1,328 @@
+"""The ``wsmodel`` command.
+
+Exit codes: 0 success; 1 a property violated (or a declared verdict not reproduced);
+2 bad usage or configuration; 3 the policy under test broke the policy protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from wsmodel.model import BUILTIN, PRESETS, Config, ConfigError, PolicyError, preset
+from wsmodel.properties import render
+from wsmodel.properties.catalogue import BY_NAME, NAMES
+from wsmodel.properties.expectations import expected
+from wsmodel.properties.loader import UsageError, load_policy, validate_policy
+from wsmodel.properties.results import Result, Status
+
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY = 0, 1, 2, 3
+ENGINES = ("hypothesis", "exhaustive", "all")
+DEFAULT_PRESET = {"hypothesis": "production", "exhaustive": "small", "all": "small"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wsmodel",
+        description="Check cleanup policies of per-user WebSocket manager registries.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def run_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default="hypothesis",
+            help="hypothesis: search at any size (default); exhaustive: prove "
+            "over the whole state graph; all: both",
+        )
+        sp.add_argument(
+            "--preset",
+            choices=sorted(PRESETS),
+            help="timing preset (default: production for hypothesis, small otherwise)",
+        )
+        sp.add_argument("--users", type=int, help="number of users")
+        sp.add_argument("--limit", type=int, help="per-user manager limit")
+        sp.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="FIELD=VALUE",
+            help="override any configuration field (see docs/model.md)",
+        )
+        sp.add_argument(
+            "--examples", type=int, default=100, help="Hypothesis examples per search (default 100)"
+        )
+        sp.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized)")
+        sp.add_argument("--max-states", type=int, help="exhaustive: stop after this many states")
+        sp.add_argument("--timeout", type=float, help="exhaustive: stop after this many seconds")
+        sp.add_argument(
+            "--no-reduction",
+            action="store_true",
+            help="exhaustive: explore without symmetry reduction",
+        )
+        sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    v = sub.add_parser("verify", help="check policies against the property catalogue")
+    v.add_argument(
+        "--policy",
+        action="append",
+        metavar="NAME|module:attr",
+        help="policy to check (repeatable); default: every built-in policy",
+    )
+    v.add_argument(
+        "--property",
+        action="append",
+        choices=NAMES,
+        metavar="NAME",
+        help="check only this property (repeatable)",
+    )
+    v.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    v.add_argument("--jobs", type=int, help="policies checked in parallel (default: cores)")
+    run_options(v)
+
+    e = sub.add_parser("explain", help="show the shortest counterexample of a property")
+    e.add_argument("property", choices=NAMES, metavar="PROPERTY")
+    e.add_argument("--policy", required=True, metavar="NAME|module:attr")
+    run_options(e)
+
+    sub.add_parser("properties", help="list the property catalogue")
+    return p
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    config = preset(args.preset or DEFAULT_PRESET[args.engine])
+    changes: dict[str, int] = {}
+    if args.users is not None:
+        changes["users"] = args.users
+    if args.limit is not None:
+        changes["limit"] = args.limit
+    for item in args.set:
+        field, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set {item!r}: expected FIELD=VALUE")
+        try:
+            changes[field.strip()] = int(value)
+        except ValueError:
+            raise UsageError(f"--set {item!r}: {field} must be an integer") from None
+    if args.examples is not None and args.examples < 1:
+        raise UsageError(f"--examples must be at least 1, got {args.examples}")
+    return config.with_(**changes)
+
+
+def check_policy(
+    config: Config,
+    spec: str,
+    properties: Sequence[str],
+    args: argparse.Namespace,
+    progress: Callable[[str], None] | None,
+) -> list[Result]:
+    """Every requested property of one policy, by the chosen engine(s)."""
+    policy = load_policy(spec)
+    results: list[list[Result]] = []
+    if args.engine in ("hypothesis", "all"):
+        from wsmodel.properties.search import check_hypothesis
+
+        results.append(
+            check_hypothesis(
+                config,
+                policy,
+                properties,
+                examples=args.examples,
+                seed_value=args.seed,
+                progress=progress,
+            )
+        )
+    if args.engine in ("exhaustive", "all"):
+        from wsmodel.properties.exhaustive import check_exhaustive
+
+        results.append(
+            check_exhaustive(
+                config,
+                policy,
+                properties,
+                max_states=args.max_states,
+                timeout=args.timeout,
+                reduction=not args.no_reduction,
+                progress=progress,
+            )
+        )
+    if len(results) == 1:
+        return results[0]
+    return [_combine(a, b) for a, b in zip(*results, strict=True)]
+
+
+def _combine(a: Result, b: Result) -> Result:
+    """Both engines on one property: a violation from either wins (the shorter
+    counterexample); a proof beats a search; otherwise whichever checked."""
+    violated = [r for r in (a, b) if r.status is Status.VIOLATED]
+    if violated:
+        return min(violated, key=lambda r: r.counterexample.length() if r.counterexample else 0)
+    for r in (b, a):  # exhaustive first
+        if r.status is Status.HOLDS:
+            return r
+    return b
+
+
+class _Progress:
+    """Progress lines on stderr (picklable, so worker processes can report too)."""
+
+    def __init__(self) -> None:
+        self.started = time.time()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.time() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
+    return None if getattr(args, "quiet", False) else _Progress()
+
+
+def _check_all(
+    config: Config, specs: list[str], properties: list[str], args: argparse.Namespace
+) -> list[Result]:
+    progress = _progress(args)
+    jobs = args.jobs or min(len(specs), os.cpu_count() or 1)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if jobs == 1 or len(specs) == 1:
+        return [r for s in specs for r in check_policy(config, s, properties, args, progress)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(check_policy, config, s, properties, args, progress) for s in specs]
+        return [r for f in futures for r in f.result()]
+
+
+def verify(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    specs: list[str] = args.policy or list(BUILTIN)
+    properties: list[str] = args.property or list(NAMES)
+    policies = [load_policy(s) for s in specs]
+    for policy in policies:
+        validate_policy(policy, config)
+    names = [p.name for p in policies]
+    if len(set(names)) != len(names):
+        raise UsageError(f"policies must have distinct names, got {names}")
+    declared = args.policy is None  # over the built-ins, success means "as declared"
+    started = time.monotonic()
+    results = _check_all(config, specs, properties, args)
+    seconds = time.monotonic() - started
+
+    failures = []
+    for r in results:
+        want = expected(r.policy, r.property) if declared else "holds"
+        if want == "violated" and r.status is not Status.VIOLATED:
+            failures.append(f"{r.policy}: {r.property} was declared violated but was not found so")
+        if want == "holds" and r.status is Status.VIOLATED:
+            failures.append(f"{r.policy}: {r.property} VIOLATED")
+        if want == "holds" and r.status is Status.NOT_CHECKED:
+            failures.append(f"{r.policy}: {r.property} not checked (budget)")
+    code = EXIT_VIOLATED if failures else EXIT_OK
+
+    by_name = dict(zip(names, policies, strict=True))
+    if args.json:
+        doc = {
+            "schema": render.JSON_SCHEMA,
+            "engine": args.engine,
+            "preset": args.preset or DEFAULT_PRESET[args.engine],
+            "configuration": render.config_json(config),
+            "settings": {
+                "examples": args.examples,
+                "seed": args.seed,
+                "max_states": args.max_states,
+                "timeout": args.timeout,
+                "reduction": not args.no_reduction,
+            },
+            "mode": "declared" if declared else "all-must-hold",
+            "success": not failures,
+            "exit_code": code,
+            "failures": failures,
+            "seconds": round(seconds, 3),
+            "policies": {
+                name: {
+                    r.property: render.result_json(
+                        r, expected(name, r.property) if declared else "holds"
+                    )
+                    for r in results
+                    if r.policy == name
+                }
+                for name in names
+            },
+        }
+        print(json.dumps(doc, indent=2))
+        return code
+
+    print(
+        f"wsmodel verify: engine {args.engine} ("
+        f"users {config.users}, limit {config.limit}, H {config.heartbeat_interval}, "
+        f"T {config.heartbeat_timeout}, C {config.close_timeout}, R {config.reaper_period}, "
+        f"idle {config.idle_after}, tick {config.tick_ms} ms), "
+        + (f"{args.examples} examples, " if args.engine != "exhaustive" else "")
+        + ("derandomized" if args.seed is None else f"seed {args.seed}")
+    )
+    print()
+    for line in render.verdict_table(results):
+        print(line)
+    for r in results:
+        if r.detail and r.status is not Status.VIOLATED:
+            print(f"  {r.policy} {r.property}: {r.detail}")
+    for r in results:
+        if r.status is Status.VIOLATED and r.counterexample is not None:
+            print()
+            print(f"{r.policy} violates {r.property}: {BY_NAME[r.property].meaning}")
+            print(f"  {r.counterexample.message}")
+            for line in render.counterexample_lines(config, by_name[r.policy], r.counterexample):
+                print(line)
+    print()
+    if failures:
+        print("FAILED: " + "; ".join(failures))
+    else:
+        what = "every policy behaved as declared" if declared else "every property holds"
+        print(f"OK: {what} ({seconds:.1f} s)")
+    return code
+
+
+def explain(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    policy = load_policy(args.policy)
+    validate_policy(policy, config)
+    progress = _progress(args)
+    (result,) = check_policy(config, args.policy, [args.property], args, progress)
+    print(f"{policy.name} / {args.property}: {BY_NAME[args.property].meaning}")
+    if result.status is not Status.VIOLATED or result.counterexample is None:
+        print(f"  {result.status.value} ({result.engine}); {result.detail or 'no counterexample'}")
+        return EXIT_OK
+    print(f"  {result.counterexample.message} ({result.engine})")
+    lines = render.counterexample_lines(config, policy, result.counterexample, every_state=True)
+    for line in lines:
+        print(line)
+    return EXIT_VIOLATED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its message
+        return int(exc.code or 0) and EXIT_USAGE
+    try:
+        if args.command == "properties":
+            for line in render.catalogue_lines():
+                print(line)
+            return EXIT_OK
+        if args.command == "verify":
+            return verify(args)
+        return explain(args)
+    except (UsageError, ConfigError) as exc:
+        print(f"wsmodel: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PolicyError as exc:
+        print(f"wsmodel: policy error: {exc}", file=sys.stderr)
+        return EXIT_POLICY
+
+
+if __name__ == "__main__":
+    sys.exit(main())
