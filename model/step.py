@@ -236,19 +236,27 @@ def _tick(config: Config, policy: Policy, state: State) -> State:
 
 def _age(m: Manager, h: int) -> Manager:
     """One tick later. Live peers answer every heartbeat; nobody else does."""
-    return Manager(
-        m.id,
-        m.phase,
-        m.is_active,
-        min(m.age + 1, h),
-        min(m.activity_age + 1, h),
-        min(m.quiet_age + 1, h),
-        0 if m.phase in ALIVE else min(m.pong_age + 1, h),
-        min(m.phase_age + 1, h),
-        m.close_hangs,
-        m.aborting,
-        None if m.stuck_age is None else min(m.stuck_age + 1, h),
+    (mid, phase, is_active, age, activity, quiet, pong, in_phase, hangs, aborting, stuck) = m
+    # Built with tuple.__new__ and without min(): this runs for every manager every tick.
+    return _new_manager(
+        Manager,
+        (
+            mid,
+            phase,
+            is_active,
+            age + 1 if age < h else h,
+            activity + 1 if activity < h else h,
+            quiet + 1 if quiet < h else h,
+            0 if phase in ALIVE else (pong + 1 if pong < h else h),
+            in_phase + 1 if in_phase < h else h,
+            hangs,
+            aborting,
+            None if stuck is None else (stuck + 1 if stuck < h else h),
+        ),
     )
+
+
+_new_manager = tuple.__new__
 
 
 # --- enabledness -------------------------------------------------------------------
