@@ -170,4 +170,9 @@ def test_mutants_are_caught() -> None:
     table = getattr(mutants, "MUTANTS", None)
     if not table:
         pytest.skip("tests/mutants.py has no MUTANTS table yet")
-    pytest.skip("mutant table format not wired yet")
+    # MUTANTS: (policy instance, the property it must break, max counterexample length)
+    for policy, prop, max_length in table:
+        (r,) = run_exhaustive(SMALL1, policy, [prop]).results
+        assert r.status is Status.VIOLATED, (policy.name, prop)
+        assert r.counterexample is not None
+        assert r.counterexample.length() <= max_length, (policy.name, r.counterexample.length())

@@ -1,0 +1,93 @@
+"""Deliberately broken policies: each subclasses a built-in and changes one thing.
+
+``MUTANTS`` is the one table both checkers use: ``(policy, property it must break,
+max counterexample length)``. The bound is for the production preset (limit 20), as
+``Counterexample.length()`` counts it (environment steps; a run of ticks is one step;
+system reactions are free). A mutant that needs a full registry needs ``limit``
+connects with a tick between each, so its bound is ``2 * limit + 5``. At smaller
+limits the counterexamples are shorter, so the same bound holds a fortiori.
+
+This file is loaded by path (``tests/`` is not a package), so it imports only the
+installed ``wsmodel``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+from wsmodel.model import Admit, Config, Decision, Policy, Reference, Registry, Reject, preset
+from wsmodel.model.state import Transport
+
+LIMIT: Final = preset("production").limit
+FULL_REGISTRY: Final = 2 * LIMIT + 5
+
+
+class OffByOneLimit(Reference):
+    """Admits when the user holds exactly ``limit`` open managers (``<=`` for ``<``)."""
+
+    name: ClassVar[str] = "mutant-off-by-one-limit"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if registry.open_count == registry.config.limit:
+            return Admit()
+        return super().on_connect(registry)
+
+
+class EvictsNewest(Reference):
+    """At the limit, closes the newest open entry first, healthy or not."""
+
+    name: ClassVar[str] = "mutant-evicts-newest"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if registry.open_count >= registry.config.limit:
+            newest = [e for e in registry.entries if e.transport is Transport.OPEN][-1]
+            registry.close_nowait(newest.id)
+        return super().on_connect(registry)
+
+
+class ForgetsRemoval(Reference):
+    """A finished close leaves its entry registered, and no reaper runs."""
+
+    name: ClassVar[str] = "mutant-forgets-removal"
+    remove_on_close: ClassVar[bool] = False
+
+    def sweep_period(self, config: Config) -> int | None:
+        return None
+
+
+class UnboundedAwait(Reference):
+    """Reference, except that the emergency cleanup closes gracefully and awaits each
+    close with no deadline (instead of aborting / closing without waiting)."""
+
+    name: ClassVar[str] = "mutant-unbounded-await"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        cfg = registry.config
+        if registry.open_count < cfg.limit:
+            return Admit()
+        self.sweep(registry)
+        for e in registry.entries:
+            if e.transport is Transport.OPEN and e.pong_age >= cfg.verdict_after:
+                registry.close(e.id, deadline=None)  # was: registry.abort(e.id)
+        if registry.open_count >= cfg.limit:
+            idle = [
+                e
+                for e in registry.entries
+                if e.transport is Transport.OPEN and e.activity_age > cfg.idle_after
+            ]
+            if idle:
+                longest = max(idle, key=lambda e: e.activity_age)
+                registry.close(longest.id, deadline=None)  # was: registry.close_nowait(...)
+        if registry.open_count < cfg.limit:
+            return Admit()
+        return Reject(retry_after=self._retry_after(registry))
+
+
+MUTANTS: Final[list[tuple[Policy, str, int]]] = [
+    (OffByOneLimit(), "per_user_limit", FULL_REGISTRY),
+    (EvictsNewest(), "no_healthy_eviction", FULL_REGISTRY),
+    # one connect, one client close, a wait longer than R
+    (ForgetsRemoval(), "no_leak", 5),
+    # a full registry, a wait past idle_after, a stall, a connect
+    (UnboundedAwait(), "cleanup_terminates", FULL_REGISTRY),
+]
