@@ -115,8 +115,9 @@ class Registry:
     """One user's registry, handed to a policy for the length of one call.
 
     Every operation follows the lifecycle table; every await is charged to
-    :attr:`elapsed`. The model builds it, calls the policy, and reads back
-    :attr:`managers`, :attr:`memory`, :attr:`shared` and :attr:`elapsed`.
+    :attr:`elapsed`. The model builds it, calls the policy, and reads the outcome back
+    with :func:`settle_registry`. Nothing public on it exposes a phase: a policy sees
+    :class:`ManagerView` values only.
     """
 
     def __init__(
@@ -149,11 +150,6 @@ class Registry:
     def open_count(self) -> int:
         """Entries whose socket is open: not closing, not closed."""
         return sum(1 for m in self._managers.values() if m.phase in LIVE)
-
-    @property
-    def managers(self) -> tuple[Manager, ...]:
-        """For the model: the entries after the policy's changes."""
-        return tuple(self._managers.values())
 
     # --- what the policy does -----------------------------------------------------
 
@@ -230,6 +226,20 @@ class Registry:
             del self._managers[m.id]
         else:
             self._managers[m.id] = ended
+
+
+def settle_registry(registry: Registry) -> tuple[tuple[Manager, ...], Hashable, Hashable]:
+    """For the model, after a policy call: the entries, memory and shared state. Raises
+    PolicyError if the policy left state that cannot be part of a model state."""
+    for what, value in (("memory", registry.memory), ("shared", registry.shared)):
+        try:
+            hash(value)
+        except TypeError:
+            raise PolicyError(
+                f"policy {registry._policy.name!r} left unhashable {what} state "
+                f"{value!r}; use tuples, frozensets or frozen dataclasses"
+            ) from None
+    return tuple(registry._managers.values()), registry.memory, registry.shared
 
 
 def _positive(value: object, what: str) -> None:

@@ -48,6 +48,7 @@ from wsmodel.model.policy import (
     Reject,
     begin_close,
     end_close,
+    settle_registry,
 )
 from wsmodel.model.state import Manager, State, UserState, initial_state
 
@@ -67,6 +68,7 @@ class ConnectPlan:
     outcome: Outcome
     elapsed: int | None  # ticks the admission decision awaited; None if it never returns
     retry_after: int | None  # the policy's advice on a rejection
+    timeouts: int  # awaits that ran into their deadline (a probe, or a close then aborted)
     user: UserState  # the user's state afterwards
     shared: object  # the shared policy state afterwards
 
@@ -107,8 +109,9 @@ def step(config: Config, policy: Policy, state: State, action: Action) -> State 
             return None
         registry = Registry(config, policy, user.managers, user.memory, state.shared)
         _call(policy, "sweep", lambda: policy.sweep(registry))
-        swept = user._replace(managers=registry.managers, since_sweep=0, memory=registry.memory)
-        return _with_user(state._replace(shared=registry.shared), action.user, swept)
+        managers, memory, shared = settle_registry(registry)
+        swept = user._replace(managers=managers, since_sweep=0, memory=memory)
+        return _with_user(state._replace(shared=shared), action.user, swept)
     m = user.find(action.manager)
     if m is None:
         return None
@@ -169,9 +172,10 @@ def plan_connect(config: Config, policy: Policy, state: State, user_index: int) 
     user = state.users[user_index]
     registry = Registry(config, policy, user.managers, user.memory, state.shared)
     decision = _call(policy, "on_connect", lambda: policy.on_connect(registry))
-    after = user._replace(managers=registry.managers, memory=registry.memory)
+    managers, memory, shared = settle_registry(registry)
+    after = user._replace(managers=managers, memory=memory)
     if decision is None:  # the cleanup hung
-        return ConnectPlan(Outcome.HUNG, None, None, after, registry.shared)
+        return ConnectPlan(Outcome.HUNG, None, None, registry.timeouts, after, shared)
     if isinstance(decision, Admit):
         new = Manager(
             id=user.next_id,
@@ -187,13 +191,20 @@ def plan_connect(config: Config, policy: Policy, state: State, user_index: int) 
             stuck_age=None,
         )
         after = after._replace(managers=(*after.managers, new), next_id=user.next_id + 1)
-        return ConnectPlan(Outcome.ADMITTED, registry.elapsed, None, after, registry.shared)
+        return ConnectPlan(
+            Outcome.ADMITTED, registry.elapsed, None, registry.timeouts, after, shared
+        )
     if isinstance(decision, Reject) and (
         decision.retry_after is None
         or (isinstance(decision.retry_after, int) and decision.retry_after >= 0)
     ):
         return ConnectPlan(
-            Outcome.REJECTED, registry.elapsed, decision.retry_after, after, registry.shared
+            Outcome.REJECTED,
+            registry.elapsed,
+            decision.retry_after,
+            registry.timeouts,
+            after,
+            shared,
         )
     raise PolicyError(
         f"policy {policy.name!r}: on_connect returned {decision!r}; "
@@ -221,6 +232,12 @@ def _call(policy: Policy, method: str, call: Callable[[], T]) -> T | None:
 def _tick(config: Config, policy: Policy, state: State) -> State:
     h = config.horizon
     shared = _call(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
+    try:
+        hash(shared)
+    except TypeError:
+        raise PolicyError(
+            f"policy {policy.name!r}: tick_shared returned unhashable {shared!r}"
+        ) from None
     return State(
         users=tuple(
             u._replace(

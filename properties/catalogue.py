@@ -148,6 +148,11 @@ def _cleanup_terminates(
 
 
 def _hung_close_aborted(config: Config, policy: Policy, b: State, a: Action, after: State) -> bool:
+    # A hanging close is aborted by the model's close timeout, or cut off at its
+    # deadline inside a cleanup that then returns.
+    if isinstance(a, Connect):
+        plan = plan_connect(config, policy, b, a.user)
+        return plan.elapsed is not None and plan.timeouts > 0
     if not isinstance(a, AbortClose):
         return False
     m = b.users[a.user].find(a.manager)
@@ -287,7 +292,7 @@ CATALOGUE: Final[tuple[Property, ...]] = (
         "An emergency cleanup never waits on anything without a deadline.",
         _cleanup_terminates,
         _hung_close_aborted,
-        "a hung close is aborted",
+        "a hung close is aborted (by the close timeout, or at a cleanup's deadline)",
     ),
     Property(
         "cleanup_within_budget",

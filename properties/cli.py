@@ -322,6 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyError as exc:
         print(f"wsmodel: policy error: {exc}", file=sys.stderr)
         return EXIT_POLICY
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from wsmodel.model import (
@@ -105,76 +107,128 @@ def summarize_state(state: State) -> str:
 def counterexample_lines(
     config: Config, policy: Policy, cx: Counterexample, *, every_state: bool = False
 ) -> list[str]:
-    """Numbered steps in domain words; system reactions indented under the step that
-    caused them; runs of ticks and repeated rounds folded."""
+    """Numbered steps in domain words. System reactions are indented under the step that
+    caused them (alike ones merged); runs of ticks are folded, and so are rounds (the
+    steps up to and including a tick) that repeat."""
     actions = (*cx.steps, *cx.cycle)
     states = replay(config, policy, actions)
-    entries: list[tuple[bool, str, State]] = []  # (is system reaction, text, state after)
-    for i, a in enumerate(actions):
-        entries.append(
-            (a.system, describe(config, policy, states[i], a, states[i + 1]), states[i + 1])
+    entries = [
+        _Entry(a.system, describe(config, policy, states[i], a, states[i + 1]), states[i + 1])
+        for i, a in enumerate(actions)
+    ]
+    marks: dict[int, str] = {}
+    if cx.probe_from is not None:
+        marks[cx.probe_from] = (
+            "   -- faults stop; from here the fixed recovery schedule: every tick the "
+            f"application sends and user {cx.user} retries --"
         )
+    if cx.cycle:
+        marks[len(cx.steps)] = "   -- the cycle: from here the run repeats forever --"
     lines: list[str] = []
     number = 0
-    i = 0
-    cycle_start = len(cx.steps)
-    probe_from = cx.probe_from
-    while i < len(entries):
-        if i == probe_from:
-            lines.append(
-                "   -- faults stop; from here the fixed recovery schedule: every tick the "
-                f"application sends and user {cx.user} retries --"
-            )
-        if i == cycle_start and cx.cycle:
-            lines.append("   -- the cycle: from here the run repeats forever --")
-        block, times = _repetition(entries, i, stop=_next_marker(i, probe_from, cycle_start, cx))
-        if times >= 3:
-            number += 1
-            texts = "; ".join(t for _, t, _ in entries[i : i + block])
-            lines.append(f"{number:4}. {times} times over: {texts}")
-            i += block * times
-            continue
-        system, text, after = entries[i]
-        if text == "1 tick passes":
-            run = 1
-            while i + run < len(entries) and entries[i + run][1] == text and i + run != cycle_start:
-                run += 1
-            if run > 1:
-                text = f"{run} ticks pass"
-            after = entries[i + run - 1][2]
-            i += run
-        else:
-            i += 1
-        if system:
-            lines.append(f"        ↳ {text}")
-        else:
-            number += 1
-            lines.append(f"{number:4}. {text}")
-        if every_state:
-            lines.append(f"          state: {summarize_state(after)}")
-    final = states[-1]
-    lines.append(f"   state after the last step: {summarize_state(final)}")
+    bounds = sorted({0, len(entries), *marks})
+    for lo, hi in itertools.pairwise(bounds):
+        if lo in marks:
+            lines.append(marks[lo])
+        rounds = _rounds(entries[lo:hi])
+        r = 0
+        while r < len(rounds):
+            period, times = _repeats(rounds, r)
+            if times > 1:
+                number += 1
+                folded = rounds[r : r + period * times]
+                each = " / ".join("; ".join(_shape(e.text) for e in rnd) for rnd in folded[:period])
+                names = list(
+                    dict.fromkeys(
+                        m for rnd in folded for e in rnd for m in _MANAGER.findall(e.text)
+                    )
+                )
+                which = f" (m# = {_compact(['m' + n for n in names])})" if names else ""
+                label = "round" if period == 1 else f"{period} rounds"
+                lines.append(f"{number:4}. {times} times over, one {label}: {each}{which}")
+                if every_state:
+                    lines.append(f"          state: {summarize_state(folded[-1][-1].after)}")
+                r += period * times
+                continue
+            for block in _fold(rounds[r]):
+                if block.system:
+                    lines.append(f"        ↳ {block.text}")
+                else:
+                    number += 1
+                    lines.append(f"{number:4}. {block.text}")
+                if every_state:
+                    lines.append(f"          state: {summarize_state(block.after)}")
+            r += 1
+    lines.append(f"   state after the last step: {summarize_state(states[-1])}")
     return lines
 
 
-def _next_marker(i: int, probe_from: int | None, cycle_start: int, cx: Counterexample) -> int:
-    marks = [m for m in (probe_from, cycle_start if cx.cycle else None) if m is not None and m > i]
-    return min(marks, default=10**9)
+@dataclass(frozen=True)
+class _Entry:
+    system: bool
+    text: str
+    after: State
 
 
-def _repetition(entries: list[tuple[bool, str, State]], i: int, stop: int) -> tuple[int, int]:
-    """The shortest block starting at ``i`` that repeats (same words), and how often."""
-    texts = [t for _, t, _ in entries]
-    end = min(len(texts), stop)
-    for block in range(2, 9):
+def _rounds(entries: list[_Entry]) -> list[list[_Entry]]:
+    """Split into rounds, each ending with a tick (the last one may not)."""
+    rounds: list[list[_Entry]] = [[]]
+    for e in entries:
+        rounds[-1].append(e)
+        if e.text == "1 tick passes":
+            rounds.append([])
+    return [r for r in rounds if r]
+
+
+def _repeats(rounds: list[list[_Entry]], r: int) -> tuple[int, int]:
+    """The shortest period (in rounds) that repeats at ``r``, and how often; rounds made
+    of ticks only are left to _fold."""
+    texts = [tuple(_shape(e.text) for e in rnd) for rnd in rounds]
+    for period in range(1, 13):
+        block = texts[r : r + period]
+        if len(block) < period or all(t == ("1 tick passes",) for t in block):
+            break
         times = 1
-        while i + block * (times + 1) <= end and (
-            texts[i + block * times : i + block * (times + 1)] == texts[i : i + block]
-        ):
+        while texts[r + period * times : r + period * (times + 1)] == block:
             times += 1
-        if times >= 3:
-            return block, times
+        if times > 1:
+            return period, times
     return 1, 1
+
+
+_MANAGER = re.compile(r"\bm(\d+)\b")
+
+
+def _shape(text: str) -> str:
+    """The text with manager names blanked: rounds alike but for the manager repeat."""
+    return _MANAGER.sub("m#", text)
+
+
+def _fold(entries: list[_Entry]) -> list[_Entry]:
+    """Merge runs of ticks, and runs of alike system reactions on different managers."""
+    out: list[_Entry] = []
+    i = 0
+    while i < len(entries):
+        e = entries[i]
+        j = i + 1
+        if e.text == "1 tick passes":
+            while j < len(entries) and entries[j].text == e.text:
+                j += 1
+            text = e.text if j - i == 1 else f"{j - i} ticks pass"
+        elif e.system and (key := _MANAGER.sub("{}", e.text, count=1)) != e.text:
+            names = [_MANAGER.search(e.text).group(0)]  # type: ignore[union-attr]
+            while j < len(entries) and entries[j].system:
+                m = _MANAGER.search(entries[j].text)
+                if m is None or _MANAGER.sub("{}", entries[j].text, count=1) != key:
+                    break
+                names.append(m.group(0))
+                j += 1
+            text = key.format(_compact(names))
+        else:
+            text = e.text
+        out.append(_Entry(e.system, text, entries[j - 1].after))
+        i = j
+    return out
 
 
 # --- tables and documents ------------------------------------------------------------

@@ -264,10 +264,15 @@ RULES = (
 
 
 def machine_for(
-    config: Config, policy: Policy, claims: Sequence[str], witnessed: set[str] | None = None
+    config: Config,
+    policy: Policy,
+    claims: Sequence[str],
+    witnessed: set[str] | None = None,
+    run_class: type[Run] = Run,
 ) -> type[Any]:
     """A RuleBasedStateMachine over the model that checks ``claims`` (and adds the
-    claims whose witnesses it reached to ``witnessed``)."""
+    claims whose witnesses it reached to ``witnessed``). ``run_class`` is the driver:
+    a subclass of :class:`Run` can mirror every action on a real registry."""
     claim_set = set(claims)
     users = st.integers(0, config.users - 1)
     # Bursts reach the corners: a whole limit's worth of connects or stalls at once.
@@ -287,7 +292,7 @@ def machine_for(
     class Search(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.run = Run(config, policy, claims)
+            self.run = run_class(config, policy, claims)
             self.swarm: frozenset[str] = frozenset(RULES)
 
         # Swarm testing: each run leaves some kinds of action out entirely, so that
