@@ -1,0 +1,257 @@
+"""The Hypothesis search at the production preset (limit 20): pinned verdicts, short
+counterexamples that replay through the model and still break their claim, witnesses,
+the isolation replay, and the mutants."""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from hypothesis import settings
+from wsmodel.model import BUILTIN, Breaker, Connect, Phase, Policy, Stall, preset
+from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES, Kind
+from wsmodel.properties.expectations import MUST_BREAK, MUST_HOLD
+from wsmodel.properties.results import Result, Status, replay
+from wsmodel.properties.search import (
+    Run,
+    Violation,
+    check_hypothesis,
+    find_violation,
+    isolation_replay,
+    recover,
+)
+
+PROD = preset("production")
+LIMIT = PROD.limit
+EXAMPLES = 200  # the issue's budget: a violation must be found within 200 examples
+
+
+def _load_mutants() -> ModuleType:
+    path = Path(__file__).parent / "mutants.py"
+    spec = importlib.util.spec_from_file_location("wsmodel_test_mutants", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MUTANTS: list[tuple[Policy, str, int]] = _load_mutants().MUTANTS
+
+# The verdicts each built-in shows today at the production preset, 200 examples,
+# derandomized. Update deliberately: a change here is a change in what the search finds.
+V, H = Status.VIOLATED, Status.HOLDS
+PINNED: dict[str, dict[str, Status]] = {
+    "reference": dict.fromkeys(NAMES, H),
+    "conservative": {
+        "per_user_limit": H,
+        "isolation": H,
+        "no_healthy_eviction": H,
+        "no_permanent_block": V,
+        "bounded_recovery": V,
+        "zombies_reaped": V,
+        "no_leak": V,
+        "cleanup_terminates": V,
+        "cleanup_within_budget": V,
+    },
+    "graduated": {
+        "per_user_limit": H,
+        "isolation": V,
+        "no_healthy_eviction": V,
+        "no_permanent_block": V,
+        "bounded_recovery": V,
+        "zombies_reaped": V,
+        "no_leak": V,
+        "cleanup_terminates": H,
+        "cleanup_within_budget": V,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> dict[str, dict[str, Result]]:
+    """One search per built-in policy, shared by every test here; the policies are
+    searched in parallel processes (each search is deterministic, so this changes
+    nothing but the wall time)."""
+    names = ["graduated", "conservative", "reference"]  # longest first
+    workers = min(len(names), os.cpu_count() or 1)
+    if workers == 1:
+        found = [check_hypothesis(PROD, BUILTIN[n], NAMES, examples=EXAMPLES) for n in names]
+    else:
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(check_hypothesis, PROD, BUILTIN[n], NAMES, examples=EXAMPLES)
+                for n in names
+            ]
+            found = [f.result() for f in futures]
+    return {n: {r.property: r for r in rs} for n, rs in zip(names, found, strict=True)}
+
+
+# --- verdicts -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", sorted(BUILTIN))
+def test_pinned_verdicts(policy: str, verdicts: dict[str, dict[str, Result]]) -> None:
+    got = {name: r.status for name, r in verdicts[policy].items()}
+    assert list(got) == list(NAMES)
+    assert got == PINNED[policy]
+    for r in verdicts[policy].values():
+        assert r.engine == "hypothesis" and r.policy == policy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", sorted(BUILTIN))
+def test_declared_verdicts(policy: str, verdicts: dict[str, dict[str, Result]]) -> None:
+    got = verdicts[policy]
+    for name in MUST_BREAK.get(policy, frozenset()):
+        assert got[name].status is Status.VIOLATED, f"{policy} should break {name}"
+    for name in MUST_HOLD.get(policy, frozenset()):
+        assert got[name].status is Status.HOLDS, f"{policy} should hold {name}"
+
+
+@pytest.mark.slow
+def test_conservative_permanent_block_shrinks_short(
+    verdicts: dict[str, dict[str, Result]],
+) -> None:
+    ce = verdicts["conservative"]["no_permanent_block"].counterexample
+    assert ce is not None
+    assert ce.length() <= 2 * LIMIT + 5
+    assert ce.probe_from is not None and ce.cycle  # a fixed fair schedule that loops
+    assert not any(a.fault for a in (*ce.steps[ce.probe_from :], *ce.cycle))
+
+
+@pytest.mark.slow
+def test_reference_safety_claims_are_witnessed(verdicts: dict[str, dict[str, Result]]) -> None:
+    for name, r in verdicts["reference"].items():
+        if BY_NAME[name].witness is not None:
+            assert r.witnessed is True, f"{name} holds vacuously: its witness was never reached"
+        else:
+            assert BY_NAME[name].kind in (Kind.LIVENESS, Kind.BOUNDED)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["conservative", "graduated"])
+def test_counterexamples_replay_and_reproduce_the_violation(
+    policy: str, verdicts: dict[str, dict[str, Result]]
+) -> None:
+    pol = BUILTIN[policy]
+    violated = [r for r in verdicts[policy].values() if r.status is Status.VIOLATED]
+    assert violated
+    for r in violated:
+        ce = r.counterexample
+        assert ce is not None, r.property
+        states = replay(PROD, pol, (*ce.steps, *ce.cycle))  # raises if a step is disabled
+        reproduce(pol, r, states)
+
+
+def reproduce(pol: Policy, r: Result, states: list) -> None:  # type: ignore[type-arg]
+    """Re-check the claim on the replayed run; it must fail the same way."""
+    ce = r.counterexample
+    assert ce is not None
+    prop = BY_NAME[r.property]
+    if prop.name in LIVENESS_NAMES:
+        assert ce.probe_from is not None and ce.user is not None
+        rec = recover(PROD, pol, states[ce.probe_from], ce.user)
+        if prop.name == "no_permanent_block":
+            assert rec.admitted_after is None
+            # a real lasso: the cycle comes back to where it started
+            assert ce.cycle and states[len(ce.steps)] == states[-1]
+        else:
+            assert rec.admitted_after is None or rec.admitted_after > PROD.recovery_bound
+        return
+    if prop.name == "isolation":
+        assert ce.user is not None
+        run = Run(PROD, pol, ())
+        for a in ce.steps:
+            assert run.apply(a), a
+        with pytest.raises(Violation) as caught:
+            isolation_replay(run, ce.user)
+        assert caught.value.prop == "isolation"
+        return
+    assert prop.check is not None and not ce.cycle
+    problem = prop.check(PROD, pol, states[-2], ce.steps[-1], states[-1])
+    assert problem is not None, (r.property, ce.message)
+    if not r.detail:  # an implied verdict carries the other claim's counterexample
+        assert problem == ce.message
+    # and the run was fine up to its last step
+    for before, action, after in zip(states[:-2], ce.steps[:-1], states[1:-1], strict=True):
+        assert prop.check(PROD, pol, before, action, after) is None
+
+
+# --- isolation ---------------------------------------------------------------------------
+
+
+def breaker_scenario(policy: Policy) -> Run:
+    """User 1 fills its registry; user 0 fills its own, then five times has a manager
+    go stuck and reconnects (each cleanup probes a dead peer: a failed cleanup)."""
+    run = Run(PROD, policy, ())
+    for user in (1, 0):
+        for _ in range(LIMIT):
+            run.connect(user)
+    for _ in range(PROD.breaker_threshold):
+        alive = [m.id for m in run.state.users[0].managers if m.phase is Phase.ACTIVE]
+        assert run.apply(Stall(0, alive[0]))
+        run.connect(0)
+    return run
+
+
+def test_isolation_replay_catches_the_shared_breaker() -> None:
+    run = breaker_scenario(BUILTIN["graduated"])
+    assert run.state.shared == Breaker(0, PROD.breaker_window)
+    isolation_replay(run, 0)  # user 0's own history explains user 0
+    with pytest.raises(Violation) as caught:
+        isolation_replay(run, 1)
+    v = caught.value
+    assert v.prop == "isolation" and v.counterexample.user == 1
+    assert v.counterexample.steps[-1] == Connect(1)
+    assert "rejected" in v.counterexample.message and "admitted" in v.counterexample.message
+
+
+def test_isolation_replay_passes_for_reference() -> None:
+    run = breaker_scenario(BUILTIN["reference"])
+    for user in (0, 1):
+        isolation_replay(run, user)
+
+
+# --- mutants -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mutant", "prop", "max_length"), MUTANTS, ids=[m[0].name for m in MUTANTS]
+)
+def test_mutant_is_caught_by_the_search(mutant: Policy, prop: str, max_length: int) -> None:
+    found = find_violation(PROD, mutant, [prop], examples=EXAMPLES)
+    assert found is not None, f"{mutant.name}: {prop} not found in {EXAMPLES} examples"
+    assert found.prop == prop
+    ce = found.counterexample
+    assert ce.length() <= max_length, (mutant.name, ce.length())
+    states = replay(PROD, mutant, ce.steps)
+    check = BY_NAME[prop].check
+    assert check is not None
+    assert check(PROD, mutant, states[-2], ce.steps[-1], states[-1]) == ce.message
+
+
+def test_mutants_each_change_one_builtin() -> None:
+    names = [m.name for m, _, _ in MUTANTS]
+    assert len(set(names)) == len(names) >= 4
+    for mutant, prop, _ in MUTANTS:
+        assert prop in NAMES
+        assert any(isinstance(mutant, type(b)) for b in BUILTIN.values()), mutant.name
+        assert mutant.name not in BUILTIN
+
+
+# --- profiles ------------------------------------------------------------------------------
+
+
+def test_ci_profile_is_derandomized() -> None:
+    ci = settings.get_profile("ci")
+    assert ci.derandomize and ci.database is None
+    if os.environ.get("CI"):
+        assert settings.default.derandomize
