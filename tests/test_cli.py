@@ -1,0 +1,200 @@
+"""The ``wsmodel`` command, through ``main(argv)``: listings, exit codes, error
+messages without tracebacks, the JSON document, and user policies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from wsmodel.model import Config, action_from_json, step
+from wsmodel.model import start as initial
+from wsmodel.properties.catalogue import BY_NAME, NAMES
+from wsmodel.properties.cli import main
+from wsmodel.properties.loader import load_policy
+from wsmodel.properties.render import JSON_SCHEMA
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FAST = ["--preset", "small", "--examples", "20", "--quiet"]
+STATUSES = {"holds", "violated", "not-checked"}
+
+
+@pytest.fixture
+def user_policies(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    return "wsmodel_fixture_policies"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_clean_error(err: str, *names: str) -> None:
+    assert "Traceback" not in err
+    assert err.strip(), "an error must say what is wrong"
+    for name in names:
+        assert name in err, (name, err)
+
+
+# --- listing -----------------------------------------------------------------------------
+
+
+def test_properties_lists_exactly_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "properties")
+    assert code == 0 and not err
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == list(NAMES)
+    for line, name in zip(lines, NAMES, strict=True):
+        assert BY_NAME[name].kind.value in line.split()
+        assert BY_NAME[name].meaning in line
+
+
+# --- exit codes -------------------------------------------------------------------------------
+
+
+def test_reference_holds_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "verify", "--policy", "reference", *FAST)
+    assert code == 0 and "Traceback" not in err
+    assert "VIOLATED" not in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()}
+    for name in NAMES:
+        assert rows[name] == ["holds"], (name, rows.get(name))
+
+
+def test_conservative_violates_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "verify", "--policy", "conservative", *FAST)
+    assert code == 1
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()}
+    assert rows["no_permanent_block"] == ["VIOLATED"]
+    assert "conservative violates no_permanent_block" in out
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["verify", "--bogus"], ["--bogus"]),
+        (["frobnicate"], ["frobnicate"]),
+        (["verify", "--policy", "nope", *FAST], ["nope"]),
+        (["verify", "--policy", "reference", "--limit", "0", *FAST], ["limit"]),
+        (["verify", "--policy", "reference", "--users", "0", *FAST], ["users"]),
+        (["verify", "--policy", "reference", "--set", "bogus=1", *FAST], ["bogus"]),
+        (
+            ["verify", "--policy", "reference", "--set", "close_timeout=-3", *FAST],
+            ["close_timeout"],
+        ),
+        (["verify", "--policy", "reference", "--set", "close_timeout", *FAST], ["close_timeout"]),
+        (["verify", "--policy", "reference", "--preset", "huge"], ["huge"]),
+        (["verify", "--policy", "reference", "--examples", "0", "--quiet"], ["examples"]),
+        (["verify", "--policy", "no_such_module_xyz:P", *FAST], ["no_such_module_xyz"]),
+    ],
+)
+def test_bad_usage_exit_2(
+    argv: list[str], names: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert_clean_error(err, *names)
+
+
+@pytest.mark.parametrize(
+    ("attr", "names"),
+    [
+        ("nothing_here", ["nothing_here"]),
+        ("NOT_A_POLICY", ["NOT_A_POLICY", "Policy"]),
+    ],
+)
+def test_bad_user_policy_spec_exit_2(
+    attr: str, names: list[str], user_policies: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "verify", "--policy", f"{user_policies}:{attr}", *FAST)
+    assert code == 2
+    assert_clean_error(err, *names)
+
+
+@pytest.mark.parametrize(
+    ("attr", "names"),
+    [
+        ("Raises", ["fixture-raises", "RuntimeError", "on_connect", "fixture policy exploded"]),
+        ("ReturnsNonsense", ["fixture-nonsense", "on_connect", "42"]),
+    ],
+)
+def test_policy_breaking_the_protocol_exit_3(
+    attr: str, names: list[str], user_policies: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "verify", "--policy", f"{user_policies}:{attr}", *FAST)
+    assert code == 3
+    assert_clean_error(err, *names)
+    assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("attr", ["MyReference", "INSTANCE"])
+def test_user_policy_by_module_attr(
+    attr: str, user_policies: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = f"{user_policies}:{attr}"
+    assert load_policy(spec).name == "fixture-reference"
+    code, out, err = run(capsys, "verify", "--policy", spec, *FAST, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert list(doc["policies"]) == ["fixture-reference"]
+    assert {r["status"] for r in doc["policies"]["fixture-reference"].values()} == {"holds"}
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+def verify_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = run(capsys, "verify", *argv, "--json")
+    assert "Traceback" not in err
+    return code, json.loads(out)  # the whole of stdout is one document
+
+
+def test_json_document_and_replayable_counterexamples(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc = verify_json(capsys, "--policy", "conservative", *FAST)
+    assert code == 1 == doc["exit_code"]
+    assert doc["schema"] == JSON_SCHEMA == "wsmodel.verify/1"
+    config = Config(**doc["configuration"])  # the configuration, complete
+    assert config.limit == 2 and doc["preset"] == "small"
+    assert doc["success"] is False and doc["failures"]
+    assert list(doc["policies"]) == ["conservative"]
+    results = doc["policies"]["conservative"]
+    assert list(results) == list(NAMES)
+    assert {r["status"] for r in results.values()} <= STATUSES
+    violated = {name: r for name, r in results.items() if r["status"] == "violated"}
+    assert "no_permanent_block" in violated
+    policy = load_policy("conservative")
+    for name, r in violated.items():
+        cx = r["counterexample"]
+        assert cx["steps"], name
+        for item in (*cx["steps"], *cx["cycle"]):
+            assert set(item) == {"action", "args"}
+        actions = [action_from_json(a) for a in (*cx["steps"], *cx["cycle"])]
+        state = initial(config, policy)
+        for i, action in enumerate(actions):
+            nxt = step(config, policy, state, action)
+            assert nxt is not None, f"{name}: step {i + 1} {action} is not enabled"
+            state = nxt
+    for r in results.values():
+        if r["status"] != "violated":
+            assert "counterexample" not in r
+
+
+@pytest.mark.slow
+def test_json_over_the_builtins_reports_declared_verdicts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, doc = verify_json(capsys, *FAST, "--jobs", "1")
+    assert doc["mode"] == "declared"
+    assert list(doc["policies"]) == ["conservative", "graduated", "reference"]
+    for policy, results in doc["policies"].items():
+        for name, r in results.items():
+            assert r["status"] in STATUSES
+            if r.get("expected") == "violated":
+                assert r["status"] == "violated", (policy, name)
+            if r.get("expected") == "holds":
+                assert r["status"] == "holds", (policy, name)
+    assert code == 0 and doc["success"] is True, doc["failures"]
