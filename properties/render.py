@@ -177,7 +177,14 @@ def _rounds(entries: list[_Entry]) -> list[list[_Entry]]:
         rounds[-1].append(e)
         if e.text == "1 tick passes":
             rounds.append([])
-    return [r for r in rounds if r]
+    merged: list[list[_Entry]] = []
+    for r in rounds:
+        ticks_only = all(e.text == "1 tick passes" for e in r)
+        if r and ticks_only and merged and all(e.text == "1 tick passes" for e in merged[-1]):
+            merged[-1].extend(r)  # a run of bare ticks is one round ("N ticks pass")
+        elif r:
+            merged.append(r)
+    return merged
 
 
 def _repeats(rounds: list[list[_Entry]], r: int) -> tuple[int, int]:
