@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 from hypothesis import settings
-from wsmodel.model import BUILTIN, Breaker, Connect, Phase, Policy, Stall, preset
+from wsmodel.model import BUILTIN, Breaker, ClientClose, Connect, Phase, Policy, Stall, preset
 from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES, Kind
 from wsmodel.properties.expectations import MUST_BREAK, MUST_HOLD
 from wsmodel.properties.results import Result, Status, replay
@@ -236,6 +236,34 @@ def test_mutant_is_caught_by_the_search(mutant: Policy, prop: str, max_length: i
     check = BY_NAME[prop].check
     assert check is not None
     assert check(PROD, mutant, states[-2], ce.steps[-1], states[-1]) == ce.message
+
+
+def shortest_known(mutant: Policy, prop: str) -> Run:
+    """A short run, by hand, through the search's own driver, that breaks ``prop``:
+    the bound in MUTANTS is achievable, so the search has no excuse to exceed it."""
+    run = Run(PROD, mutant, [prop])
+    if prop == "no_leak":  # connect, close, wait past R
+        run.connect(0)
+        run.apply(ClientClose(0, 0))
+        run.advance(PROD.reaper_period + 5)
+        return run
+    for _ in range(LIMIT):  # fill the registry
+        run.connect(0)
+    if prop == "cleanup_terminates":  # one zombie, overdue but not yet aborted
+        run.apply(Stall(0, 0))
+        run.advance(PROD.verdict_after)
+    run.connect(0)
+    return run
+
+
+@pytest.mark.parametrize(
+    ("mutant", "prop", "max_length"), MUTANTS, ids=[m[0].name for m in MUTANTS]
+)
+def test_mutant_bound_is_achievable(mutant: Policy, prop: str, max_length: int) -> None:
+    with pytest.raises(Violation) as caught:
+        shortest_known(mutant, prop)
+    assert caught.value.prop == prop
+    assert caught.value.counterexample.length() <= max_length
 
 
 def test_mutants_each_change_one_builtin() -> None:
