@@ -290,9 +290,12 @@ def _abort_due(config: Config, policy: Policy, m: Manager) -> bool:
 
 
 def urgent(config: Config, policy: Policy, state: State) -> list[Action]:
-    """The system actions due now, in a fixed order; time cannot pass until they happened."""
+    """The system actions due now, in a fixed order; time cannot pass until they happened.
+    (The same conditions as the guards in _manager_step, inlined: this runs every step.)"""
     due: list[Action] = []
     period = policy.sweep_period(config)
+    idle_after, verdict_after = config.idle_after, config.verdict_after
+    heartbeat = policy.heartbeat
     for u, user in enumerate(state.users):
         for m in user.managers:
             phase = m.phase
@@ -302,9 +305,9 @@ def urgent(config: Config, policy: Policy, state: State) -> list[Action]:
                 if _abort_due(config, policy, m):
                     due.append(AbortClose(u, m.id))
             elif phase is not Phase.CLOSED:
-                if phase is Phase.ACTIVE and m.quiet_age >= config.idle_after:
+                if phase is Phase.ACTIVE and m.quiet_age >= idle_after:
                     due.append(GoIdle(u, m.id))
-                if _verdict_due(config, policy, m):
+                if heartbeat and m.pong_age >= verdict_after:  # phase is live here
                     due.append(HeartbeatVerdict(u, m.id))
         if period is not None and user.since_sweep >= period:
             due.append(Sweep(u))

@@ -10,8 +10,10 @@ environment actions, in bursts so that the production limit of 20 is reached.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, note, seed, settings, target
@@ -125,13 +127,15 @@ def holds_limit_active(config: Config, state: State, user: int) -> bool:
     return state.users[user].count(Lifecycle.ACTIVE) >= config.limit
 
 
+@lru_cache(maxsize=2048)
 def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery:
     """Faults stop; the application keeps sending; the user retries every tick.
 
     The schedule is fair and deterministic, and the state space is finite (ages
     saturate), so either the user is admitted or the run comes back to a state it has
     seen: then the block is permanent. The clock restarts while the user holds
-    ``limit`` active managers (they are exempt from the claim)."""
+    ``limit`` active managers (they are exempt from the claim). Cached: searches end
+    in the same states again and again, and a probe can take hundreds of ticks."""
     steps: list[Action] = []
     seen: dict[State, int] = {}
     clock = 0
@@ -205,7 +209,9 @@ def isolation_replay(run: Run, user: int) -> None:
     same, and a Connect by the user, taken at any point, must be decided the same."""
     config, policy = run.config, run.policy
     alone = start(config, policy)
+    others_acted = False  # since the last comparison of connect outcomes
     for i, (action, full) in enumerate(zip(run.trace, run.states, strict=True)):
+        others_acted |= user_of(action) not in (None, user)
         if user_of(action) in (None, user):
             if isinstance(action, Tick):
                 # Alone, the other users' registries are empty; their periodic reactions
@@ -225,8 +231,9 @@ def isolation_replay(run: Run, user: int) -> None:
                 )
             alone = nxt
         last = i + 1 == len(run.trace)
-        if not last and (isinstance(action, Tick) or user_of(action) == user):
-            continue  # decide where another user may just have interfered, and at the end
+        if not last and not (others_acted and isinstance(run.trace[i + 1], Tick)):
+            continue  # compare once per instant in which another user acted, and at the end
+        others_acted = False
         with_others = plan_connect(config, policy, full, user).outcome
         without = plan_connect(config, policy, alone, user).outcome
         if with_others is not without:
@@ -399,6 +406,9 @@ def machine_for(
 # --- running a search ---------------------------------------------------------------
 
 
+MINIMIZE_SECONDS = 10.0  # per counterexample, after Hypothesis's own shrinking
+
+
 def search_settings(examples: int, steps: int = 30) -> settings:
     """The settings of a verification search (on top of the loaded profile)."""
     return settings(
@@ -409,7 +419,7 @@ def search_settings(examples: int, steps: int = 30) -> settings:
         report_multiple_bugs=False,
         print_blob=False,
         suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
     )
 
 
@@ -433,10 +443,94 @@ def find_violation(
     try:
         run_state_machine_as_test(machine, settings=chosen)
     except Violation as v:
-        return v
+        return minimize(config, policy, v, MINIMIZE_SECONDS)
     except Flaky as exc:  # a deterministic model should never be flaky
         raise RuntimeError(f"Hypothesis reported a flaky failure: {exc}") from exc
     return None
+
+
+# --- minimizing a counterexample --------------------------------------------------
+
+
+MANAGER_ACTIONS = (Traffic, Stall, ClientClose, CloseHangs)
+
+
+def reproduce(
+    config: Config, policy: Policy, prop: str, user: int | None, env: Sequence[Action]
+) -> Violation | None:
+    """Replay environment actions the way a search run takes them (system reactions
+    happen when time is about to pass) and check ``prop``; its violation, if any."""
+    run = Run(config, policy, [prop])
+    try:
+        for action in env:
+            if isinstance(action, Tick):
+                run.settle()
+            if not run.apply(action) and isinstance(action, MANAGER_ACTIONS):
+                # Deleting earlier steps renumbers managers: act on the newest one that
+                # can take the action instead (the trace records what really ran).
+                for m in reversed(run.state.users[action.user].managers):
+                    if run.apply(type(action)(action.user, m.id)):
+                        break
+        if prop in LIVENESS_NAMES and user is not None:
+            check_recovery(run, user, {prop})
+        if prop == "isolation":
+            for u in range(config.users):
+                isolation_replay(run, u)
+    except Violation as v:
+        return v if v.prop == prop else None
+    return None
+
+
+def minimize(config: Config, policy: Policy, found: Violation, budget: float) -> Violation:
+    """Shorten a counterexample by deleting environment actions and shortening runs of
+    ticks, keeping only candidates that still violate the same claim (each a real run
+    of the model). Stops when nothing more can go, or after ``budget`` seconds."""
+    cx = found.counterexample
+    chosen = cx.steps if cx.probe_from is None else cx.steps[: cx.probe_from]
+    units: list[tuple[Action, int]] = []  # an action, or Tick with a repeat count
+    for a in chosen:
+        if a.system:
+            continue
+        if isinstance(a, Tick) and units and isinstance(units[-1][0], Tick):
+            units[-1] = (a, units[-1][1] + 1)
+        else:
+            units.append((a, 1))
+    deadline = time.monotonic() + budget
+    best = found
+
+    def attempt(candidate: list[tuple[Action, int]]) -> bool:
+        nonlocal best
+        env = [a for a, n in candidate for _ in range(n)]
+        v = reproduce(config, policy, found.prop, cx.user, env)
+        if v is not None and v.counterexample.length() <= best.counterexample.length():
+            best = v
+            return True
+        return False
+
+    while time.monotonic() < deadline:
+        before = best.counterexample.length()
+        chunk = max(1, len(units) // 2)
+        while chunk >= 1 and time.monotonic() < deadline:
+            i = 0
+            while i < len(units) and time.monotonic() < deadline:
+                candidate = units[:i] + units[i + chunk :]
+                if candidate and attempt(candidate):
+                    units = candidate
+                else:
+                    i += chunk
+            chunk //= 2
+        for i in range(len(units)):  # the fewest ticks each run of ticks can do with
+            low, high = 1, units[i][1]
+            while low < high and time.monotonic() < deadline:
+                mid = (low + high) // 2
+                candidate = [*units[:i], (units[i][0], mid), *units[i + 1 :]]
+                if attempt(candidate):
+                    units, high = candidate, mid
+                else:
+                    low = mid + 1
+        if best.counterexample.length() >= before:
+            break
+    return best
 
 
 # A counterexample in which something never ends breaks a bound on it as well: never
