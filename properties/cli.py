@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
             help="override any configuration field (see docs/model.md)",
         )
         sp.add_argument(
-            "--examples", type=int, default=100, help="Hypothesis examples per search (default 100)"
+            "--examples", type=int, default=200, help="Hypothesis examples per search (default 200)"
         )
         sp.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized)")
         sp.add_argument("--max-states", type=int, help="exhaustive: stop after this many states")
