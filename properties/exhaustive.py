@@ -25,6 +25,7 @@ from wsmodel.model import (
     Outcome,
     Phase,
     Policy,
+    PolicyError,
     State,
     Tick,
     UserState,
@@ -72,7 +73,6 @@ def check_exhaustive(
     timeout: float | None = None,
     reduction: bool = True,
     progress: Callable[[str], None] | None = None,
-    registry_slack: int | None = 1,
     max_memory_mb: float | None = None,
     max_depth: int | None = None,
 ) -> list[Result]:
@@ -85,7 +85,6 @@ def check_exhaustive(
         timeout=timeout,
         reduction=reduction,
         progress=progress,
-        registry_slack=registry_slack,
         max_memory_mb=max_memory_mb,
         max_depth=max_depth,
     ).results
@@ -100,17 +99,16 @@ def run_exhaustive(
     timeout: float | None = None,
     reduction: bool = True,
     progress: Callable[[str], None] | None = None,
-    registry_slack: int | None = 1,
     max_memory_mb: float | None = None,
     max_depth: int | None = None,
 ) -> Report:
     """Explore the configuration and judge each claim; also return the graph.
 
     ``reduction`` turns the user-symmetry reduction on or off (manager keys are always
-    renumbered). ``registry_slack``: states in which a user has more than
-    ``limit + registry_slack`` registered entries are checked but not expanded (None:
-    no cap). Budgets (``max_states``, ``timeout``, ``max_memory_mb``) stop the
-    exploration cleanly; what was not proven is then ``not-checked``.
+    renumbered). Every reachable state is expanded. Budgets (``max_states``,
+    ``timeout``, ``max_memory_mb``) stop the exploration cleanly; what was not proven
+    is then ``not-checked``. A fault in the engine itself while judging one claim is
+    reported as that claim ``not-checked`` with the error in its detail, never raised.
     """
     unknown = [p for p in properties if p not in BY_NAME]
     if unknown:
@@ -134,12 +132,10 @@ def run_exhaustive(
                     witness_edge[name] = e
                     del witnesses[name]
 
-    cap = None if registry_slack is None else config.limit + registry_slack
     g = explore(
         config,
         policy,
         symmetry=reduction,
-        registry_cap=cap,
         max_states=max_states,
         timeout=timeout,
         max_memory_mb=max_memory_mb,
@@ -161,12 +157,17 @@ def run_exhaustive(
     judge = _Judge(g, t0)
     results = []
     for name in wanted:
-        if name == "no_permanent_block":
-            result = judge.no_permanent_block()
-        elif name == "bounded_recovery":
-            result = judge.bounded_recovery()
-        else:
-            result = judge.safety(name, bad_edges[name], witness_edge.get(name))
+        try:
+            if name == "no_permanent_block":
+                result = judge.no_permanent_block()
+            elif name == "bounded_recovery":
+                result = judge.bounded_recovery()
+            else:
+                result = judge.safety(name, bad_edges[name], witness_edge.get(name))
+        except PolicyError:
+            raise  # the policy's fault: the caller reports it
+        except Exception as exc:  # an engine bug must not become a traceback or a verdict
+            result = judge.engine_fault(name, exc)
         results.append(result)
     seconds = time.perf_counter() - t0
     for r in results:
@@ -200,10 +201,7 @@ class _Judge:
             "seconds": 0.0,
             "expanded": g.expanded,
             "symmetry": g.symmetry,
-            "capped_states": g.capped,
         }
-        if g.registry_cap is not None:
-            cov["registry_cap"] = g.registry_cap
         return cov
 
     def scope(self) -> str:
@@ -213,13 +211,20 @@ class _Judge:
                 f"stopped by {g.stopped_by} after {len(g.states):,} states "
                 f"({g.expanded:,} expanded)"
             )
-        if g.capped:
-            return (
-                f"all {len(g.states):,} states of runs where no user holds more than "
-                f"{g.registry_cap} registered entries ({g.capped:,} states at the cap "
-                "were checked but not expanded)"
-            )
         return f"all {len(g.states):,} reachable states"
+
+    def engine_fault(self, name: str, exc: Exception) -> Result:
+        return Result(
+            policy=self.policy.name,
+            property=name,
+            status=Status.NOT_CHECKED,
+            engine=ENGINE,
+            detail=(
+                f"internal error in the exhaustive engine while judging this claim "
+                f"({type(exc).__name__}: {exc}); please report it; {self.scope()}"
+            ),
+            coverage=self.coverage(),
+        )
 
     def result(
         self,
@@ -327,7 +332,8 @@ class _Judge:
             before = self._replay_state(actions[:-1])
             assert prop.check is not None
             message = prop.check(self.config, self.policy, before, actions[-1], final)
-            assert message is not None, "counterexample does not reproduce"
+            if message is None:
+                raise _EngineFault(f"the {name} counterexample does not reproduce")
             violation = Counterexample(message, actions, user=_user(actions[-1]))
         if name == "isolation":
             if violation is None:
@@ -440,13 +446,18 @@ class _Judge:
 
     def noninterference(self) -> tuple[Counterexample | None, str]:
         """Whether a user's Connect is admitted must be a function of that user's own
-        projection. Two reachable states with the same projection and different
-        outcomes are a violation."""
+        projection. Two reachable states with the same projection, in which the
+        user's Connect is enabled, and with different outcomes are a violation. (The
+        projection includes the user's attempts this tick, so Connect is enabled in
+        both states of a pair or in neither; where it is not, there is no outcome.)"""
         g = self.g
+        per_tick = self.config.connects_per_tick
         seen: dict[UserState, tuple[int, int, Outcome]] = {}
         for s in range(g.expanded):
             st = g.states[s]
             for b in range(len(st.users)):
+                if st.users[b].attempts >= per_tick:
+                    continue
                 outcome, _ = self.plan(st, b)
                 proj = st.users[b]
                 first = seen.get(proj)
@@ -472,8 +483,13 @@ class _Judge:
             a2 = tuple(_rename_user(a, swap) for a in a2)
         final2 = self._replay_state(a2)
         connect = Connect(u1)
-        check1 = step(self.config, self.policy, r1, connect)
-        assert check1 is not None
+        for run, before in (("first", r1), ("second", final2)):
+            if step(self.config, self.policy, before, connect) is None:
+                raise _EngineFault(f"{connect} is not enabled at the end of the {run} run")
+            if plan_connect(self.config, self.policy, before, u1).outcome is not (
+                o1 if run == "first" else o2
+            ):
+                raise _EngineFault(f"the {run} run's {connect} does not reproduce its outcome")
         other = [str(a) for a in a2]
         message = (
             f"user {u1}'s Connect is {o1.value} after this run but {o2.value} after another "
@@ -653,6 +669,10 @@ class _Judge:
             actions,
             user=user,
         )
+
+
+class _EngineFault(Exception):
+    """The engine's own bookkeeping disagrees with the model: a bug here, not a verdict."""
 
 
 def _edge_source(lg: LabelledGraph, e: int) -> int:

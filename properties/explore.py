@@ -12,9 +12,10 @@ Canonical forms (see docs/decisions/0001-state-canonicalisation.md):
   users are stored once. Edges remember the permutation so that a particular user can
   be followed through the reduced graph (the liveness claims need that).
 
-A state constraint keeps reference-like policies finite: a state in which some user
-has more than ``registry_cap`` registered entries is checked but not expanded (see
-docs/checking.md, "The registry cap").
+There is no state constraint: every reachable state is expanded. The model bounds
+connects per user per tick, so the built-in policies' spaces are finite; a user policy
+whose space is not (one that admits past the limit, say) is stopped by a budget and
+its claims are then ``not-checked`` (docs/decisions/0001).
 """
 
 from __future__ import annotations
@@ -67,7 +68,6 @@ class StateGraph:
     config: Config
     policy: Policy
     symmetry: bool
-    registry_cap: int | None
     states: list[State] = field(default_factory=list)
     index: dict[State, int] = field(default_factory=dict)
     depth: array[int] = field(default_factory=lambda: array("i"))
@@ -82,7 +82,6 @@ class StateGraph:
     action_code: dict[Action, int] = field(default_factory=dict)
     perms: list[tuple[int, ...]] = field(default_factory=list)  # perm code -> raw -> canonical
     user_rank: dict[UserState, int] = field(default_factory=dict)
-    capped: int = 0  # states at the cap, checked but not expanded
     complete: bool = False
     stopped_by: str = ""  # "", "max_states", "timeout", "memory", "max_depth"
     seconds: float = 0.0
@@ -90,7 +89,7 @@ class StateGraph:
 
     @property
     def expanded(self) -> int:
-        """States whose successors were computed (the rest are frontier or capped)."""
+        """States whose successors were computed (the rest are frontier)."""
         return len(self.edge_start) - 1
 
     @property
@@ -188,7 +187,6 @@ def explore(
     policy: Policy,
     *,
     symmetry: bool = True,
-    registry_cap: int | None = None,
     max_states: int | None = None,
     max_depth: int | None = None,
     timeout: float | None = None,
@@ -206,7 +204,7 @@ def explore(
     """
     t0 = time.perf_counter()
     memory_limit = _default_memory_mb() if max_memory_mb is None else max_memory_mb
-    g = StateGraph(config, policy, symmetry, registry_cap)
+    g = StateGraph(config, policy, symmetry)
     rank = g.user_rank
     index = g.index
     states = g.states
@@ -259,11 +257,6 @@ def explore(
         if max_depth is not None and d >= max_depth:
             g.stopped_by = "max_depth"
             break
-        if registry_cap is not None and any(len(u.managers) > registry_cap for u in s.users):
-            g.capped += 1
-            edge_start.append(len(dst))
-            i += 1
-            continue
         full = False
         for a in enabled(config, policy, s):
             t = step(config, policy, s, a)

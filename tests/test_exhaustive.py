@@ -8,12 +8,14 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from wsmodel.model import BUILTIN, Connect, Outcome, plan_connect, preset, step
+from wsmodel.model import BUILTIN, Connect, Outcome, Policy, plan_connect, preset
+from wsmodel.properties import cli, exhaustive
 from wsmodel.properties.catalogue import BY_NAME, NAMES
-from wsmodel.properties.exhaustive import ENGINE, Report, run_exhaustive
+from wsmodel.properties.exhaustive import ENGINE, Report, check_exhaustive, run_exhaustive
 from wsmodel.properties.explore import canonical
 from wsmodel.properties.pin import PINNED, run_pinned
 from wsmodel.properties.results import Result, Status, replay
+from wsmodel.properties.search import check_hypothesis
 
 HERE = Path(__file__).parent
 SMALL1 = preset("small").with_(users=1, limit=1)
@@ -119,7 +121,9 @@ def test_isolation_pair_has_same_projection_and_different_outcomes() -> None:
     assert (
         plan_connect(SMALL1, pol, one, u).outcome is not plan_connect(SMALL1, pol, two, u).outcome
     )
-    assert step(SMALL1, pol, one, Connect(u)) is not None
+    # both runs end in a Connect that is enabled there (attempts this tick not used up)
+    assert replay(SMALL1, pol, ce.steps) and replay(SMALL1, pol, ce.contrast)
+    assert ce.steps[-1] == ce.contrast[-1] == Connect(u)
 
 
 def test_reference_recovery_bound_holds_for_the_search_schedule() -> None:
@@ -149,30 +153,72 @@ def _pinned_from_cache(policy: str) -> dict[str, object]:
         "edges": g.edges,
         "depth": g.max_depth,
         "complete": g.complete,
-        "capped_states": g.capped,
         "verdicts": {r.property: r.status.value for r in report(policy).results},
     }
 
 
-def _load_mutants() -> object:
-    path = HERE / "mutants.py"
-    if not path.exists():
-        pytest.skip("tests/mutants.py not written yet")
-    spec = importlib.util.spec_from_file_location("wsmodel_test_mutants", path)
+def _load_mutants() -> list[tuple[Policy, str, int]]:
+    spec = importlib.util.spec_from_file_location("wsmodel_test_mutants", HERE / "mutants.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    return list(module.MUTANTS)
 
 
-def test_mutants_are_caught() -> None:
-    mutants = _load_mutants()
-    table = getattr(mutants, "MUTANTS", None)
-    if not table:
-        pytest.skip("tests/mutants.py has no MUTANTS table yet")
-    # MUTANTS: (policy instance, the property it must break, max counterexample length)
-    for policy, prop, max_length in table:
-        (r,) = run_exhaustive(SMALL1, policy, [prop]).results
-        assert r.status is Status.VIOLATED, (policy.name, prop)
-        assert r.counterexample is not None
-        assert r.counterexample.length() <= max_length, (policy.name, r.counterexample.length())
+MUTANTS = _load_mutants()
+
+
+@pytest.mark.parametrize(("policy", "claim", "bound"), MUTANTS, ids=[m[0].name for m in MUTANTS])
+def test_mutants_are_caught(policy: Policy, claim: str, bound: int) -> None:
+    # Small preset, 1 user, limit 1. A state budget keeps this fast: off-by-one admits
+    # past the limit, so its space is as large as limit 2's (~300k states, ~100 s); a
+    # violation found within a budget is a real run. Hypothesis runs on the same
+    # configuration (well under a second per mutant here) and its minimized
+    # counterexample is the yardstick; the table's bound (for the production preset,
+    # whose runs are longer) must hold too.
+    (r,) = check_exhaustive(SMALL1, policy, [claim], max_states=20_000)
+    assert r.status is Status.VIOLATED, (policy.name, claim, r.detail)
+    ce = r.counterexample
+    assert ce is not None and not ce.cycle
+    states = replay(SMALL1, policy, ce.steps)
+    check = BY_NAME[claim].check
+    assert check is not None
+    assert check(SMALL1, policy, states[-2], ce.steps[-1], states[-1]) == ce.message
+    (h,) = check_hypothesis(SMALL1, policy, [claim])
+    assert h.status is Status.VIOLATED and h.counterexample is not None
+    assert ce.length() <= h.counterexample.length(), (ce.length(), h.counterexample.length())
+    assert ce.length() <= bound
+
+
+def test_cli_exhaustive_graduated_reports_instead_of_crashing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # regression: the isolation pair used to end in a Connect disabled by `attempts`
+    argv = [
+        "verify",
+        "--engine",
+        "exhaustive",
+        "--users",
+        "1",
+        "--limit",
+        "1",
+        "--policy",
+        "graduated",
+    ]
+    code = cli.main(argv)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    assert code == cli.EXIT_VIOLATED
+    assert "graduated violates isolation" in out.out
+
+
+def test_an_engine_fault_is_not_checked_never_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: object) -> object:
+        raise AssertionError("bookkeeping bug")
+
+    monkeypatch.setattr(exhaustive._Judge, "no_permanent_block", broken)
+    got = check_exhaustive(SMALL1, BUILTIN["reference"], ["per_user_limit", "no_permanent_block"])
+    assert [r.status for r in got] == [Status.HOLDS, Status.NOT_CHECKED]
+    assert "internal error" in got[1].detail and "bookkeeping bug" in got[1].detail
