@@ -258,6 +258,10 @@ def explore(
             g.stopped_by = "max_depth"
             break
         full = False
+        source_users = s.users
+        # Ranks of the source's users, looked up once per state: most actions touch one
+        # user, and hashing an untouched user state again on every edge is wasted work.
+        source_ranks = [rank[u] for u in source_users] if sym and renumber else None
         for a in enabled(config, policy, s):
             t = step(config, policy, s, a)
             if t is None:  # pragma: no cover - enabled() and step() disagree
@@ -265,13 +269,17 @@ def explore(
             # canonical form of t (inline for speed; same result as canonical())
             if renumber:
                 tu = t.users
-                cu = [u if u is su else _renumber(u) for u, su in zip(tu, s.users, strict=True)]
-                if sym:
+                cu = [
+                    u if u is su else _renumber(u) for u, su in zip(tu, source_users, strict=True)
+                ]
+                if source_ranks is not None:
                     ranks = []
-                    for u in cu:
-                        r = rank.get(u)
-                        if r is None:
-                            r = rank[u] = len(rank)
+                    for u, su, r in zip(cu, source_users, source_ranks, strict=True):
+                        if u is not su:
+                            got = rank.get(u)
+                            if got is None:
+                                got = rank[u] = len(rank)
+                            r = got
                         ranks.append(r)
                     order = sorted(range(n_users), key=ranks.__getitem__)
                     inverse = [0] * n_users
