@@ -60,15 +60,12 @@ def baseline(users: int, limit: int, policy: str, liveness: bool, timeout: float
     queue = [s0]
     i = 0
     complete = True
-    cap = limit + 1
     while i < len(queue):
         if time.perf_counter() - t0 > timeout:
             complete = False
             break
         s = queue[i]
         i += 1
-        if any(len(u.managers) > cap for u in s.users):
-            continue
         for a in enabled(cfg, pol, s):
             t = step(cfg, pol, s, a)
             assert t is not None
