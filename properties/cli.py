@@ -1,7 +1,8 @@
 """The ``wsmodel`` command.
 
 Exit codes: 0 success; 1 a property violated (or a declared verdict not reproduced);
-2 bad usage or configuration; 3 the policy under test broke the policy protocol.
+2 bad usage or configuration; 3 the policy under test broke the policy protocol;
+4 an internal error (a bug in wsmodel).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from wsmodel.properties.expectations import expected
 from wsmodel.properties.loader import UsageError, load_policy, validate_policy
 from wsmodel.properties.results import Result, Status
 
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY = 0, 1, 2, 3
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 ENGINES = ("hypothesis", "exhaustive", "all")
 DEFAULT_PRESET = {"hypothesis": "production", "exhaustive": "small", "all": "small"}
 
@@ -325,6 +326,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stderr.close()
         return EXIT_OK
+    except Exception as exc:  # a bug in wsmodel itself: say so, in one line
+        print(
+            f"wsmodel: internal error ({type(exc).__name__}: {exc}); please report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

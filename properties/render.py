@@ -144,8 +144,8 @@ def counterexample_lines(
                     )
                 )
                 which = f" (m# = {_compact(['m' + n for n in names])})" if names else ""
-                label = "round" if period == 1 else f"{period} rounds"
-                lines.append(f"{number:4}. {times} times over, one {label}: {each}{which}")
+                label = "one round" if period == 1 else f"a block of {period} rounds"
+                lines.append(f"{number:4}. {times} times over, {label}: {each}{which}")
                 if every_state:
                     lines.append(f"          state: {summarize_state(folded[-1][-1].after)}")
                 r += period * times
