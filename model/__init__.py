@@ -27,7 +27,7 @@ from wsmodel.model.config import PRESETS, Config, ConfigError, preset
 from wsmodel.model.lifecycle import ALIVE, EDGES, LIVE, MACHINE, TABLE, Phase, Trigger, fire
 from wsmodel.model.policies import BUILTIN, Breaker, Conservative, Graduated, Reference
 from wsmodel.model.policy import Admit, Decision, ManagerView, Policy, PolicyError, Registry, Reject
-from wsmodel.model.state import Manager, State, Transport, UserState
+from wsmodel.model.state import Manager, State, Transport, UserState, new_manager
 from wsmodel.model.step import (
     ConnectPlan,
     Outcome,
@@ -86,6 +86,7 @@ __all__ = [
     "enabled",
     "environment",
     "fire",
+    "new_manager",
     "plan_connect",
     "preset",
     "start",

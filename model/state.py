@@ -64,6 +64,23 @@ class Manager(NamedTuple):
         return f"m{self.id}"
 
 
+def new_manager(manager_id: int) -> Manager:
+    """A manager as a Connect creates it: active, flagged active, every age zero."""
+    return Manager(
+        id=manager_id,
+        phase=Phase.ACTIVE,
+        is_active=True,
+        age=0,
+        activity_age=0,
+        quiet_age=0,
+        pong_age=0,
+        phase_age=0,
+        close_hangs=False,
+        aborting=False,
+        stuck_age=None,
+    )
+
+
 class UserState(NamedTuple):
     managers: tuple[Manager, ...]  # the registry entries of this user, registration order
     next_id: int  # key of the next manager to be created

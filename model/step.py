@@ -50,7 +50,7 @@ from wsmodel.model.policy import (
     end_close,
     settle_registry,
 )
-from wsmodel.model.state import Manager, State, UserState, initial_state
+from wsmodel.model.state import Manager, State, UserState, initial_state, new_manager
 
 T = TypeVar("T")
 
@@ -177,19 +177,7 @@ def plan_connect(config: Config, policy: Policy, state: State, user_index: int) 
     if decision is None:  # the cleanup hung
         return ConnectPlan(Outcome.HUNG, None, None, registry.timeouts, after, shared)
     if isinstance(decision, Admit):
-        new = Manager(
-            id=user.next_id,
-            phase=Phase.ACTIVE,
-            is_active=True,
-            age=0,
-            activity_age=0,
-            quiet_age=0,
-            pong_age=0,
-            phase_age=0,
-            close_hangs=False,
-            aborting=False,
-            stuck_age=None,
-        )
+        new = new_manager(user.next_id)
         after = after._replace(managers=(*after.managers, new), next_id=user.next_id + 1)
         return ConnectPlan(
             Outcome.ADMITTED, registry.elapsed, None, registry.timeouts, after, shared

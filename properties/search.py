@@ -335,16 +335,20 @@ def machine_for(
         def server_send(self, user: int) -> None:
             self._act(ServerSend(user))
 
-        @precondition(lambda self: "stall" in self.swarm)
-        @rule(user=users, n=burst, data=st.data())
-        def stall(self, user: int, n: int, data: st.DataObject) -> None:
+        def _burst(self, action: type[Stall | ClientClose], user: int, n: int, data: Any) -> None:
+            """``action`` on up to ``n`` of the user's live managers, chosen by the data."""
             ids = self._pick(user, ALIVE)
             if ids:
                 chosen = data.draw(
                     st.lists(st.sampled_from(ids), min_size=1, max_size=n, unique=True)
                 )
                 for mid in chosen:
-                    self._act(Stall(user, mid))
+                    self._act(action(user, mid))
+
+        @precondition(lambda self: "stall" in self.swarm)
+        @rule(user=users, n=burst, data=st.data())
+        def stall(self, user: int, n: int, data: st.DataObject) -> None:
+            self._burst(Stall, user, n, data)
 
         @precondition(lambda self: "reconnect" in self.swarm)
         @rule(user=users, n=burst)
@@ -361,13 +365,7 @@ def machine_for(
         @precondition(lambda self: "client_close" in self.swarm)
         @rule(user=users, n=burst, data=st.data())
         def client_close(self, user: int, n: int, data: st.DataObject) -> None:
-            ids = self._pick(user, ALIVE)
-            if ids:
-                chosen = data.draw(
-                    st.lists(st.sampled_from(ids), min_size=1, max_size=n, unique=True)
-                )
-                for mid in chosen:
-                    self._act(ClientClose(user, mid))
+            self._burst(ClientClose, user, n, data)
 
         @precondition(lambda self: "close_hangs" in self.swarm)
         @rule(user=users, data=st.data())

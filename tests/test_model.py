@@ -42,6 +42,7 @@ from wsmodel.model import (
     UserState,
     enabled,
     fire,
+    new_manager,
     preset,
     start,
     step,
@@ -57,20 +58,8 @@ SMALL = preset("small")
 
 
 def manager(mid: int, phase: Phase = Phase.ACTIVE, **fields: object) -> Manager:
-    base = Manager(
-        id=mid,
-        phase=phase,
-        is_active=True,
-        age=0,
-        activity_age=0,
-        quiet_age=0,
-        pong_age=0,
-        phase_age=0,
-        close_hangs=False,
-        aborting=False,
-        stuck_age=0 if phase is Phase.STUCK else None,
-    )
-    return base._replace(**fields)
+    ghost: dict[str, object] = {"stuck_age": 0 if phase is Phase.STUCK else None}
+    return new_manager(mid)._replace(phase=phase, **{**ghost, **fields})
 
 
 def state_with(policy: Policy, *users: tuple[Manager, ...]) -> State:

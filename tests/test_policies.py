@@ -24,6 +24,7 @@ from wsmodel.model import (
     Tick,
     Transport,
     UserState,
+    new_manager,
     plan_connect,
     preset,
     start,
@@ -42,20 +43,8 @@ CONSERVATIVE, GRADUATED, REFERENCE = (
 
 
 def manager(mid: int, phase: Phase = Phase.ACTIVE, **fields: object) -> Manager:
-    base = Manager(
-        id=mid,
-        phase=phase,
-        is_active=True,
-        age=0,
-        activity_age=0,
-        quiet_age=0,
-        pong_age=0,
-        phase_age=0,
-        close_hangs=False,
-        aborting=False,
-        stuck_age=0 if phase is Phase.STUCK else None,
-    )
-    return base._replace(**fields)
+    ghost: dict[str, object] = {"stuck_age": 0 if phase is Phase.STUCK else None}
+    return new_manager(mid)._replace(phase=phase, **{**ghost, **fields})
 
 
 def registry_of(policy: Policy, *users: tuple[Manager, ...], shared: object = None) -> State:

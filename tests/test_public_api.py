@@ -56,6 +56,7 @@ MODEL_ALL = [
     "enabled",
     "environment",
     "fire",
+    "new_manager",
     "plan_connect",
     "preset",
     "start",
