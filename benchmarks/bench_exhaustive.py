@@ -1,6 +1,6 @@
 """Speed and scale of the exhaustive engine (issue 3). Not run by pytest.
 
-    /work/venv/bin/python benchmarks/bench_exhaustive.py [--quick]
+    python benchmarks/bench_exhaustive.py [--quick]
 
 Each measurement runs in a fresh subprocess so that peak memory (ru_maxrss) is its
 own. Prints: engine vs a straightforward networkx baseline on the same model and

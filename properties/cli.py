@@ -23,6 +23,8 @@ from wsmodel.properties.loader import UsageError, load_policy, validate_policy
 from wsmodel.properties.results import Result, Status
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+EXHAUSTIVE_TIMEOUT = 600.0  # seconds, unless --timeout says otherwise
 ENGINES = ("hypothesis", "exhaustive", "all")
 DEFAULT_PRESET = {"hypothesis": "production", "exhaustive": "small", "all": "small"}
 
@@ -61,7 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized)")
         sp.add_argument("--max-states", type=int, help="exhaustive: stop after this many states")
-        sp.add_argument("--timeout", type=float, help="exhaustive: stop after this many seconds")
+        sp.add_argument(
+            "--timeout",
+            type=float,
+            help=f"exhaustive: stop after this many seconds (default {EXHAUSTIVE_TIMEOUT:.0f}); "
+            "unproven properties are then not-checked",
+        )
         sp.add_argument(
             "--no-reduction",
             action="store_true",
@@ -148,7 +155,7 @@ def check_policy(
                 policy,
                 properties,
                 max_states=args.max_states,
-                timeout=args.timeout,
+                timeout=EXHAUSTIVE_TIMEOUT if args.timeout is None else args.timeout,
                 reduction=not args.no_reduction,
                 progress=progress,
             )
@@ -323,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyError as exc:
         print(f"wsmodel: policy error: {exc}", file=sys.stderr)
         return EXIT_POLICY
+    except KeyboardInterrupt:
+        print("wsmodel: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stderr.close()
         return EXIT_OK

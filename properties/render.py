@@ -50,7 +50,7 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
             return f"user {u} connects: admitted as m{before.users[u].next_id}{took}"
         if plan.outcome is Outcome.HUNG:
             return f"user {u} connects: the emergency cleanup awaits a close that never ends"
-        retry = "" if plan.retry_after is None else f", retry after {plan.retry_after} ticks"
+        retry = "" if plan.retry_after is None else f", retry after {_ticks(plan.retry_after)}"
         return f"user {u} connects: rejected{took}{retry}"
     if isinstance(action, ServerSend):
         return f"the application sends to every manager of user {u}"
@@ -93,6 +93,10 @@ def summarize_user(state: State, user: int) -> str:
     return f"user {user}: {len(managers)} registered, {live} live — " + "; ".join(parts)
 
 
+def _ticks(n: int) -> str:
+    return "1 tick" if n == 1 else f"{n} ticks"
+
+
 def _compact(names: list[str]) -> str:
     return ", ".join(names) if len(names) <= 4 else f"{names[0]} … {names[-1]} ({len(names)})"
 
@@ -116,6 +120,7 @@ def counterexample_lines(
         _Entry(a.system, describe(config, policy, states[i], a, states[i + 1]), states[i + 1])
         for i, a in enumerate(actions)
     ]
+    shown = [not _idle_sweep(a, states[i], states[i + 1]) for i, a in enumerate(actions)]
     marks: dict[int, str] = {}
     if cx.probe_from is not None:
         marks[cx.probe_from] = (
@@ -130,20 +135,15 @@ def counterexample_lines(
     for lo, hi in itertools.pairwise(bounds):
         if lo in marks:
             lines.append(marks[lo])
-        rounds = _rounds(entries[lo:hi])
+        rounds = _rounds([e for e, keep in zip(entries[lo:hi], shown[lo:hi], strict=True) if keep])
         r = 0
         while r < len(rounds):
             period, times = _repeats(rounds, r)
             if times > 1:
                 number += 1
                 folded = rounds[r : r + period * times]
-                each = " / ".join("; ".join(_shape(e.text) for e in rnd) for rnd in folded[:period])
-                names = list(
-                    dict.fromkeys(
-                        m for rnd in folded for e in rnd for m in _MANAGER.findall(e.text)
-                    )
-                )
-                which = f" (m# = {_compact(['m' + n for n in names])})" if names else ""
+                each = " / ".join("; ".join(_shape(rnd)) for rnd in folded[:period])
+                which = _placeholders(folded, period)
                 label = "one round" if period == 1 else f"a block of {period} rounds"
                 lines.append(f"{number:4}. {times} times over, {label}: {each}{which}")
                 if every_state:
@@ -161,6 +161,15 @@ def counterexample_lines(
             r += 1
     lines.append(f"   state after the last step: {summarize_state(states[-1])}")
     return lines
+
+
+def _idle_sweep(action: Action, before: State, after: State) -> bool:
+    """A periodic sweep that changed nothing but its own timer: not worth a line."""
+    return (
+        isinstance(action, Sweep)
+        and before.users[action.user].managers == after.users[action.user].managers
+        and before.shared == after.shared
+    )
 
 
 @dataclass(frozen=True)
@@ -190,7 +199,7 @@ def _rounds(entries: list[_Entry]) -> list[list[_Entry]]:
 def _repeats(rounds: list[list[_Entry]], r: int) -> tuple[int, int]:
     """The shortest period (in rounds) that repeats at ``r``, and how often; rounds made
     of ticks only are left to _fold."""
-    texts = [tuple(_shape(e.text) for e in rnd) for rnd in rounds]
+    texts = [tuple(_shape(rnd)) for rnd in rounds]
     for period in range(1, 13):
         block = texts[r : r + period]
         if len(block) < period or all(t == ("1 tick passes",) for t in block):
@@ -206,9 +215,35 @@ def _repeats(rounds: list[list[_Entry]], r: int) -> tuple[int, int]:
 _MANAGER = re.compile(r"\bm(\d+)\b")
 
 
-def _shape(text: str) -> str:
-    """The text with manager names blanked: rounds alike but for the manager repeat."""
-    return _MANAGER.sub("m#", text)
+_SLOTS = "abcdefgh"
+
+
+def _names(rnd: list[_Entry]) -> list[str]:
+    """The managers a round mentions, in order of first mention."""
+    return list(dict.fromkeys(m for e in rnd for m in _MANAGER.findall(e.text)))[: len(_SLOTS)]
+
+
+def _shape(rnd: list[_Entry]) -> list[str]:
+    """A round's texts with its managers replaced by placeholders (m<a>, m<b>, ... in
+    order of first mention): rounds alike but for which managers they touch repeat."""
+    slot = {n: _SLOTS[i] for i, n in enumerate(_names(rnd))}
+    return [
+        _MANAGER.sub(
+            lambda m: f"m<{slot[m.group(1)]}>" if m.group(1) in slot else m.group(0), e.text
+        )
+        for e in rnd
+    ]
+
+
+def _placeholders(folded: list[list[_Entry]], period: int) -> str:
+    """What each placeholder stood for, round by round: " (a = m0 … m18; b = ...)"."""
+    per_slot: dict[str, list[str]] = {}
+    for i in range(0, len(folded), period):
+        for rnd in folded[i : i + period]:
+            for slot, name in zip(_SLOTS, _names(rnd), strict=False):
+                per_slot.setdefault(slot, []).append("m" + name)
+    parts = [f"{slot} = {_compact(names)}" for slot, names in per_slot.items()]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _fold(entries: list[_Entry]) -> list[_Entry]:
@@ -246,7 +281,9 @@ def verdict_table(results: Sequence[Result]) -> list[str]:
     props = list(dict.fromkeys(r.property for r in results))
     by = {(r.policy, r.property): r for r in results}
     width = max(len(p) for p in props) + 2
-    cols = [max(len(p), 12) + 2 for p in policies]
+    cols = [
+        max(len(pol), *(len(_cell(r)) for r in results if r.policy == pol)) + 2 for pol in policies
+    ]
     head = "property".ljust(width) + "".join(
         p.ljust(c) for p, c in zip(policies, cols, strict=True)
     )
