@@ -87,8 +87,10 @@ class Run:
                 raise Violation(
                     prop.name, Counterexample(problem, (*self.trace, action), user=user)
                 )
-            if prop.witness is not None and prop.witness(
-                self.config, self.policy, self.state, action, after
+            if (
+                prop.witness is not None
+                and prop.name not in self.witnessed  # once seen, no need to look again
+                and prop.witness(self.config, self.policy, self.state, action, after)
             ):
                 self.witnessed.add(prop.name)
         self.trace.append(action)
