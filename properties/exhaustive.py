@@ -589,8 +589,8 @@ class _Judge:
             stem, cycle, user = self._lasso(lg, comp, fair[0], 1, [RETRY, TICK])
             violation = Counterexample(
                 f"faults have stopped, user {user} retries forever and time passes, yet "
-                f"user {user} is never admitted and never holds {self.config.limit} active "
-                "managers (the cycle repeats forever)",
+                f"user {user} is never admitted and never holds the limit of "
+                f"{self.config.limit} active managers (the cycle repeats forever)",
                 stem,
                 cycle,
                 user=user,
