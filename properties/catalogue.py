@@ -66,12 +66,6 @@ def _managers(state: State) -> dict[tuple[int, int], Phase]:
     return {(u, m.id): m.phase for u, user in enumerate(state.users) for m in user.managers}
 
 
-def _connect_plan(config: Config, policy: Policy, before: State, action: Action) -> Outcome | None:
-    if not isinstance(action, Connect):
-        return None
-    return plan_connect(config, policy, before, action.user).outcome
-
-
 def _at_limit(config: Config, state: State, user: int) -> bool:
     return state.users[user].live_count >= config.limit
 
@@ -210,7 +204,10 @@ def _no_leak(config: Config, policy: Policy, b: State, a: Action, after: State) 
                     f"user {u}'s manager {m.name} closed {m.phase_age} ticks ago and is still "
                     f"registered; reaper period R = {config.reaper_period}"
                 )
-    if isinstance(a, Connect) and _connect_plan(config, policy, b, a) is not Outcome.ADMITTED:
+    if (
+        isinstance(a, Connect)
+        and plan_connect(config, policy, b, a.user).outcome is not Outcome.ADMITTED
+    ):
         held = sum(1 for m in b.users[a.user].managers if m.phase is not Phase.CLOSED)
         if held < config.limit:
             return (

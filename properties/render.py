@@ -33,6 +33,7 @@ from wsmodel.properties.catalogue import BY_NAME, CATALOGUE
 from wsmodel.properties.results import Counterexample, Result, Status, replay
 
 JSON_SCHEMA = "wsmodel.verify/1"
+ONE_TICK = "1 tick passes"
 
 
 # --- one step in words ---------------------------------------------------------------
@@ -41,7 +42,7 @@ JSON_SCHEMA = "wsmodel.verify/1"
 def describe(config: Config, policy: Policy, before: State, action: Action, after: State) -> str:
     """What ``action`` did, in the domain's words."""
     if isinstance(action, Tick):
-        return "1 tick passes"
+        return ONE_TICK
     u = action.user
     if isinstance(action, Connect):
         plan = plan_connect(config, policy, before, u)
@@ -136,9 +137,10 @@ def counterexample_lines(
         if lo in marks:
             lines.append(marks[lo])
         rounds = _rounds([e for e, keep in zip(entries[lo:hi], shown[lo:hi], strict=True) if keep])
+        shapes = [tuple(_shape(rnd)) for rnd in rounds]  # once per segment, not per round
         r = 0
         while r < len(rounds):
-            period, times = _repeats(rounds, r)
+            period, times = _repeats(shapes, r)
             if times > 1:
                 number += 1
                 folded = rounds[r : r + period * times]
@@ -184,25 +186,27 @@ def _rounds(entries: list[_Entry]) -> list[list[_Entry]]:
     rounds: list[list[_Entry]] = [[]]
     for e in entries:
         rounds[-1].append(e)
-        if e.text == "1 tick passes":
+        if e.text == ONE_TICK:
             rounds.append([])
     merged: list[list[_Entry]] = []
     for r in rounds:
-        ticks_only = all(e.text == "1 tick passes" for e in r)
-        if r and ticks_only and merged and all(e.text == "1 tick passes" for e in merged[-1]):
+        if r and _ticks_only(r) and merged and _ticks_only(merged[-1]):
             merged[-1].extend(r)  # a run of bare ticks is one round ("N ticks pass")
         elif r:
             merged.append(r)
     return merged
 
 
-def _repeats(rounds: list[list[_Entry]], r: int) -> tuple[int, int]:
-    """The shortest period (in rounds) that repeats at ``r``, and how often; rounds made
-    of ticks only are left to _fold."""
-    texts = [tuple(_shape(rnd)) for rnd in rounds]
+def _ticks_only(rnd: list[_Entry]) -> bool:
+    return all(e.text == ONE_TICK for e in rnd)
+
+
+def _repeats(texts: list[tuple[str, ...]], r: int) -> tuple[int, int]:
+    """The shortest period (in rounds, given by their shapes) that repeats at ``r``, and
+    how often; rounds made of ticks only are left to _fold."""
     for period in range(1, 13):
         block = texts[r : r + period]
-        if len(block) < period or all(t == ("1 tick passes",) for t in block):
+        if len(block) < period or all(t == (ONE_TICK,) for t in block):
             break
         times = 1
         while texts[r + period * times : r + period * (times + 1)] == block:
@@ -253,7 +257,7 @@ def _fold(entries: list[_Entry]) -> list[_Entry]:
     while i < len(entries):
         e = entries[i]
         j = i + 1
-        if e.text == "1 tick passes":
+        if e.text == ONE_TICK:
             while j < len(entries) and entries[j].text == e.text:
                 j += 1
             text = e.text if j - i == 1 else f"{j - i} ticks pass"

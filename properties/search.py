@@ -144,14 +144,15 @@ def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery
 
     def take(action: Action) -> None:
         nonlocal state
-        after = step(config, policy, state, action)
-        assert after is not None, f"probe schedule took disabled {action}"
+        state = _must_step(config, policy, state, action)
         steps.append(action)
-        state = after
 
-    while True:
+    def settle() -> None:
         while due := urgent(config, policy, state):
             take(due[0])
+
+    while True:
+        settle()
         if state in seen:
             return Recovery(None, tuple(steps), seen[state])
         seen[state] = len(steps)
@@ -164,8 +165,7 @@ def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery
             take(Connect(user))
             if admitted:
                 return Recovery(clock, tuple(steps), None)
-        while due := urgent(config, policy, state):
-            take(due[0])
+        settle()
         take(Tick())
         clock += 1
 
@@ -406,7 +406,7 @@ def machine_for(
 # --- running a search ---------------------------------------------------------------
 
 
-MINIMIZE_SECONDS = 10.0  # per counterexample, after Hypothesis's own shrinking
+MINIMIZE_SECONDS = 10.0  # per counterexample (Hypothesis's own shrinker is off)
 
 
 def search_settings(examples: int, steps: int = 30) -> settings:
