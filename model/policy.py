@@ -231,15 +231,20 @@ class Registry:
 def settle_registry(registry: Registry) -> tuple[tuple[Manager, ...], Hashable, Hashable]:
     """For the model, after a policy call: the entries, memory and shared state. Raises
     PolicyError if the policy left state that cannot be part of a model state."""
-    for what, value in (("memory", registry.memory), ("shared", registry.shared)):
-        try:
-            hash(value)
-        except TypeError:
-            raise PolicyError(
-                f"policy {registry._policy.name!r} left unhashable {what} state "
-                f"{value!r}; use tuples, frozensets or frozen dataclasses"
-            ) from None
+    require_hashable(registry._policy, "memory", registry.memory)
+    require_hashable(registry._policy, "shared", registry.shared)
     return tuple(registry._managers.values()), registry.memory, registry.shared
+
+
+def require_hashable(policy: Policy, what: str, value: object) -> None:
+    """Policy state becomes part of the model state, which must be hashable."""
+    try:
+        hash(value)
+    except TypeError:
+        raise PolicyError(
+            f"policy {policy.name!r} left unhashable {what} state {value!r}; "
+            "use tuples, frozensets or frozen dataclasses"
+        ) from None
 
 
 def _positive(value: object, what: str) -> None:

@@ -48,6 +48,7 @@ from wsmodel.model.policy import (
     Reject,
     begin_close,
     end_close,
+    require_hashable,
     settle_registry,
 )
 from wsmodel.model.state import Manager, State, UserState, initial_state, new_manager
@@ -108,6 +109,8 @@ def step(config: Config, policy: Policy, state: State, action: Action) -> State 
         if period is None or user.since_sweep < period:
             return None
         registry = Registry(config, policy, user.managers, user.memory, state.shared)
+        # A sweep that awaits a hanging close stops there; what it did so far stands,
+        # and the next period's sweep starts afresh (as a restarted background task).
         _call(policy, "sweep", lambda: policy.sweep(registry))
         managers, memory, shared = settle_registry(registry)
         swept = user._replace(managers=managers, since_sweep=0, memory=memory)
@@ -220,12 +223,7 @@ def _call(policy: Policy, method: str, call: Callable[[], T]) -> T | None:
 def _tick(config: Config, policy: Policy, state: State) -> State:
     h = config.horizon
     shared = _call(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
-    try:
-        hash(shared)
-    except TypeError:
-        raise PolicyError(
-            f"policy {policy.name!r}: tick_shared returned unhashable {shared!r}"
-        ) from None
+    require_hashable(policy, "shared", shared)
     return State(
         users=tuple(
             u._replace(
