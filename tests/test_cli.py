@@ -198,3 +198,29 @@ def test_json_over_the_builtins_reports_declared_verdicts(
             if r.get("expected") == "holds":
                 assert r["status"] == "holds", (policy, name)
     assert code == 0 and doc["success"] is True, doc["failures"]
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "words"),
+    [
+        (RuntimeError("boom"), 4, ("internal error", "boom")),
+        (KeyboardInterrupt(), 130, ("interrupted",)),
+    ],
+)
+def test_internal_error_and_interrupt_are_one_line(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    raised: BaseException,
+    code: int,
+    words: tuple[str, ...],
+) -> None:
+    import wsmodel.properties.cli as cli
+
+    def explode(args: object) -> int:
+        raise raised
+
+    monkeypatch.setattr(cli, "verify", explode)
+    got, _out, err = run(capsys, "verify")
+    assert got == code
+    assert_clean_error(err, *words)
+    assert len(err.strip().splitlines()) == 1

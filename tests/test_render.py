@@ -1,0 +1,50 @@
+"""Counterexamples in words: folding must say exactly what the run did."""
+
+from __future__ import annotations
+
+import re
+
+from wsmodel.model import BUILTIN, preset
+from wsmodel.properties.render import counterexample_lines
+from wsmodel.properties.search import Run, Violation, check_recovery
+
+CONFIG = preset("production")
+
+
+def _liveness_counterexample() -> tuple[Violation, Run]:
+    run = Run(CONFIG, BUILTIN["conservative"], [])
+    for _ in range(CONFIG.limit):
+        run.connect(0)
+    try:
+        check_recovery(run, 0, {"no_permanent_block"})
+    except Violation as v:
+        return v, run
+    raise AssertionError("conservative must block a user holding 20 idle managers")
+
+
+def test_folded_rounds_count_what_happened() -> None:
+    found, run = _liveness_counterexample()
+    lines = counterexample_lines(CONFIG, BUILTIN["conservative"], found.counterexample)
+    # 20 connects one tick apart: 19 folded rounds naming m0 … m18, then m19 alone.
+    assert re.search(
+        r"1\. 19 times over, one round: user 0 connects: admitted as m<a>; "
+        r"1 tick passes \(a = m0 … m18 \(19\)\)",
+        lines[0],
+    ), lines[0]
+    assert "admitted as m19" in lines[1]
+    assert any("-- faults stop" in line for line in lines)
+    assert any("-- the cycle" in line for line in lines)
+    # The folded counts of the recovery schedule add up to the ticks it really took.
+    probe = found.counterexample.steps[len(run.trace) :] + found.counterexample.cycle
+    ticks = sum(1 for a in probe if a.name == "Tick")
+    shown = 0
+    for line in lines[lines.index(next(x for x in lines if "-- faults stop" in x)) :]:
+        m = re.search(r"(\d+) times over, one round: .*1 tick passes", line)
+        if m:
+            shown += int(m.group(1))
+        elif re.search(r"\d+\. 1 tick passes$", line):
+            shown += 1
+        elif m2 := re.search(r"\d+\. (\d+) ticks pass$", line):
+            shown += int(m2.group(1))
+    assert shown == ticks
+    assert lines[-1].startswith("   state after the last step: user 0: 20 registered")
