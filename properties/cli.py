@@ -155,7 +155,7 @@ def check_policy(
                 policy,
                 properties,
                 max_states=args.max_states,
-                timeout=EXHAUSTIVE_TIMEOUT if args.timeout is None else args.timeout,
+                timeout=_timeout(args),
                 reduction=not args.no_reduction,
                 progress=progress,
             )
@@ -163,6 +163,13 @@ def check_policy(
     if len(results) == 1:
         return results[0]
     return [_combine(a, b) for a, b in zip(*results, strict=True)]
+
+
+def _timeout(args: argparse.Namespace) -> float | None:
+    """The exhaustive engine's time budget in force (None when it does not run)."""
+    if args.engine == "hypothesis":
+        return None
+    return EXHAUSTIVE_TIMEOUT if args.timeout is None else float(args.timeout)
 
 
 def _combine(a: Result, b: Result) -> Result:
@@ -247,7 +254,7 @@ def verify(args: argparse.Namespace) -> int:
                 "examples": args.examples,
                 "seed": args.seed,
                 "max_states": args.max_states,
-                "timeout": args.timeout,
+                "timeout": _timeout(args),
                 "reduction": not args.no_reduction,
             },
             "mode": "declared" if declared else "all-must-hold",
