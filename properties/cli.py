@@ -191,7 +191,10 @@ class _Progress:
         self.started = time.time()
 
     def __call__(self, message: str) -> None:
-        print(f"[{time.time() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+        # One write per line: worker processes share stderr, and print() writes the
+        # text and its newline separately.
+        sys.stderr.write(f"[{time.time() - self.started:6.1f}s] {message}\n")
+        sys.stderr.flush()
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
