@@ -15,8 +15,9 @@ from __future__ import annotations
 import heapq
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
 from wsmodel.model import (
     Action,
@@ -501,96 +502,140 @@ class _Judge:
 
     # liveness ---------------------------------------------------------------------
 
-    def _active_counts(self) -> list[tuple[int, ...]]:
-        return [
-            tuple(sum(1 for m in u.managers if m.phase is Phase.ACTIVE) for u in st.users)
-            for st in self.g.states
-        ]
-
-    def _product(self, with_retry_bit: bool) -> LabelledGraph:
-        """The graph followed by one tracked user: nodes (state, position of the tracked
-        user[, retried since the last tick]); only fault-free edges; not through
-        states where the tracked user holds `limit` active managers; not along a
-        Connect that admits the tracked user. With the retry bit, a Tick is only taken
-        after the tracked user retried since the previous Tick."""
+    def _tracked_edges(self) -> Callable[[int, int], Iterator[tuple[int, int, int, int]]]:
+        """The edges one tracked user's liveness claims follow, from (state, position of
+        the tracked user): fault-free, and not a Connect that admits the tracked user.
+        Yields (edge, label, target state, the tracked user's position there)."""
         g = self.g
-        k = self.config.users
-        limit = self.config.limit
-        active = self._active_counts()
-        perms = g.perms
-        acts = g.actions
+        perms, acts = g.perms, g.actions
         fault = [a.fault for a in acts]
         tick = self.is_tick
         connect_user = [a.user if isinstance(a, Connect) else -1 for a in acts]
-        rbits = 2 if with_retry_bit else 1
-        n = len(g.states) * k * rbits
-        lg = LabelledGraph(n)
-        dst, label, ref, start = lg.dst, lg.label, lg.ref, lg.start
+
+        def edges(s: int, p: int) -> Iterator[tuple[int, int, int, int]]:
+            for e in g.out_edges(s):
+                code = g.act[e]
+                if fault[code]:
+                    continue
+                lab = 0
+                if connect_user[code] == p:
+                    if g.flags[e] & FLAG_ADMITTED:
+                        continue
+                    lab = RETRY
+                elif tick[code]:
+                    lab = TICK
+                yield e, lab, g.dst[e], perms[g.perm[e]][p]
+
+        return edges
+
+    def _block_product(self) -> tuple[LabelledGraph, list[tuple[int, int]]]:
+        """For no_permanent_block: nodes (state, tracked position, S) where S is a set
+        of exactly n - limit + 1 of the tracked user's n managers (none if n < limit),
+        all not ACTIVE in the state; edges keep S and n. A cycle here is a cycle on
+        which at most limit - 1 of the user's managers are ever ACTIVE. On a cycle
+        without admission nobody is created or removed, so canonical manager positions
+        name the same managers all along it, and edges changing n are on no cycle.
+        Returns the graph and, per node, (state, tracked position)."""
+        g = self.g
+        k, limit = self.config.users, self.config.limit
+        quiet: list[list[int]] = []  # per state, per user: bit mask of non-ACTIVE managers
+        count: list[list[int]] = []
+        for st in g.states:
+            quiet.append(
+                [
+                    sum(1 << i for i, m in enumerate(u.managers) if m.phase is not Phase.ACTIVE)
+                    for u in st.users
+                ]
+            )
+            count.append([len(u.managers) for u in st.users])
+        node: dict[tuple[int, int, int], int] = {}
+        where: list[tuple[int, int]] = []
         for s in range(len(g.states)):
-            rng = g.out_edges(s)
             for p in range(k):
-                for r in range(rbits):
-                    if active[s][p] < limit:
-                        for e in rng:
-                            code = g.act[e]
-                            if fault[code]:
-                                continue
-                            lab = 0
-                            r2 = r
-                            if connect_user[code] == p:
-                                if g.flags[e] & FLAG_ADMITTED:
-                                    continue
-                                lab = RETRY
-                                r2 = 1
-                            elif tick[code]:
-                                if with_retry_bit and r == 0:
-                                    continue
-                                lab = TICK
-                                r2 = 0
-                            t = g.dst[e]
-                            q = perms[g.perm[e]][p]
-                            if active[t][q] >= limit:
-                                continue
-                            dst.append((t * k + q) * rbits + (r2 if with_retry_bit else 0))
-                            label.append(lab)
-                            ref.append(e)
-                    start.append(len(dst))
+                bits = [i for i in range(count[s][p]) if quiet[s][p] >> i & 1]
+                for combo in combinations(bits, max(0, count[s][p] - limit + 1)):
+                    node[s, p, sum(1 << i for i in combo)] = len(where)
+                    where.append((s, p))
+        lg = LabelledGraph(len(where))
+        follow = self._tracked_edges()
+        for s, p, mask in node:
+            for e, lab, t, q in follow(s, p):
+                if count[t][q] == count[s][p] and mask & ~quiet[t][q] == 0:
+                    lg.dst.append(node[t, q, mask])
+                    lg.label.append(lab)
+                    lg.ref.append(e)
+            lg.start.append(len(lg.dst))
+        return lg, where
+
+    def _recovery_product(self) -> LabelledGraph:
+        """For bounded_recovery: nodes (state, tracked position, retried since the last
+        tick); not through states where the tracked user holds `limit` active managers;
+        a Tick is only taken after the tracked user retried since the previous Tick."""
+        g = self.g
+        k, limit = self.config.users, self.config.limit
+        active = [
+            [sum(1 for m in u.managers if m.phase is Phase.ACTIVE) for u in st.users]
+            for st in g.states
+        ]
+        lg = LabelledGraph(len(g.states) * k * 2)
+        follow = self._tracked_edges()
+        for s in range(len(g.states)):
+            for p in range(k):
+                out = list(follow(s, p)) if active[s][p] < limit else []
+                for r in range(2):
+                    for e, lab, t, q in out:
+                        if lab == TICK and r == 0:
+                            continue
+                        if active[t][q] >= limit:
+                            continue
+                        r2 = 1 if lab == RETRY else 0 if lab == TICK else r
+                        lg.dst.append((t * k + q) * 2 + r2)
+                        lg.label.append(lab)
+                        lg.ref.append(e)
+                    lg.start.append(len(lg.dst))
         return lg
 
     def _lasso(
-        self, lg: LabelledGraph, comp: array[int], c: int, rbits: int, required: list[int]
+        self,
+        lg: LabelledGraph,
+        comp: array[int],
+        c: int,
+        where: Callable[[int], tuple[int, int]],
+        required: list[int],
     ) -> tuple[tuple[Action, ...], tuple[Action, ...], int]:
+        """The shortest stem to component c and a cycle in it through every required
+        label; ``where`` maps a product node to (state, tracked position)."""
         g = self.g
-        k = self.config.users
         members = [v for v in range(lg.n) if comp[v] == c]
-        states = {v // rbits // k for v in members}
+        states = {where(v)[0] for v in members}
         targets = {s: [("stem", -1)] for s in states}
         ((stem, end),) = self.shortest(targets).values()
-        entry = next(v for v in members if v // rbits // k == end)
+        entry = next(v for v in members if where(v)[0] == end)
         lasso = find_cycle(lg, comp, c, entry, required)
         cycle_path = []
         v = entry
         for e in lasso.cycle:
             base = lg.ref[e]
-            cycle_path.append((v // rbits // k, g.act[base]))
+            cycle_path.append((where(v)[0], g.act[base]))
             v = lg.dst[e]
         actions, _ = self.trace(stem + cycle_path)
         stem_actions = actions[: len(stem)]
         at_entry = self._replay_state(stem_actions)
-        user = relabel_of(g, at_entry).users[(entry // rbits) % k]
+        user = relabel_of(g, at_entry).users[where(entry)[1]]
         return stem_actions, actions[len(stem) :], user
 
     def no_permanent_block(self) -> Result:
-        lg = self._product(with_retry_bit=False)
+        lg, where = self._block_product()
         comp, ncomp = strongly_connected(lg)
         fair = fair_components(lg, comp, ncomp, [TICK, RETRY])
         violation = None
         if fair:
-            stem, cycle, user = self._lasso(lg, comp, fair[0], 1, [RETRY, TICK])
+            stem, cycle, user = self._lasso(lg, comp, fair[0], where.__getitem__, [RETRY, TICK])
             violation = Counterexample(
                 f"faults have stopped, user {user} retries forever and time passes, yet "
-                f"user {user} is never admitted and never holds the limit of "
-                f"{self.config.limit} active managers (the cycle repeats forever)",
+                f"user {user} is never admitted, and fewer than the limit of "
+                f"{self.config.limit} of its managers are ever active (the cycle repeats "
+                "forever)",
                 stem,
                 cycle,
                 user=user,
@@ -604,12 +649,13 @@ class _Judge:
 
     def bounded_recovery(self) -> Result:
         cfg = self.config
-        lg = self._product(with_retry_bit=True)
+        lg = self._recovery_product()
         comp, ncomp = strongly_connected(lg)
         outcome = longest_weighted(lg, comp, ncomp, TICK)
         bound = cfg.recovery_bound
+        k = cfg.users
         if isinstance(outcome, int):
-            stem, cycle, user = self._lasso(lg, comp, outcome, 2, [TICK])
+            stem, cycle, user = self._lasso(lg, comp, outcome, lambda v: divmod(v // 2, k), [TICK])
             violation = Counterexample(
                 f"user {user} retries before every tick and is never admitted: recovery "
                 f"is unbounded; bound H+T+C+R = {bound}",
@@ -623,7 +669,6 @@ class _Judge:
                 detail=f"worst recovery: unbounded; bound {bound}",
             )
         best, via = outcome
-        k = cfg.users
         worst, worst_node = 0, -1
         for s in range(len(self.g.states)):
             for p in range(k):

@@ -91,3 +91,22 @@ MUTANTS: Final[list[tuple[Policy, str, int]]] = [
     # a full registry, a wait past idle_after, a stall, a connect
     (UnboundedAwait(), "cleanup_terminates", FULL_REGISTRY),
 ]
+
+
+class KeepsIdle(Reference):
+    """At the limit, never closes an idle entry: a user whose peers went quiet is locked
+    out although nothing is wrong with them. Only the liveness claims can see it."""
+
+    name: ClassVar[str] = "mutant-keeps-idle"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        cfg = registry.config
+        if registry.open_count < cfg.limit:
+            return Admit()
+        self.sweep(registry)
+        for e in registry.entries:
+            if e.transport is Transport.OPEN and e.pong_age >= cfg.verdict_after:
+                registry.abort(e.id)
+        if registry.open_count < cfg.limit:
+            return Admit()
+        return Reject(retry_after=self._retry_after(registry))

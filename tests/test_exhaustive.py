@@ -6,9 +6,25 @@ import importlib.util
 import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
-from wsmodel.model import BUILTIN, Connect, Outcome, Policy, plan_connect, preset
+from wsmodel.model import (
+    BUILTIN,
+    Action,
+    Connect,
+    Outcome,
+    Phase,
+    Policy,
+    State,
+    Tick,
+    Traffic,
+    plan_connect,
+    preset,
+    start,
+    step,
+    urgent,
+)
 from wsmodel.properties import cli, exhaustive
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.exhaustive import ENGINE, Report, check_exhaustive, run_exhaustive
@@ -133,6 +149,92 @@ def test_reference_recovery_bound_holds_for_the_search_schedule() -> None:
     assert Outcome.ADMITTED.value == "admitted"
 
 
+def _staggered_cycle(limit: int) -> tuple[list[State], list[Action]]:
+    """Reference, 1 user at the limit: each manager gets traffic just before the user
+    retries at a moment when another has only just gone idle (not yet evictable), so
+    every retry is refused, forever. Returns the states and actions of one period,
+    found by running the schedule until a canonical state repeats."""
+    cfg = preset("small").with_(users=1, limit=limit)
+    pol = BUILTIN["reference"]
+    s = start(cfg, pol)
+    states, actions = [s], []
+
+    def do(a: Action) -> None:
+        nonlocal s
+        t = step(cfg, pol, s, a)
+        assert t is not None, a
+        s = t
+        states.append(s)
+        actions.append(a)
+
+    def settle() -> None:
+        while urgent(cfg, pol, s):
+            do(urgent(cfg, pol, s)[0])
+
+    for _ in range(limit):
+        settle()
+        do(Connect(0))
+        settle()
+        do(Tick())
+    seen: dict[State, int] = {}
+    for _ in range(100):
+        settle()
+        ms = s.users[0].managers
+        if any(m.phase is Phase.IDLE and m.activity_age == cfg.idle_after for m in ms):
+            for m in ms:
+                if m.phase is Phase.IDLE and m.activity_age > cfg.idle_after:
+                    do(Traffic(0, m.id))
+            before = s.users[0].next_id
+            do(Connect(0))
+            assert s.users[0].next_id == before, "the staggered retry was admitted"
+            key = canonical(s, {}, False)[0]
+            if key in seen:
+                return states[seen[key] :], actions[seen[key] :]
+            seen[key] = len(actions)
+        settle()
+        do(Tick())
+    raise AssertionError("the schedule did not cycle")
+
+
+def test_staggered_retries_are_not_a_permanent_block() -> None:
+    # The cycle below is real, fault-free, has ticks and refused retries, and in no
+    # state do both managers happen to be active at once: an earlier definition ("never
+    # holds `limit` active managers at one instant") called it a permanent block of the
+    # reference policy at limit 2. But both peers are in use (each returns to active on
+    # the cycle), and retrying one tick later is admitted; the definition now excuses a
+    # cycle on which `limit` managers are each active somewhere (decision 0010).
+    states, actions = _staggered_cycle(limit=2)
+    assert any(isinstance(a, Tick) for a in actions)
+    assert any(isinstance(a, Connect) for a in actions)
+    assert not any(a.fault for a in actions)
+    assert all(st.users[0].count(Phase.ACTIVE) < 2 for st in states)
+    ever_active = {m.id for st in states for m in st.users[0].managers if m.phase is Phase.ACTIVE}
+    assert len(ever_active) == 2
+    manifest = json.loads((HERE / "state_space.json").read_text())
+    pinned = manifest["configurations"]["small-1user-limit2"]["policies"]["reference"]
+    assert pinned["complete"] and pinned["verdicts"]["no_permanent_block"] == "holds"
+
+
+def test_a_manager_that_is_never_active_is_a_permanent_block_at_limit_2() -> None:
+    # KeepsIdle never evicts an idle entry. At limit 2 its lasso keeps one manager idle
+    # throughout while the other comes back to active: only a proper subset of the
+    # user's managers is never active, the case the product's manager sets exist for.
+    policy = _mutant("KeepsIdle")
+    cfg = preset("small").with_(users=1, limit=2)
+    (r,) = check_exhaustive(cfg, policy, ["no_permanent_block"])
+    assert r.status is Status.VIOLATED and r.counterexample is not None
+    ce = r.counterexample
+    states = replay(cfg, policy, [*ce.steps, *ce.cycle])
+    loop = states[len(ce.steps) :]
+    assert canonical(loop[0], {}, False)[0] == canonical(loop[-1], {}, False)[0]
+    active = [{m.id for m in st.users[0].managers if m.phase is Phase.ACTIVE} for st in loop]
+    ever = set().union(*active)
+    assert 0 < len(ever) < cfg.limit
+    assert not any(a.fault for a in ce.cycle)
+    (h,) = check_hypothesis(SMALL1, policy, ["no_permanent_block"])
+    assert h.status is Status.VIOLATED
+
+
 @pytest.mark.parametrize("pinned", PINNED, ids=lambda p: p.name)
 def test_pinned_state_space(pinned: object) -> None:
     from wsmodel.properties.pin import Pinned
@@ -141,8 +243,10 @@ def test_pinned_state_space(pinned: object) -> None:
     manifest = json.loads((HERE / "state_space.json").read_text())
     expected = manifest["configurations"][pinned.name]
     assert expected["config"] == pinned.config_dict()
-    for policy in sorted(BUILTIN):
-        got = run_pinned(pinned, policy) if pinned.max_states else _pinned_from_cache(policy)
+    assert sorted(expected["policies"]) == sorted(pinned.policies)
+    for policy in pinned.policies:
+        cached = pinned.config_dict() == {"preset": "small", "users": 1, "limit": 1}
+        got = _pinned_from_cache(policy) if cached else run_pinned(pinned, policy)
         assert got == expected["policies"][policy], (pinned.name, policy)
 
 
@@ -157,15 +261,21 @@ def _pinned_from_cache(policy: str) -> dict[str, object]:
     }
 
 
-def _load_mutants() -> list[tuple[Policy, str, int]]:
+@cache
+def _mutants_module() -> Any:
     spec = importlib.util.spec_from_file_location("wsmodel_test_mutants", HERE / "mutants.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return list(module.MUTANTS)
+    return module
 
 
-MUTANTS = _load_mutants()
+def _mutant(name: str) -> Policy:
+    policy: Policy = getattr(_mutants_module(), name)()
+    return policy
+
+
+MUTANTS: list[tuple[Policy, str, int]] = list(_mutants_module().MUTANTS)
 
 
 @pytest.mark.parametrize(("policy", "claim", "bound"), MUTANTS, ids=[m[0].name for m in MUTANTS])
