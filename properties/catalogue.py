@@ -253,8 +253,9 @@ CATALOGUE: Final[tuple[Property, ...]] = (
     Property(
         "no_permanent_block",
         Kind.LIVENESS,
-        "Once faults stop, a user who keeps retrying is admitted, unless they hold `limit` "
-        "active managers, even if the application keeps sending to them.",
+        "Once faults stop, a user who keeps retrying is admitted, unless `limit` of their "
+        "managers stay in use (each keeps coming back to active), even if the application "
+        "keeps sending to them.",
         None,
         None,
     ),
