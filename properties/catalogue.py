@@ -21,16 +21,19 @@ from enum import StrEnum
 from typing import Final
 
 from wsmodel.model import (
+    ALIVE,
     AbortClose,
     Action,
     ClientClose,
     Config,
     Connect,
     FinishClose,
+    Manager,
     Outcome,
     Phase,
     Policy,
     State,
+    UserState,
     plan_connect,
     user_of,
 )
@@ -64,6 +67,19 @@ class Property:
 
 def _managers(state: State) -> dict[tuple[int, int], Phase]:
     return {(u, m.id): m.phase for u, user in enumerate(state.users) for m in user.managers}
+
+
+def in_use(config: Config, m: Manager) -> bool:
+    """A connection in use: its peer answers heartbeats and sent an application message
+    within `idle_after` ticks (so active, or gone idle this very tick). A user holding
+    `limit` of them is at the limit legitimately: the liveness claims exempt that user
+    (decision 0010). Not "all active at one instant": peers that each send now and then
+    are rarely all active at once."""
+    return m.phase in ALIVE and m.quiet_age <= config.idle_after
+
+
+def holds_limit_in_use(config: Config, user: UserState) -> bool:
+    return sum(1 for m in user.managers if in_use(config, m)) >= config.limit
 
 
 def _at_limit(config: Config, state: State, user: int) -> bool:
@@ -253,9 +269,8 @@ CATALOGUE: Final[tuple[Property, ...]] = (
     Property(
         "no_permanent_block",
         Kind.LIVENESS,
-        "Once faults stop, a user who keeps retrying is admitted, unless `limit` of their "
-        "managers stay in use (each keeps coming back to active), even if the application "
-        "keeps sending to them.",
+        "Once faults stop, a user who keeps retrying is admitted, unless they hold `limit` "
+        "managers in use, even if the application keeps sending to them.",
         None,
         None,
     ),
@@ -263,7 +278,7 @@ CATALOGUE: Final[tuple[Property, ...]] = (
         "bounded_recovery",
         Kind.BOUNDED,
         "That admission comes within H + T + C + R ticks of faults stopping (or of the "
-        "user last holding `limit` active managers, if later).",
+        "user last holding `limit` managers in use, if later).",
         None,
         None,
     ),

@@ -17,7 +17,6 @@ import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 
 from wsmodel.model import (
     Action,
@@ -33,7 +32,7 @@ from wsmodel.model import (
     plan_connect,
     step,
 )
-from wsmodel.properties.catalogue import BY_NAME, NAMES
+from wsmodel.properties.catalogue import BY_NAME, NAMES, holds_limit_in_use
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
     StateGraph,
@@ -528,68 +527,30 @@ class _Judge:
 
         return edges
 
-    def _block_product(self) -> tuple[LabelledGraph, list[tuple[int, int]]]:
-        """For no_permanent_block: nodes (state, tracked position, S) where S is a set
-        of exactly n - limit + 1 of the tracked user's n managers (none if n < limit),
-        all not ACTIVE in the state; edges keep S and n. A cycle here is a cycle on
-        which at most limit - 1 of the user's managers are ever ACTIVE. On a cycle
-        without admission nobody is created or removed, so canonical manager positions
-        name the same managers all along it, and edges changing n are on no cycle.
-        Returns the graph and, per node, (state, tracked position)."""
+    def _product(self, with_retry_bit: bool) -> LabelledGraph:
+        """The graph followed by one tracked user: nodes (state, position of the tracked
+        user[, retried since the last tick]); the tracked edges only, and not through
+        states where the tracked user holds `limit` managers in use (exempt from the
+        liveness claims; decision 0010). With the retry bit, a Tick is only taken after
+        the tracked user retried since the previous Tick."""
         g = self.g
-        k, limit = self.config.users, self.config.limit
-        quiet: list[list[int]] = []  # per state, per user: bit mask of non-ACTIVE managers
-        count: list[list[int]] = []
-        for st in g.states:
-            quiet.append(
-                [
-                    sum(1 << i for i, m in enumerate(u.managers) if m.phase is not Phase.ACTIVE)
-                    for u in st.users
-                ]
-            )
-            count.append([len(u.managers) for u in st.users])
-        node: dict[tuple[int, int, int], int] = {}
-        where: list[tuple[int, int]] = []
-        for s in range(len(g.states)):
-            for p in range(k):
-                bits = [i for i in range(count[s][p]) if quiet[s][p] >> i & 1]
-                for combo in combinations(bits, max(0, count[s][p] - limit + 1)):
-                    node[s, p, sum(1 << i for i in combo)] = len(where)
-                    where.append((s, p))
-        lg = LabelledGraph(len(where))
-        follow = self._tracked_edges()
-        for s, p, mask in node:
-            for e, lab, t, q in follow(s, p):
-                if count[t][q] == count[s][p] and mask & ~quiet[t][q] == 0:
-                    lg.dst.append(node[t, q, mask])
-                    lg.label.append(lab)
-                    lg.ref.append(e)
-            lg.start.append(len(lg.dst))
-        return lg, where
-
-    def _recovery_product(self) -> LabelledGraph:
-        """For bounded_recovery: nodes (state, tracked position, retried since the last
-        tick); not through states where the tracked user holds `limit` active managers;
-        a Tick is only taken after the tracked user retried since the previous Tick."""
-        g = self.g
-        k, limit = self.config.users, self.config.limit
-        active = [
-            [sum(1 for m in u.managers if m.phase is Phase.ACTIVE) for u in st.users]
-            for st in g.states
-        ]
-        lg = LabelledGraph(len(g.states) * k * 2)
+        cfg = self.config
+        k = cfg.users
+        rbits = 2 if with_retry_bit else 1
+        exempt = [[holds_limit_in_use(cfg, u) for u in st.users] for st in g.states]
+        lg = LabelledGraph(len(g.states) * k * rbits)
         follow = self._tracked_edges()
         for s in range(len(g.states)):
             for p in range(k):
-                out = list(follow(s, p)) if active[s][p] < limit else []
-                for r in range(2):
+                out = [] if exempt[s][p] else [x for x in follow(s, p) if not exempt[x[2]][x[3]]]
+                for r in range(rbits):
                     for e, lab, t, q in out:
-                        if lab == TICK and r == 0:
-                            continue
-                        if active[t][q] >= limit:
-                            continue
-                        r2 = 1 if lab == RETRY else 0 if lab == TICK else r
-                        lg.dst.append((t * k + q) * 2 + r2)
+                        r2 = 0
+                        if with_retry_bit:
+                            if lab == TICK and r == 0:
+                                continue
+                            r2 = 1 if lab == RETRY else 0 if lab == TICK else r
+                        lg.dst.append((t * k + q) * rbits + r2)
                         lg.label.append(lab)
                         lg.ref.append(e)
                     lg.start.append(len(lg.dst))
@@ -625,17 +586,19 @@ class _Judge:
         return stem_actions, actions[len(stem) :], user
 
     def no_permanent_block(self) -> Result:
-        lg, where = self._block_product()
+        lg = self._product(with_retry_bit=False)
         comp, ncomp = strongly_connected(lg)
         fair = fair_components(lg, comp, ncomp, [TICK, RETRY])
         violation = None
         if fair:
-            stem, cycle, user = self._lasso(lg, comp, fair[0], where.__getitem__, [RETRY, TICK])
+            k = self.config.users
+            stem, cycle, user = self._lasso(
+                lg, comp, fair[0], lambda v: divmod(v, k), [RETRY, TICK]
+            )
             violation = Counterexample(
                 f"faults have stopped, user {user} retries forever and time passes, yet "
-                f"user {user} is never admitted, and fewer than the limit of "
-                f"{self.config.limit} of its managers are ever active (the cycle repeats "
-                "forever)",
+                f"user {user} is never admitted and never holds the limit of "
+                f"{self.config.limit} managers in use (the cycle repeats forever)",
                 stem,
                 cycle,
                 user=user,
@@ -649,7 +612,7 @@ class _Judge:
 
     def bounded_recovery(self) -> Result:
         cfg = self.config
-        lg = self._recovery_product()
+        lg = self._product(with_retry_bit=True)
         comp, ncomp = strongly_connected(lg)
         outcome = longest_weighted(lg, comp, ncomp, TICK)
         bound = cfg.recovery_bound

@@ -49,7 +49,7 @@ from wsmodel.model import (
 from wsmodel.model import (
     Phase as Lifecycle,
 )
-from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, Property
+from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, Property, holds_limit_in_use
 from wsmodel.properties.results import Counterexample, Result, Status
 
 
@@ -125,10 +125,6 @@ class Recovery:
     cycle_from: int | None  # index into steps where a repeated state was first seen
 
 
-def holds_limit_active(config: Config, state: State, user: int) -> bool:
-    return state.users[user].count(Lifecycle.ACTIVE) >= config.limit
-
-
 @lru_cache(maxsize=2048)
 def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery:
     """Faults stop; the application keeps sending; the user retries every tick.
@@ -136,7 +132,7 @@ def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery
     The schedule is fair and deterministic, and the state space is finite (ages
     saturate), so either the user is admitted or the run comes back to a state it has
     seen: then the block is permanent. The clock restarts while the user holds
-    ``limit`` active managers (they are exempt from the claim). Cached: searches end
+    ``limit`` managers in use (they are exempt from the claim). Cached: searches end
     in the same states again and again, and a probe can take hundreds of ticks."""
     steps: list[Action] = []
     seen: dict[State, int] = {}
@@ -156,7 +152,7 @@ def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery
         if state in seen:
             return Recovery(None, tuple(steps), seen[state])
         seen[state] = len(steps)
-        if holds_limit_active(config, state, user):
+        if holds_limit_in_use(config, state.users[user]):
             clock = 0
         if state.users[user].managers:
             take(ServerSend(user))

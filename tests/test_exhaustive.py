@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from wsmodel.model import (
     urgent,
 )
 from wsmodel.properties import cli, exhaustive
-from wsmodel.properties.catalogue import BY_NAME, NAMES
+from wsmodel.properties.catalogue import BY_NAME, NAMES, holds_limit_in_use
 from wsmodel.properties.exhaustive import ENGINE, Report, check_exhaustive, run_exhaustive
 from wsmodel.properties.explore import canonical
 from wsmodel.properties.pin import PINNED, run_pinned
@@ -149,11 +150,13 @@ def test_reference_recovery_bound_holds_for_the_search_schedule() -> None:
     assert Outcome.ADMITTED.value == "admitted"
 
 
-def _staggered_cycle(limit: int) -> tuple[list[State], list[Action]]:
-    """Reference, 1 user at the limit: each manager gets traffic just before the user
-    retries at a moment when another has only just gone idle (not yet evictable), so
-    every retry is refused, forever. Returns the states and actions of one period,
-    found by running the schedule until a canonical state repeats."""
+def _staggered_cycle(limit: int, every_tick: bool) -> tuple[list[State], list[Action]]:
+    """Reference, 1 user at the limit, peers that each send now and then, staggered:
+    the user retries when one manager has just gone idle (not yet evictable) and the
+    one that went idle before has just sent again, so the retry is refused. With
+    ``every_tick`` the user retries on every tick (that needs limit > idle_after
+    managers to keep one freshly idle each tick); otherwise only at those moments.
+    Runs the schedule until a canonical state repeats; returns that period."""
     cfg = preset("small").with_(users=1, limit=limit)
     pol = BUILTIN["reference"]
     s = start(cfg, pol)
@@ -180,7 +183,7 @@ def _staggered_cycle(limit: int) -> tuple[list[State], list[Action]]:
     for _ in range(100):
         settle()
         ms = s.users[0].managers
-        if any(m.phase is Phase.IDLE and m.activity_age == cfg.idle_after for m in ms):
+        if every_tick or any(m.activity_age == cfg.idle_after for m in ms):
             for m in ms:
                 if m.phase is Phase.IDLE and m.activity_age > cfg.idle_after:
                     do(Traffic(0, m.id))
@@ -196,29 +199,35 @@ def _staggered_cycle(limit: int) -> tuple[list[State], list[Action]]:
     raise AssertionError("the schedule did not cycle")
 
 
-def test_staggered_retries_are_not_a_permanent_block() -> None:
-    # The cycle below is real, fault-free, has ticks and refused retries, and in no
-    # state do both managers happen to be active at once: an earlier definition ("never
-    # holds `limit` active managers at one instant") called it a permanent block of the
-    # reference policy at limit 2. But both peers are in use (each returns to active on
-    # the cycle), and retrying one tick later is admitted; the definition now excuses a
-    # cycle on which `limit` managers are each active somewhere (decision 0010).
-    states, actions = _staggered_cycle(limit=2)
+@pytest.mark.parametrize(("limit", "every_tick"), [(2, False), (4, True)])
+def test_staggered_peers_in_use_are_not_a_block(limit: int, every_tick: bool) -> None:
+    # Real, fault-free cycles with ticks and refused retries on which the managers are
+    # never all active at one instant. The earlier exemption ("holds `limit` active
+    # managers") called the first a permanent block of reference at limit 2, and the
+    # second (a retry every tick) unbounded recovery at limit 4. Every peer is in use,
+    # and at some instant of each cycle `limit` managers are in use: exempt (decision
+    # 0010). Reference at limit 2 is pinned complete with both claims holding.
+    cfg = preset("small").with_(users=1, limit=limit)
+    states, actions = _staggered_cycle(limit, every_tick)
     assert any(isinstance(a, Tick) for a in actions)
     assert any(isinstance(a, Connect) for a in actions)
     assert not any(a.fault for a in actions)
-    assert all(st.users[0].count(Phase.ACTIVE) < 2 for st in states)
-    ever_active = {m.id for st in states for m in st.users[0].managers if m.phase is Phase.ACTIVE}
-    assert len(ever_active) == 2
+    assert all(st.users[0].count(Phase.ACTIVE) < limit for st in states)
+    assert any(holds_limit_in_use(cfg, st.users[0]) for st in states)
+    if every_tick:
+        ticks = [i for i, a in enumerate(actions) if isinstance(a, Tick)]
+        assert all(any(isinstance(a, Connect) for a in actions[i:j]) for i, j in pairwise(ticks))
     manifest = json.loads((HERE / "state_space.json").read_text())
     pinned = manifest["configurations"]["small-1user-limit2"]["policies"]["reference"]
-    assert pinned["complete"] and pinned["verdicts"]["no_permanent_block"] == "holds"
+    assert pinned["complete"]
+    assert pinned["verdicts"]["no_permanent_block"] == pinned["verdicts"]["bounded_recovery"]
+    assert pinned["verdicts"]["bounded_recovery"] == "holds"
 
 
-def test_a_manager_that_is_never_active_is_a_permanent_block_at_limit_2() -> None:
+def test_a_manager_never_in_use_is_a_permanent_block_at_limit_2() -> None:
     # KeepsIdle never evicts an idle entry. At limit 2 its lasso keeps one manager idle
-    # throughout while the other comes back to active: only a proper subset of the
-    # user's managers is never active, the case the product's manager sets exist for.
+    # throughout while the other comes back to active: the user is never admitted and
+    # never holds 2 managers in use, though one of them is in use now and then.
     policy = _mutant("KeepsIdle")
     cfg = preset("small").with_(users=1, limit=2)
     (r,) = check_exhaustive(cfg, policy, ["no_permanent_block"])
@@ -227,9 +236,8 @@ def test_a_manager_that_is_never_active_is_a_permanent_block_at_limit_2() -> Non
     states = replay(cfg, policy, [*ce.steps, *ce.cycle])
     loop = states[len(ce.steps) :]
     assert canonical(loop[0], {}, False)[0] == canonical(loop[-1], {}, False)[0]
-    active = [{m.id for m in st.users[0].managers if m.phase is Phase.ACTIVE} for st in loop]
-    ever = set().union(*active)
-    assert 0 < len(ever) < cfg.limit
+    assert not any(holds_limit_in_use(cfg, st.users[0]) for st in loop)
+    assert any(st.users[0].count(Phase.ACTIVE) for st in loop)
     assert not any(a.fault for a in ce.cycle)
     (h,) = check_hypothesis(SMALL1, policy, ["no_permanent_block"])
     assert h.status is Status.VIOLATED
