@@ -68,6 +68,7 @@ MODEL_ALL = [
 PROPERTIES_MODULES = [
     "catalogue",
     "cli",
+    "cutoff",
     "docs",
     "exhaustive",
     "expectations",
@@ -82,8 +83,18 @@ PROPERTIES_MODULES = [
 
 # What other code (tests, docs, a driver for a real registry) relies on, per module.
 PROPERTIES_NAMES = {
-    "catalogue": ["BY_NAME", "CATALOGUE", "LIVENESS_NAMES", "NAMES", "Kind", "Property"],
+    "catalogue": [
+        "BY_NAME",
+        "CATALOGUE",
+        "LIVENESS_NAMES",
+        "NAMES",
+        "Kind",
+        "Property",
+        "holds_limit_in_use",
+        "in_use",
+    ],
     "cli": ["main"],
+    "cutoff": ["base_relation", "check_graph", "check_runs", "lemma_l_exceptions", "local_steps"],
     "expectations": ["MUST_BREAK", "MUST_HOLD", "expected"],
     "loader": ["UsageError", "load_policy", "validate_policy"],
     "render": ["JSON_SCHEMA", "counterexample_lines", "result_json", "verdict_table"],

@@ -1,0 +1,280 @@
+"""The cutoff argument for large limits (docs/checking.md): two lemmas, checked.
+
+No engine can explore limit 20 (each extra manager multiplies the one-user space by
+~150), so the argument for large limits goes through single managers. Project a run
+onto one manager: its *local steps* are (local state before, label, local state
+after), where the local state is the manager with its key erased and the label says
+what moved it (``Tick``, one of its own actions, or a user-level action of its user:
+``Connect``, ``Sweep``, ``ServerSend``). Steps that leave it unchanged and are not its
+own or a ``Tick`` are stutters and are dropped; creation is ``(None, "Connect", m)``
+and removal ``(m, label, None)``.
+
+Lemma M: every local step of a run at limit L is a local step of the complete
+one-user graph at limit 1 (same timings and policy). By induction over the run, every
+local state at limit L is then reachable at limit 1, so claims about one manager's
+local state or step (``zombies_reaped`` with its worst figure, ``no_healthy_eviction``,
+``no_leak``'s first half) carry over from limit 1. Checked on every edge of an explored
+graph at a larger limit, and on seeded random runs at any limit.
+
+Lemma L (reference): every local state reachable at limit 1 that is live but not in
+use (``catalogue.in_use``) is stuck, or idle long enough for reference to evict it
+(``activity_age > idle_after``). With lemma M and reference's admission rule it gives
+the liveness claims at every limit; docs/checking.md has the argument.
+
+    python -m wsmodel.properties.cutoff [--policy NAME] [--limit L] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from wsmodel.model import (
+    BUILTIN,
+    LIVE,
+    Action,
+    Config,
+    Connect,
+    Manager,
+    Phase,
+    Policy,
+    ServerSend,
+    State,
+    Sweep,
+    Tick,
+    enabled,
+    preset,
+    start,
+    step,
+)
+from wsmodel.properties.catalogue import in_use
+from wsmodel.properties.explore import StateGraph, explore
+
+__all__ = [
+    "LocalStep",
+    "base_relation",
+    "check_graph",
+    "check_runs",
+    "lemma_l_exceptions",
+    "local_steps",
+    "random_runs",
+]
+
+LocalStep = tuple[Manager | None, str, Manager | None]
+_USER_LEVEL = (Connect, Sweep, ServerSend)
+
+
+def _local(m: Manager) -> Manager:
+    return m._replace(id=0)
+
+
+def local_steps(before: State, action: Action, after: State) -> Iterator[LocalStep]:
+    """The local steps of every manager moved by one step of the model (raw keys:
+    ``after`` as ``step`` returned it, not a canonical form)."""
+    for u, (b, a) in enumerate(zip(before.users, after.users, strict=True)):
+        owner = getattr(action, "user", None)
+        mine = owner == u
+        now = {m.id: m for m in a.managers}
+        for m in b.managers:
+            n = now.get(m.id)
+            own = mine and getattr(action, "manager", None) == m.id
+            if isinstance(action, Tick) or own:
+                label = action.name
+            elif mine and isinstance(action, _USER_LEVEL):
+                if n == m:
+                    continue  # a stutter for m
+                label = action.name
+            elif n == m:
+                continue  # another manager's or user's step, m untouched
+            else:
+                label = f"foreign {action.name}"  # never a step of the base graph
+            yield _local(m), label, None if n is None else _local(n)
+        for m in a.managers:
+            if m.id >= b.next_id:
+                yield None, action.name, _local(m)
+
+
+def base_relation(config: Config, policy: Policy, timeout: float | None = None) -> set[LocalStep]:
+    """Every local step of the complete one-user, limit-1 graph of ``config``'s timings."""
+    base = config.with_(users=1, limit=1)
+    steps: set[LocalStep] = set()
+
+    def hook(i: int, s: State, a: Action, t: State, e: int) -> None:
+        steps.update(local_steps(s, a, t))
+
+    g = explore(base, policy, on_edge=hook, timeout=timeout)
+    if not g.complete:
+        raise RuntimeError(f"the limit-1 graph did not finish ({g.stopped_by})")
+    return steps
+
+
+@dataclass
+class LemmaCheck:
+    checked: int  # local steps examined
+    distinct: int  # distinct local steps among them
+    covered: int  # how many of the base relation's steps were seen
+    outside: list[tuple[LocalStep, list[Action]]]  # steps not in the base, with a witness run
+
+    @property
+    def holds(self) -> bool:
+        return not self.outside
+
+
+def check_graph(g: StateGraph, base: set[LocalStep]) -> LemmaCheck:
+    """Lemma M over every edge of an explored graph (re-stepping each edge from its
+    canonical source: canonical states are states of the model)."""
+    found: set[LocalStep] = set()
+    outside: list[tuple[LocalStep, list[Action]]] = []
+    checked = 0
+    for i in range(g.expanded):
+        s = g.states[i]
+        for e in g.out_edges(i):
+            a = g.actions[g.act[e]]
+            t = step(g.config, g.policy, s, a)
+            assert t is not None
+            for ls in local_steps(s, a, t):
+                checked += 1
+                if ls not in found:
+                    found.add(ls)
+                    if ls not in base and len(outside) < 5:
+                        trace = [g.actions[c] for _, c in g.path_to(i)] + [a]
+                        outside.append((ls, trace))
+    return LemmaCheck(checked, len(found), len(found & base), outside)
+
+
+def random_runs(
+    config: Config, policy: Policy, runs: int, length: int, seed: int
+) -> Iterator[tuple[list[Action], State, Action, State]]:
+    """Seeded random walks that fill the registry: most steps are a Connect, a Tick or
+    a due system action (a Connect needs a Tick before the next); the rest are drawn
+    from every enabled action, at a rate each run draws, so some runs reach the limit
+    with healthy managers and some with zombies and hanging closes."""
+    rng = random.Random(seed)
+    for _ in range(runs):
+        s = start(config, policy)
+        trace: list[Action] = []
+        other = rng.uniform(0.02, 0.4)
+        for _ in range(length):
+            acts = enabled(config, policy, s)
+            pick = [a for a in acts if isinstance(a, (Connect, Tick)) or a.system]
+            a = rng.choice(acts if not pick or rng.random() < other else pick)
+            t = step(config, policy, s, a)
+            assert t is not None
+            trace.append(a)
+            yield trace, s, a, t
+            s = t
+
+
+def check_runs(
+    walks: Iterable[tuple[list[Action], State, Action, State]], base: set[LocalStep]
+) -> LemmaCheck:
+    found: set[LocalStep] = set()
+    outside: list[tuple[LocalStep, list[Action]]] = []
+    checked = 0
+    for trace, s, a, t in walks:
+        for ls in local_steps(s, a, t):
+            checked += 1
+            if ls not in found:
+                found.add(ls)
+                if ls not in base and len(outside) < 5:
+                    outside.append((ls, list(trace)))
+    return LemmaCheck(checked, len(found), len(found & base), outside)
+
+
+def lemma_l_exceptions(config: Config, base: set[LocalStep]) -> list[Manager]:
+    """Local states of the base relation that are live and not in use, yet neither
+    stuck nor evictable by reference's rule (``activity_age > idle_after``)."""
+    states = {m for before, _, after in base for m in (before, after) if m is not None}
+    return sorted(
+        (
+            m
+            for m in states
+            if m.phase in LIVE
+            and not in_use(config, m)
+            and m.phase is not Phase.STUCK
+            and m.activity_age <= config.idle_after
+        ),
+        key=show,
+    )
+
+
+def show(m: Manager | None) -> str:
+    if m is None:
+        return "(none)"
+    return (
+        f"{m.phase.value}{'' if m.is_active else '*'} age={m.age} activity={m.activity_age} "
+        f"quiet={m.quiet_age} pong={m.pong_age} in_phase={m.phase_age}"
+        f"{' hangs' if m.close_hangs else ''}{' aborting' if m.aborting else ''}"
+        f"{'' if m.stuck_age is None else f' stuck={m.stuck_age}'}"
+    )
+
+
+def describe(ls: LocalStep) -> str:
+    before, label, after = ls
+    return f"{show(before)} --{label}--> {show(after)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m wsmodel.properties.cutoff")
+    parser.add_argument("--policy", choices=sorted(BUILTIN), default="reference")
+    parser.add_argument("--limit", type=int, default=20, help="limit of the random runs")
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--length", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--exhaustive-limit",
+        type=int,
+        default=2,
+        metavar="L",
+        help="also check every edge of the one-user graph at limit L (0: skip)",
+    )
+    args = parser.parse_args(argv)
+    policy = BUILTIN[args.policy]
+    cfg = preset("small").with_(users=1)
+    base = base_relation(cfg, policy)
+    print(f"{args.policy}: {len(base)} distinct local steps at limit 1 (small timings)")
+    exceptions = lemma_l_exceptions(cfg, base)
+    print(
+        "lemma L: "
+        + (
+            "holds"
+            if not exceptions
+            else f"{len(exceptions)} exceptions, e.g. {show(exceptions[0])}"
+        )
+    )
+    failed = bool(exceptions)
+    if args.exhaustive_limit > 1:
+        g = explore(cfg.with_(limit=args.exhaustive_limit), policy)
+        out = check_graph(g, base)
+        scope = "complete" if g.complete else f"PREFIX ({g.stopped_by})"
+        print(
+            f"limit {args.exhaustive_limit}, every edge ({len(g.states):,} states, {scope}): "
+            f"{out.checked:,} local steps, {out.distinct} distinct "
+            f"({out.covered} of the {len(base)} limit-1 steps), "
+            f"{'lemma M holds' if out.holds else 'LEMMA M FAILS'}"
+        )
+        failed |= _report(out)
+    walks = random_runs(cfg.with_(limit=args.limit), policy, args.runs, args.length, args.seed)
+    out = check_runs(walks, base)
+    print(
+        f"limit {args.limit}, {args.runs} random runs of {args.length} steps: "
+        f"{out.checked:,} local steps, {out.distinct} distinct "
+        f"({out.covered} of the {len(base)} limit-1 steps), "
+        f"{'lemma M holds' if out.holds else 'LEMMA M FAILS'}"
+    )
+    failed |= _report(out)
+    return 1 if failed else 0
+
+
+def _report(out: LemmaCheck) -> bool:
+    for ls, trace in out.outside:
+        print(f"  not a limit-1 step: {describe(ls)}")
+        print(f"    after {len(trace)} steps: {' '.join(map(str, trace[-8:]))}")
+    return not out.holds
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The two lemmas of the cutoff argument (docs/checking.md): each holds for reference,
+and each is shown failing on a policy it must reject, so neither check is vacuous."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import ClassVar
+
+from wsmodel.model import (
+    BUILTIN,
+    Connect,
+    Decision,
+    Phase,
+    Policy,
+    Reference,
+    Registry,
+    preset,
+    start,
+    step,
+)
+from wsmodel.model.state import Transport
+from wsmodel.properties.cutoff import (
+    LocalStep,
+    base_relation,
+    check_graph,
+    check_runs,
+    lemma_l_exceptions,
+    local_steps,
+    random_runs,
+)
+from wsmodel.properties.explore import explore
+
+SMALL = preset("small").with_(users=1)
+
+
+@cache
+def base(name: str) -> frozenset[LocalStep]:
+    return frozenset(base_relation(SMALL, BUILTIN[name]))
+
+
+class SparesTheFirst(Reference):
+    """At the limit, closes every open entry but the first, healthy or not: what happens
+    to a manager depends on how many others there are, which limit 1 cannot show."""
+
+    name: ClassVar[str] = "mutant-spares-the-first"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if registry.open_count >= registry.config.limit:
+            for e in [e for e in registry.entries if e.transport is Transport.OPEN][1:]:
+                registry.close_nowait(e.id)
+        return super().on_connect(registry)
+
+
+def test_local_steps_of_a_connect_and_a_tick() -> None:
+    pol = BUILTIN["reference"]
+    cfg = SMALL.with_(limit=2)
+    s0 = start(cfg, pol)
+    s1 = step(cfg, pol, s0, Connect(0))
+    assert s1 is not None
+    ((before, label, after),) = local_steps(s0, Connect(0), s1)
+    assert before is None and label == "Connect" and after is not None
+    assert after.phase is Phase.ACTIVE and after.id == 0
+
+
+def test_lemma_m_holds_for_reference_at_limit_2_and_20() -> None:
+    ref = set(base("reference"))
+    g = explore(SMALL.with_(limit=2), BUILTIN["reference"], max_states=30_000)
+    on_graph = check_graph(g, ref)
+    assert on_graph.holds and on_graph.checked > 50_000
+    runs = check_runs(random_runs(SMALL.with_(limit=20), BUILTIN["reference"], 40, 600, 0), ref)
+    assert runs.holds
+    assert runs.covered > 0.8 * len(ref), (runs.covered, len(ref))
+
+
+def test_lemma_m_fails_when_a_manager_s_fate_depends_on_the_others() -> None:
+    pol: Policy = SparesTheFirst()
+    mutant_base = base_relation(SMALL, pol)
+    out = check_runs(random_runs(SMALL.with_(limit=2), pol, 20, 300, 0), mutant_base)
+    assert not out.holds
+    (before, label, after), trace = out.outside[0]
+    assert label == "Connect" and before is not None and before.phase is Phase.ACTIVE
+    assert after is not None and after.phase is Phase.CLOSING
+    assert isinstance(trace[-1], Connect)
+
+
+def test_lemma_l_holds_for_reference_and_fails_where_sends_refresh_activity() -> None:
+    assert lemma_l_exceptions(SMALL, set(base("reference"))) == []
+    # conservative refreshes last_activity on every send: an idle manager whose peer is
+    # silent can look fresh, so reference's eviction rule would not see it
+    exceptions = lemma_l_exceptions(SMALL, set(base("conservative")))
+    assert exceptions and all(m.phase is Phase.IDLE for m in exceptions)
+    assert all(m.activity_age <= SMALL.idle_after < m.quiet_age for m in exceptions)
