@@ -33,14 +33,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from wsmodel.model import (
-    BUILTIN,
     LIVE,
     Action,
     Config,
+    ConfigError,
     Connect,
     Manager,
     Phase,
     Policy,
+    PolicyError,
     ServerSend,
     State,
     Sweep,
@@ -52,6 +53,7 @@ from wsmodel.model import (
 )
 from wsmodel.properties.catalogue import in_use
 from wsmodel.properties.explore import StateGraph, explore
+from wsmodel.properties.loader import UsageError, load_policy, validate_policy
 
 __all__ = [
     "LocalStep",
@@ -97,6 +99,10 @@ def local_steps(before: State, action: Action, after: State) -> Iterator[LocalSt
                 yield None, action.name, _local(m)
 
 
+class Incomplete(RuntimeError):
+    """The limit-1 graph did not finish within its budget: nothing can be checked."""
+
+
 def base_relation(config: Config, policy: Policy, timeout: float | None = None) -> set[LocalStep]:
     """Every local step of the complete one-user, limit-1 graph of ``config``'s timings."""
     base = config.with_(users=1, limit=1)
@@ -107,7 +113,7 @@ def base_relation(config: Config, policy: Policy, timeout: float | None = None) 
 
     g = explore(base, policy, on_edge=hook, timeout=timeout)
     if not g.complete:
-        raise RuntimeError(f"the limit-1 graph did not finish ({g.stopped_by})")
+        raise Incomplete(f"the limit-1 graph did not finish (stopped by {g.stopped_by})")
     return steps
 
 
@@ -218,61 +224,83 @@ def describe(ls: LocalStep) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wsmodel.properties.cutoff")
-    parser.add_argument("--policy", choices=sorted(BUILTIN), default="reference")
+    """Exit 0 if both lemmas hold, 1 if one fails (with witnesses) or could not be
+    checked, 2 on bad input, 3 if the policy broke the protocol."""
+    parser = argparse.ArgumentParser(
+        prog="python -m wsmodel.properties.cutoff",
+        description="Check the cutoff argument's lemmas (docs/checking.md), small timings.",
+    )
+    parser.add_argument("--policy", default="reference", metavar="NAME|module:attr")
     parser.add_argument("--limit", type=int, default=20, help="limit of the random runs")
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--length", type=int, default=400)
+    parser.add_argument("--runs", type=int, default=200, help="random runs (default 200)")
+    parser.add_argument("--length", type=int, default=1000, help="steps per run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--exhaustive-limit",
         type=int,
         default=2,
         metavar="L",
-        help="also check every edge of the one-user graph at limit L (0: skip)",
+        help="also check every edge of the one-user graph at limit L (default 2; 0: skip)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds for that graph (default 600)"
     )
     args = parser.parse_args(argv)
-    policy = BUILTIN[args.policy]
-    cfg = preset("small").with_(users=1)
-    base = base_relation(cfg, policy)
-    print(f"{args.policy}: {len(base)} distinct local steps at limit 1 (small timings)")
+    try:
+        if min(args.runs, args.length) < 0 or args.timeout <= 0:
+            raise UsageError("--runs and --length must be >= 0 and --timeout > 0")
+        cfg = preset("small").with_(users=1, limit=1)
+        walk_cfg = cfg.with_(limit=args.limit)
+        policy = load_policy(args.policy)
+        validate_policy(policy, cfg)
+    except (UsageError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _check(policy, cfg, walk_cfg, args)
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except Incomplete as exc:
+        print(f"not checked: {exc}", file=sys.stderr)
+        return 1
+
+
+def _check(policy: Policy, cfg: Config, walk_cfg: Config, args: argparse.Namespace) -> int:
+    base = base_relation(cfg, policy, timeout=args.timeout)
+    print(f"{policy.name}: {len(base)} distinct local steps at limit 1 (small timings)")
     exceptions = lemma_l_exceptions(cfg, base)
-    print(
-        "lemma L: "
-        + (
-            "holds"
-            if not exceptions
-            else f"{len(exceptions)} exceptions, e.g. {show(exceptions[0])}"
-        )
-    )
+    if exceptions:
+        print(f"lemma L: FAILS on {len(exceptions)} local states, e.g. {show(exceptions[0])}")
+    else:
+        print("lemma L: holds (every live local state not in use is stuck or evictable)")
     failed = bool(exceptions)
     if args.exhaustive_limit > 1:
-        g = explore(cfg.with_(limit=args.exhaustive_limit), policy)
-        out = check_graph(g, base)
-        scope = "complete" if g.complete else f"PREFIX ({g.stopped_by})"
-        print(
-            f"limit {args.exhaustive_limit}, every edge ({len(g.states):,} states, {scope}): "
-            f"{out.checked:,} local steps, {out.distinct} distinct "
-            f"({out.covered} of the {len(base)} limit-1 steps), "
-            f"{'lemma M holds' if out.holds else 'LEMMA M FAILS'}"
+        g = explore(cfg.with_(limit=args.exhaustive_limit), policy, timeout=args.timeout)
+        scope = "complete" if g.complete else f"a prefix: stopped by {g.stopped_by}"
+        failed |= _report(
+            f"limit {args.exhaustive_limit}, every edge ({len(g.states):,} states, {scope})",
+            check_graph(g, base),
+            len(base),
         )
-        failed |= _report(out)
-    walks = random_runs(cfg.with_(limit=args.limit), policy, args.runs, args.length, args.seed)
-    out = check_runs(walks, base)
-    print(
-        f"limit {args.limit}, {args.runs} random runs of {args.length} steps: "
-        f"{out.checked:,} local steps, {out.distinct} distinct "
-        f"({out.covered} of the {len(base)} limit-1 steps), "
-        f"{'lemma M holds' if out.holds else 'LEMMA M FAILS'}"
+    walks = random_runs(walk_cfg, policy, args.runs, args.length, args.seed)
+    failed |= _report(
+        f"limit {args.limit}, {args.runs} random runs of {args.length} steps",
+        check_runs(walks, base),
+        len(base),
     )
-    failed |= _report(out)
     return 1 if failed else 0
 
 
-def _report(out: LemmaCheck) -> bool:
+def _report(scope: str, out: LemmaCheck, base_size: int) -> bool:
+    print(
+        f"{scope}: {out.checked:,} local steps, {out.distinct} distinct "
+        f"({out.covered} of the {base_size} limit-1 steps); "
+        + ("lemma M holds" if out.holds else "LEMMA M FAILS")
+    )
     for ls, trace in out.outside:
         print(f"  not a limit-1 step: {describe(ls)}")
-        print(f"    after {len(trace)} steps: {' '.join(map(str, trace[-8:]))}")
+        print(f"    after {len(trace)} steps, ending: {' '.join(map(str, trace[-8:]))}")
     return not out.holds
 
 

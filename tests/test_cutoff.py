@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import ClassVar
 
+import pytest
 from wsmodel.model import (
     BUILTIN,
     Connect,
@@ -19,6 +20,7 @@ from wsmodel.model import (
     step,
 )
 from wsmodel.model.state import Transport
+from wsmodel.properties import cutoff
 from wsmodel.properties.cutoff import (
     LocalStep,
     base_relation,
@@ -90,3 +92,18 @@ def test_lemma_l_holds_for_reference_and_fails_where_sends_refresh_activity() ->
     exceptions = lemma_l_exceptions(SMALL, set(base("conservative")))
     assert exceptions and all(m.phase is Phase.IDLE for m in exceptions)
     assert all(m.activity_age <= SMALL.idle_after < m.quiet_age for m in exceptions)
+
+
+def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    quick = ["--exhaustive-limit", "0", "--runs", "5", "--length", "200"]
+    assert cutoff.main(quick) == 0
+    out = capsys.readouterr().out
+    assert "lemma L: holds" in out and "lemma M holds" in out
+    assert cutoff.main(["--policy", "conservative", *quick]) == 1
+    assert "lemma L: FAILS" in capsys.readouterr().out
+    assert cutoff.main(["--policy", "no-such-policy"]) == 2
+    assert cutoff.main(["--limit", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown policy 'no-such-policy'" in err and "limit must be at least 1" in err
+    assert cutoff.main(["--timeout", "0.001"]) == 1
+    assert "not checked" in capsys.readouterr().err
