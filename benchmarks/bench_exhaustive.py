@@ -1,11 +1,13 @@
 """Speed and scale of the exhaustive engine (issue 3). Not run by pytest.
 
-    python benchmarks/bench_exhaustive.py [--quick]
+    python benchmarks/bench_exhaustive.py [--quick] [--two-users-complete]
 
 Each measurement runs in a fresh subprocess so that peak memory (ru_maxrss) is its
 own. Prints: engine vs a straightforward networkx baseline on the same model and
 canonical forms (distinct states/s, peak memory; safety-only and with liveness), a
-growth table over limit and users, and the largest limit fully verified in 60 s.
+growth table over limit and users, the largest limit fully verified in 60 s, and the
+time the cutoff lemmas take (docs/checking.md). ``--two-users-complete`` also runs two
+users at limit 1 to the end with no budget (about a quarter of an hour).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ def _config(users: int, limit: int) -> Config:
     return preset("small").with_(users=users, limit=limit)
 
 
-def engine(users: int, limit: int, policy: str, props: list[str], timeout: float) -> dict[str, Any]:
+def engine(
+    users: int, limit: int, policy: str, props: list[str], timeout: float | None
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     rep = run_exhaustive(_config(users, limit), BUILTIN[policy], props, timeout=timeout)
     dt = time.perf_counter() - t0
@@ -162,6 +166,26 @@ def main(argv: list[str]) -> int:
             f"largest limit fully verified within 60 s, {users} user(s): "
             f"{got if got else 'none (limit 1 does not finish)'}"
         )
+    print()
+    print("# cutoff lemmas (reference): python -m wsmodel.properties.cutoff")
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsmodel.properties.cutoff"], capture_output=True, text=True
+    )
+    print(proc.stdout.rstrip())
+    print(f"exit {proc.returncode}, {time.perf_counter() - t0:.1f} s")
+    if "--two-users-complete" in argv:
+        print()
+        print("# two users, limit 1, reference, all claims, no budget")
+        e = measure(
+            kind="engine", users=2, limit=1, policy="reference", props=list(NAMES), timeout=None
+        )
+        print(
+            f"{e['states']:,} states, {e['edges']:,} edges, complete {e['complete']}, "
+            f"{e['seconds']:.0f} s (exploration {e['explore_seconds']:.0f} s), "
+            f"{e['states'] / e['seconds']:,.0f} states/s, peak {e['peak_mb']:,.0f} MB"
+        )
+        print(json.dumps(e["verdicts"], indent=1))
     return 0
 
 
