@@ -140,22 +140,30 @@ class Reference(Policy):
         if registry.open_count < cfg.limit:
             return Admit()
         self.sweep(registry)  # drop finished leftovers
-        for e in registry.entries:
-            if e.transport is Transport.OPEN and e.pong_age >= cfg.verdict_after:
-                registry.abort(e.id)
+        self.free_overdue(registry)
         if registry.open_count >= cfg.limit:
-            # Strictly past idle_after: at exactly idle_after the peer may still be active.
-            idle = [
-                e
-                for e in registry.entries
-                if e.transport is Transport.OPEN and e.activity_age > cfg.idle_after
-            ]
-            if idle:
-                longest = max(idle, key=lambda e: e.activity_age)  # first registered on ties
-                registry.close_nowait(longest.id)  # graceful; the close timeout bounds it
+            self.free_one_idle(registry)
         if registry.open_count < cfg.limit:
             return Admit()
         return Reject(retry_after=self._retry_after(registry))
+
+    def free_overdue(self, registry: Registry) -> None:
+        """Abort every open entry whose peer missed its heartbeat verdict."""
+        for e in registry.entries:
+            if e.transport is Transport.OPEN and e.pong_age >= registry.config.verdict_after:
+                registry.abort(e.id)
+
+    def free_one_idle(self, registry: Registry) -> None:
+        """Close the longest-idle open entry, if one is idle strictly past idle_after (at
+        exactly idle_after the peer may still be active)."""
+        idle = [
+            e
+            for e in registry.entries
+            if e.transport is Transport.OPEN and e.activity_age > registry.config.idle_after
+        ]
+        if idle:
+            longest = max(idle, key=lambda e: e.activity_age)  # first registered on ties
+            registry.close_nowait(longest.id)  # graceful; the close timeout bounds it
 
     def sweep(self, registry: Registry) -> None:
         # Backstop for leaked entries; with removal on close there are normally none.

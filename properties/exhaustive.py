@@ -17,8 +17,9 @@ import heapq
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from wsmodel.model import (
     Action,
@@ -54,6 +55,9 @@ from wsmodel.properties.fairness import (
 from wsmodel.properties.results import Counterexample, Result, Status
 
 __all__ = ["ENGINE", "Report", "check_exhaustive", "run_exhaustive"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 ENGINE = "exhaustive"
 TICK = 1  # label: the edge is a Tick
@@ -92,6 +96,25 @@ def check_exhaustive(
     ).results
 
 
+def _gc_paused(run: Callable[P, R]) -> Callable[P, R]:
+    """Run with the cyclic garbage collector paused: the graph is millions of tuples
+    and makes no reference cycles, so the collector would only rescan it again and
+    again (~10 % of the time at limit 2)."""
+
+    @wraps(run)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
+
+
+@_gc_paused
 def run_exhaustive(
     config: Config,
     policy: Policy,
@@ -115,45 +138,6 @@ def run_exhaustive(
     unknown = [p for p in properties if p not in BY_NAME]
     if unknown:
         raise ValueError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'}: {unknown}")
-    # The graph is millions of tuples and makes no reference cycles: the cyclic
-    # collector would only rescan it again and again (~10 % of the time at limit 2).
-    with _gc_paused():
-        return _run(
-            config,
-            policy,
-            properties,
-            max_states=max_states,
-            timeout=timeout,
-            reduction=reduction,
-            progress=progress,
-            max_memory_mb=max_memory_mb,
-            max_depth=max_depth,
-        )
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _run(
-    config: Config,
-    policy: Policy,
-    properties: Sequence[str],
-    *,
-    max_states: int | None,
-    timeout: float | None,
-    reduction: bool,
-    progress: Callable[[str], None] | None,
-    max_memory_mb: float | None,
-    max_depth: int | None,
-) -> Report:
     t0 = time.perf_counter()
     wanted = list(dict.fromkeys(properties))
     checks = [(p, BY_NAME[p].check) for p in wanted if BY_NAME[p].check is not None]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Final
 
-from wsmodel.model import Admit, Config, Decision, Policy, Reference, Registry, Reject, preset
+from wsmodel.model import Admit, Config, Decision, Policy, Reference, Registry, preset
 from wsmodel.model.state import Transport
 
 LIMIT: Final = preset("production").limit
@@ -61,26 +61,20 @@ class UnboundedAwait(Reference):
 
     name: ClassVar[str] = "mutant-unbounded-await"
 
-    def on_connect(self, registry: Registry) -> Decision:
-        cfg = registry.config
-        if registry.open_count < cfg.limit:
-            return Admit()
-        self.sweep(registry)
+    def free_overdue(self, registry: Registry) -> None:
         for e in registry.entries:
-            if e.transport is Transport.OPEN and e.pong_age >= cfg.verdict_after:
+            if e.transport is Transport.OPEN and e.pong_age >= registry.config.verdict_after:
                 registry.close(e.id, deadline=None)  # was: registry.abort(e.id)
-        if registry.open_count >= cfg.limit:
-            idle = [
-                e
-                for e in registry.entries
-                if e.transport is Transport.OPEN and e.activity_age > cfg.idle_after
-            ]
-            if idle:
-                longest = max(idle, key=lambda e: e.activity_age)
-                registry.close(longest.id, deadline=None)  # was: registry.close_nowait(...)
-        if registry.open_count < cfg.limit:
-            return Admit()
-        return Reject(retry_after=self._retry_after(registry))
+
+    def free_one_idle(self, registry: Registry) -> None:
+        idle = [
+            e
+            for e in registry.entries
+            if e.transport is Transport.OPEN and e.activity_age > registry.config.idle_after
+        ]
+        if idle:
+            longest = max(idle, key=lambda e: e.activity_age)
+            registry.close(longest.id, deadline=None)  # was: registry.close_nowait(...)
 
 
 MUTANTS: Final[list[tuple[Policy, str, int]]] = [
@@ -99,14 +93,5 @@ class KeepsIdle(Reference):
 
     name: ClassVar[str] = "mutant-keeps-idle"
 
-    def on_connect(self, registry: Registry) -> Decision:
-        cfg = registry.config
-        if registry.open_count < cfg.limit:
-            return Admit()
-        self.sweep(registry)
-        for e in registry.entries:
-            if e.transport is Transport.OPEN and e.pong_age >= cfg.verdict_after:
-                registry.abort(e.id)
-        if registry.open_count < cfg.limit:
-            return Admit()
-        return Reject(retry_after=self._retry_after(registry))
+    def free_one_idle(self, registry: Registry) -> None:
+        pass
