@@ -21,7 +21,7 @@ from typing import Any
 
 from wsmodel.model import BUILTIN, Config, enabled, preset, step
 from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES
-from wsmodel.properties.exhaustive import run_exhaustive
+from wsmodel.properties.exhaustive import EXPLORE_SHARE, run_exhaustive
 from wsmodel.properties.explore import canonical
 
 SAFETY = [p for p in NAMES if p not in LIVENESS_NAMES]
@@ -147,7 +147,7 @@ def main(argv: list[str]) -> int:
                 limit=limit,
                 policy="reference",
                 props=list(NAMES),
-                timeout=60,
+                timeout=60 / EXPLORE_SHARE,  # 60 s of exploration, then judging
             )
             print(
                 f"| {users} | {limit} | {e['states']:,} | {e['edges']:,} | {e['complete']} | "

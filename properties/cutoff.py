@@ -289,6 +289,8 @@ def _check(policy: Policy, cfg: Config, walk_cfg: Config, args: argparse.Namespa
         check_runs(walks, base),
         len(base),
     )
+    if failed:
+        print(f"the cutoff argument does not apply to {policy.name} (docs/checking.md)")
     return 1 if failed else 0
 
 

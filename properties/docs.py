@@ -369,7 +369,7 @@ def verify_schema() -> dict[str, Any]:
                 "required": ["examples", "seed", "max_states", "timeout", "reduction"],
                 "additionalProperties": False,
                 "properties": {
-                    "examples": {"type": "integer", "minimum": 1},
+                    "examples": {"type": ["integer", "null"], "minimum": 1},
                     "seed": nullable_int,
                     "max_states": nullable_int,
                     "timeout": {"type": ["number", "null"]},

@@ -60,6 +60,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 ENGINE = "exhaustive"
+# Of a time budget, the share exploration may use; judging (products, SCCs, shortest
+# paths) gets the rest and takes roughly a quarter of the exploration time.
+EXPLORE_SHARE = 0.75
 TICK = 1  # label: the edge is a Tick
 RETRY = 2  # label: the tracked user's Connect, not admitted
 
@@ -132,7 +135,10 @@ def run_exhaustive(
     ``reduction`` turns the user-symmetry reduction on or off (manager keys are always
     renumbered). Every reachable state is expanded. Budgets (``max_states``,
     ``timeout``, ``max_memory_mb``) stop the exploration cleanly; what was not proven
-    is then ``not-checked``. A fault in the engine itself while judging one claim is
+    is then ``not-checked``. ``timeout`` covers judging too: exploration gets
+    ``EXPLORE_SHARE`` of it, and a claim not yet judged when it runs out is
+    ``not-checked`` (the deadline is checked between claims, so one claim's judging
+    can overrun it). A fault in the engine itself while judging one claim is
     reported as that claim ``not-checked`` with the error in its detail, never raised.
     """
     unknown = [p for p in properties if p not in BY_NAME]
@@ -162,7 +168,7 @@ def run_exhaustive(
         policy,
         symmetry=reduction,
         max_states=max_states,
-        timeout=timeout,
+        timeout=None if timeout is None else timeout * EXPLORE_SHARE,
         max_memory_mb=max_memory_mb,
         max_depth=max_depth,
         progress=progress,
@@ -182,6 +188,9 @@ def run_exhaustive(
     judge = _Judge(g, t0)
     results = []
     for name in wanted:
+        if timeout is not None and time.perf_counter() - t0 > timeout:
+            results.append(judge.out_of_time(name, timeout, len(bad_edges.get(name, ()))))
+            continue
         try:
             if name == "no_permanent_block":
                 result = judge.no_permanent_block()
@@ -248,6 +257,18 @@ class _Judge:
                 f"internal error in the exhaustive engine while judging this claim "
                 f"({type(exc).__name__}: {exc}); please report it; {self.scope()}"
             ),
+            coverage=self.coverage(),
+        )
+
+    def out_of_time(self, name: str, timeout: float, bad: int) -> Result:
+        seen = f"; a violation was seen on {bad:,} edges, not yet traced" if bad else ""
+        return Result(
+            policy=self.policy.name,
+            property=name,
+            status=Status.NOT_CHECKED,
+            engine=ENGINE,
+            detail=f"the {timeout:g} s budget ran out before this claim was judged{seen}; "
+            f"{self.scope()}",
             coverage=self.coverage(),
         )
 

@@ -224,3 +224,22 @@ def test_internal_error_and_interrupt_are_one_line(
     assert got == code
     assert_clean_error(err, *words)
     assert len(err.strip().splitlines()) == 1
+
+
+def test_exhaustive_defaults_to_sizes_that_finish(capsys: pytest.CaptureFixture[str]) -> None:
+    # the small preset's own sizes (2 users, limit 2) would run for hours; without
+    # --users/--limit the exhaustive engine takes 1 user, limit 1, and proves there
+    code = main(["verify", "--engine", "exhaustive", "--policy", "reference", "--json", "--quiet"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["success"] is True
+    assert doc["configuration"]["users"] == 1 and doc["configuration"]["limit"] == 1
+    results = doc["policies"]["reference"].values()
+    assert all(r["status"] == "holds" and r["coverage"]["complete"] for r in results)
+
+
+def test_explain_a_claim_left_undecided_is_not_success(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["explain", "no_permanent_block", "--policy", "reference", "--engine", "exhaustive"]
+    assert main([*argv, "--max-states", "100"]) == 1
+    assert "not-checked (exhaustive)" in capsys.readouterr().out
+    assert main(argv) == 0
+    assert "holds (exhaustive)" in capsys.readouterr().out

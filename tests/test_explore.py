@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from wsmodel.model import BUILTIN, preset
+from wsmodel.properties import exhaustive
 from wsmodel.properties.catalogue import NAMES
 from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.explore import canonical, explore, real_trace, to_networkx
@@ -95,3 +98,16 @@ def test_networkx_view() -> None:
     assert all("summary" in d and "violates" in d for _, d in view.nodes(data=True))
     assert any("no_leak" in d["violates"] for _, d in view.nodes(data=True))
     assert all(isinstance(d["action"], str) for _, _, d in view.edges(data=True))
+
+
+def test_the_time_budget_covers_judging(monkeypatch: pytest.MonkeyPatch) -> None:
+    # exploration finishes well within the budget, but judging finds it spent: the
+    # claims not yet judged are not-checked, and a violation already seen is said so
+    ticks = iter([0.0])  # the run starts at 0; every later reading says 1 s later
+    cfg = preset("small").with_(users=1, limit=1)
+    clock = SimpleNamespace(perf_counter=lambda: next(ticks, 1.0))
+    monkeypatch.setattr(exhaustive, "time", clock)
+    got = check_exhaustive(cfg, BUILTIN["graduated"], ["no_healthy_eviction"], timeout=0.5)
+    assert got[0].status is Status.NOT_CHECKED
+    assert "budget ran out before this claim was judged" in got[0].detail
+    assert "a violation was seen" in got[0].detail
