@@ -16,7 +16,7 @@ import gc
 import heapq
 import time
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -547,88 +547,77 @@ class _Judge:
 
     # liveness ---------------------------------------------------------------------
 
-    def _tracked_edges(self) -> Callable[[int, int], Iterator[tuple[int, int, int, int]]]:
-        """The edges one tracked user's liveness claims follow, from (state, position of
-        the tracked user): fault-free, and not a Connect that admits the tracked user.
-        Yields (edge, label, target state, the tracked user's position there)."""
-        g = self.g
-        perms, acts = g.perms, g.actions
-        fault = [a.fault for a in acts]
-        tick = self.is_tick
-        connect_user = [a.user if isinstance(a, Connect) else -1 for a in acts]
-
-        def edges(s: int, p: int) -> Iterator[tuple[int, int, int, int]]:
-            for e in g.out_edges(s):
-                code = g.act[e]
-                if fault[code]:
-                    continue
-                lab = 0
-                if connect_user[code] == p:
-                    if g.flags[e] & FLAG_ADMITTED:
-                        continue
-                    lab = RETRY
-                elif tick[code]:
-                    lab = TICK
-                yield e, lab, g.dst[e], perms[g.perm[e]][p]
-
-        return edges
-
     def _product(self, with_retry_bit: bool) -> LabelledGraph:
         """The graph followed by one tracked user: nodes (state, position of the tracked
-        user[, retried since the last tick]); the tracked edges only, and not through
-        states where the tracked user holds `limit` managers in use (exempt from the
-        liveness claims; decision 0010). With the retry bit, a Tick is only taken after
-        the tracked user retried since the previous Tick."""
+        user[, retried since the last tick]); only fault-free edges; not through states
+        where the tracked user holds `limit` managers in use (exempt from the liveness
+        claims; decision 0010); not along a Connect that admits the tracked user. With
+        the retry bit, a Tick is only taken after the tracked user retried since the
+        previous Tick."""
         g = self.g
         cfg = self.config
         k = cfg.users
-        rbits = 2 if with_retry_bit else 1
         exempt = [[holds_limit_in_use(cfg, u) for u in st.users] for st in g.states]
+        perms = g.perms
+        acts = g.actions
+        fault = [a.fault for a in acts]
+        tick = self.is_tick
+        connect_user = [a.user if isinstance(a, Connect) else -1 for a in acts]
+        rbits = 2 if with_retry_bit else 1
         lg = LabelledGraph(len(g.states) * k * rbits)
-        follow = self._tracked_edges()
+        dst, label, ref, start = lg.dst, lg.label, lg.ref, lg.start
         for s in range(len(g.states)):
+            rng = g.out_edges(s)
             for p in range(k):
-                out = [] if exempt[s][p] else [x for x in follow(s, p) if not exempt[x[2]][x[3]]]
                 for r in range(rbits):
-                    for e, lab, t, q in out:
-                        r2 = 0
-                        if with_retry_bit:
-                            if lab == TICK and r == 0:
+                    if not exempt[s][p]:
+                        for e in rng:
+                            code = g.act[e]
+                            if fault[code]:
                                 continue
-                            r2 = 1 if lab == RETRY else 0 if lab == TICK else r
-                        lg.dst.append((t * k + q) * rbits + r2)
-                        lg.label.append(lab)
-                        lg.ref.append(e)
-                    lg.start.append(len(lg.dst))
+                            lab = 0
+                            r2 = r
+                            if connect_user[code] == p:
+                                if g.flags[e] & FLAG_ADMITTED:
+                                    continue
+                                lab = RETRY
+                                r2 = 1
+                            elif tick[code]:
+                                if with_retry_bit and r == 0:
+                                    continue
+                                lab = TICK
+                                r2 = 0
+                            t = g.dst[e]
+                            q = perms[g.perm[e]][p]
+                            if exempt[t][q]:
+                                continue
+                            dst.append((t * k + q) * rbits + (r2 if with_retry_bit else 0))
+                            label.append(lab)
+                            ref.append(e)
+                    start.append(len(dst))
         return lg
 
     def _lasso(
-        self,
-        lg: LabelledGraph,
-        comp: array[int],
-        c: int,
-        where: Callable[[int], tuple[int, int]],
-        required: list[int],
+        self, lg: LabelledGraph, comp: array[int], c: int, rbits: int, required: list[int]
     ) -> tuple[tuple[Action, ...], tuple[Action, ...], int]:
-        """The shortest stem to component c and a cycle in it through every required
-        label; ``where`` maps a product node to (state, tracked position)."""
         g = self.g
+        k = self.config.users
         members = [v for v in range(lg.n) if comp[v] == c]
-        states = {where(v)[0] for v in members}
+        states = {v // rbits // k for v in members}
         targets = {s: [("stem", -1)] for s in states}
         ((stem, end),) = self.shortest(targets).values()
-        entry = next(v for v in members if where(v)[0] == end)
+        entry = next(v for v in members if v // rbits // k == end)
         lasso = find_cycle(lg, comp, c, entry, required)
         cycle_path = []
         v = entry
         for e in lasso.cycle:
             base = lg.ref[e]
-            cycle_path.append((where(v)[0], g.act[base]))
+            cycle_path.append((v // rbits // k, g.act[base]))
             v = lg.dst[e]
         actions, _ = self.trace(stem + cycle_path)
         stem_actions = actions[: len(stem)]
         at_entry = self._replay_state(stem_actions)
-        user = relabel_of(g, at_entry).users[where(entry)[1]]
+        user = relabel_of(g, at_entry).users[(entry // rbits) % k]
         return stem_actions, actions[len(stem) :], user
 
     def no_permanent_block(self) -> Result:
@@ -637,10 +626,7 @@ class _Judge:
         fair = fair_components(lg, comp, ncomp, [TICK, RETRY])
         violation = None
         if fair:
-            k = self.config.users
-            stem, cycle, user = self._lasso(
-                lg, comp, fair[0], lambda v: divmod(v, k), [RETRY, TICK]
-            )
+            stem, cycle, user = self._lasso(lg, comp, fair[0], 1, [RETRY, TICK])
             violation = Counterexample(
                 f"faults have stopped, user {user} retries forever and time passes, yet "
                 f"user {user} is never admitted and never holds the limit of "
@@ -662,9 +648,8 @@ class _Judge:
         comp, ncomp = strongly_connected(lg)
         outcome = longest_weighted(lg, comp, ncomp, TICK)
         bound = cfg.recovery_bound
-        k = cfg.users
         if isinstance(outcome, int):
-            stem, cycle, user = self._lasso(lg, comp, outcome, lambda v: divmod(v // 2, k), [TICK])
+            stem, cycle, user = self._lasso(lg, comp, outcome, 2, [TICK])
             violation = Counterexample(
                 f"user {user} retries before every tick and is never admitted: recovery "
                 f"is unbounded; bound H+T+C+R = {bound}",
@@ -678,6 +663,7 @@ class _Judge:
                 detail=f"worst recovery: unbounded; bound {bound}",
             )
         best, via = outcome
+        k = cfg.users
         worst, worst_node = 0, -1
         for s in range(len(self.g.states)):
             for p in range(k):
