@@ -12,14 +12,11 @@ docs/checking.md.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import wraps
-from typing import ParamSpec, TypeVar
 
 from wsmodel.model import (
     Action,
@@ -52,12 +49,9 @@ from wsmodel.properties.fairness import (
     path_within,
     strongly_connected,
 )
-from wsmodel.properties.results import Counterexample, Result, Status
+from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned
 
 __all__ = ["ENGINE", "Report", "check_exhaustive", "run_exhaustive"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 ENGINE = "exhaustive"
 # Of a time budget, the share exploration may use; judging (products, SCCs, shortest
@@ -99,25 +93,7 @@ def check_exhaustive(
     ).results
 
 
-def _gc_paused(run: Callable[P, R]) -> Callable[P, R]:
-    """Run with the cyclic garbage collector paused: the graph is millions of tuples
-    and makes no reference cycles, so the collector would only rescan it again and
-    again (~10 % of the time at limit 2)."""
-
-    @wraps(run)
-    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return run(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
-
-    return paused
-
-
-@_gc_paused
+@gc_tuned(None)  # measured: 62 s -> 55 s at limit 2
 def run_exhaustive(
     config: Config,
     policy: Policy,

@@ -3,8 +3,12 @@ as replayable action sequences. Both engines produce these; the CLI renders them
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from wsmodel.model import Action, Config, Policy, State, start, step
 
@@ -71,3 +75,34 @@ def replay(config: Config, policy: Policy, actions: tuple[Action, ...]) -> list[
             raise ValueError(f"step {i + 1}: {a} is not enabled")
         states.append(nxt)
     return states
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def gc_tuned(threshold0: int | None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run a checker with fewer cyclic garbage collections: both engines allocate
+    millions of small tuples that the collector rescans again and again. ``None``
+    pauses it (for the exhaustive graph, which makes no reference cycles); a number
+    raises the youngest generation's threshold (for Hypothesis, which does make some
+    cycles, so memory stays bounded)."""
+
+    def tune(run: Callable[P, R]) -> Callable[P, R]:
+        @wraps(run)
+        def tuned(*args: P.args, **kwargs: P.kwargs) -> R:
+            enabled, thresholds = gc.isenabled(), gc.get_threshold()
+            if threshold0 is None:
+                gc.disable()
+            else:
+                gc.set_threshold(threshold0, *thresholds[1:])
+            try:
+                return run(*args, **kwargs)
+            finally:
+                gc.set_threshold(*thresholds)
+                if enabled:
+                    gc.enable()
+
+        return tuned
+
+    return tune

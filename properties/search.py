@@ -50,7 +50,7 @@ from wsmodel.model import (
     Phase as Lifecycle,
 )
 from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, Property, holds_limit_in_use
-from wsmodel.properties.results import Counterexample, Result, Status
+from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned
 
 
 class Violation(AssertionError):
@@ -534,6 +534,7 @@ def minimize(config: Config, policy: Policy, found: Violation, budget: float) ->
 IMPLIES = {"no_permanent_block": "bounded_recovery", "cleanup_terminates": "cleanup_within_budget"}
 
 
+@gc_tuned(50_000)  # measured: reference's verify 39.5 s -> 31.6 s, peak 66 -> 132 MB
 def check_hypothesis(
     config: Config,
     policy: Policy,

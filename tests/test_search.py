@@ -283,3 +283,27 @@ def test_ci_profile_is_derandomized() -> None:
     assert ci.derandomize and ci.database is None
     if os.environ.get("CI"):
         assert settings.default.derandomize
+
+
+def test_gc_tuning_applies_inside_and_is_undone_after() -> None:
+    import gc
+
+    from wsmodel.properties.results import gc_tuned
+
+    before = (gc.isenabled(), gc.get_threshold())
+    seen = []
+
+    @gc_tuned(None)
+    def paused() -> None:
+        seen.append((gc.isenabled(), gc.get_threshold()[0]))
+
+    @gc_tuned(12_345)
+    def relaxed() -> None:
+        seen.append((gc.isenabled(), gc.get_threshold()[0]))
+        raise ValueError("undone even when the checker raises")
+
+    paused()
+    with pytest.raises(ValueError):
+        relaxed()
+    assert seen == [(False, before[1][0]), (before[0], 12_345)]
+    assert (gc.isenabled(), gc.get_threshold()) == before
