@@ -29,8 +29,10 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Generic, TypeVar
 
 from wsmodel.model import (
     LIVE,
@@ -58,7 +60,7 @@ from wsmodel.properties.loader import UsageError, load_policy, validate_policy
 __all__ = [
     "LocalStep",
     "base_relation",
-    "check_graph",
+    "check_limit",
     "check_runs",
     "lemma_l_exceptions",
     "local_steps",
@@ -66,6 +68,7 @@ __all__ = [
 ]
 
 LocalStep = tuple[Manager | None, str, Manager | None]
+W = TypeVar("W")  # what a tally keeps as the witness of a step outside the base
 _USER_LEVEL = (Connect, Sweep, ServerSend)
 
 
@@ -76,8 +79,8 @@ def _local(m: Manager) -> Manager:
 def local_steps(before: State, action: Action, after: State) -> Iterator[LocalStep]:
     """The local steps of every manager moved by one step of the model (raw keys:
     ``after`` as ``step`` returned it, not a canonical form)."""
+    owner = getattr(action, "user", None)
     for u, (b, a) in enumerate(zip(before.users, after.users, strict=True)):
-        owner = getattr(action, "user", None)
         mine = owner == u
         now = {m.id: m for m in a.managers}
         for m in b.managers:
@@ -129,26 +132,46 @@ class LemmaCheck:
         return not self.outside
 
 
-def check_graph(g: StateGraph, base: set[LocalStep]) -> LemmaCheck:
-    """Lemma M over every edge of an explored graph (re-stepping each edge from its
-    canonical source: canonical states are states of the model)."""
-    found: set[LocalStep] = set()
-    outside: list[tuple[LocalStep, list[Action]]] = []
-    checked = 0
-    for i in range(g.expanded):
-        s = g.states[i]
-        for e in g.out_edges(i):
-            a = g.actions[g.act[e]]
-            t = step(g.config, g.policy, s, a)
-            assert t is not None
-            for ls in local_steps(s, a, t):
-                checked += 1
-                if ls not in found:
-                    found.add(ls)
-                    if ls not in base and len(outside) < 5:
-                        trace = [g.actions[c] for _, c in g.path_to(i)] + [a]
-                        outside.append((ls, trace))
-    return LemmaCheck(checked, len(found), len(found & base), outside)
+@dataclass
+class _Tally(Generic[W]):
+    """Lemma M's bookkeeping: every local step of the steps fed in, against the base;
+    the first few outside it keep a witness (what ``witness`` returns, when asked)."""
+
+    base: set[LocalStep]
+    checked: int = 0
+    found: set[LocalStep] = field(default_factory=set)
+    outside: list[tuple[LocalStep, W]] = field(default_factory=list)
+
+    def add(self, s: State, a: Action, t: State, witness: Callable[[], W]) -> None:
+        for ls in local_steps(s, a, t):
+            self.checked += 1
+            if ls not in self.found:
+                self.found.add(ls)
+                if ls not in self.base and len(self.outside) < 5:
+                    self.outside.append((ls, witness()))
+
+    def result(self, trace: Callable[[W], list[Action]]) -> LemmaCheck:
+        outside = [(ls, trace(w)) for ls, w in self.outside]
+        return LemmaCheck(self.checked, len(self.found), len(self.found & self.base), outside)
+
+
+def check_limit(
+    config: Config,
+    policy: Policy,
+    base: set[LocalStep],
+    *,
+    max_states: int | None = None,
+    timeout: float | None = None,
+) -> tuple[LemmaCheck, StateGraph]:
+    """Lemma M over every edge of the one-user graph of ``config``, checked as the
+    edges are found (a budget checks a prefix; the graph says how far it got)."""
+    tally: _Tally[tuple[int, Action]] = _Tally(base)
+
+    def hook(i: int, s: State, a: Action, t: State, e: int) -> None:
+        tally.add(s, a, t, lambda: (i, a))
+
+    g = explore(config.with_(users=1), policy, on_edge=hook, max_states=max_states, timeout=timeout)
+    return tally.result(lambda w: [g.actions[c] for _, c in g.path_to(w[0])] + [w[1]]), g
 
 
 def random_runs(
@@ -177,17 +200,11 @@ def random_runs(
 def check_runs(
     walks: Iterable[tuple[list[Action], State, Action, State]], base: set[LocalStep]
 ) -> LemmaCheck:
-    found: set[LocalStep] = set()
-    outside: list[tuple[LocalStep, list[Action]]] = []
-    checked = 0
+    """Lemma M over the steps of runs (``random_runs``); a witness is the run so far."""
+    tally: _Tally[list[Action]] = _Tally(base)
     for trace, s, a, t in walks:
-        for ls in local_steps(s, a, t):
-            checked += 1
-            if ls not in found:
-                found.add(ls)
-                if ls not in base and len(outside) < 5:
-                    outside.append((ls, list(trace)))
-    return LemmaCheck(checked, len(found), len(found & base), outside)
+        tally.add(s, a, t, partial(list, trace))
+    return tally.result(lambda w: w)
 
 
 def lemma_l_exceptions(config: Config, base: set[LocalStep]) -> list[Manager]:
@@ -276,11 +293,13 @@ def _check(policy: Policy, cfg: Config, walk_cfg: Config, args: argparse.Namespa
         print("lemma L: holds (every live local state not in use is stuck or evictable)")
     failed = bool(exceptions)
     if args.exhaustive_limit > 1:
-        g = explore(cfg.with_(limit=args.exhaustive_limit), policy, timeout=args.timeout)
+        out, g = check_limit(
+            cfg.with_(limit=args.exhaustive_limit), policy, base, timeout=args.timeout
+        )
         scope = "complete" if g.complete else f"a prefix: stopped by {g.stopped_by}"
         failed |= _report(
             f"limit {args.exhaustive_limit}, every edge ({len(g.states):,} states, {scope})",
-            check_graph(g, base),
+            out,
             len(base),
         )
     walks = random_runs(walk_cfg, policy, args.runs, args.length, args.seed)

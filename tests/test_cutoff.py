@@ -15,6 +15,7 @@ from wsmodel.model import (
     Policy,
     Reference,
     Registry,
+    Tick,
     preset,
     start,
     step,
@@ -24,13 +25,12 @@ from wsmodel.properties import cutoff
 from wsmodel.properties.cutoff import (
     LocalStep,
     base_relation,
-    check_graph,
+    check_limit,
     check_runs,
     lemma_l_exceptions,
     local_steps,
     random_runs,
 )
-from wsmodel.properties.explore import explore
 
 SMALL = preset("small").with_(users=1)
 
@@ -62,13 +62,17 @@ def test_local_steps_of_a_connect_and_a_tick() -> None:
     ((before, label, after),) = local_steps(s0, Connect(0), s1)
     assert before is None and label == "Connect" and after is not None
     assert after.phase is Phase.ACTIVE and after.id == 0
+    s2 = step(cfg, pol, s1, Tick())
+    assert s2 is not None
+    ((before, label, after),) = local_steps(s1, Tick(), s2)
+    assert label == "Tick" and before is not None and after is not None
+    assert (before.age, after.age) == (0, 1) and after.id == 0
 
 
 def test_lemma_m_holds_for_reference_at_limit_2_and_20() -> None:
     ref = set(base("reference"))
-    g = explore(SMALL.with_(limit=2), BUILTIN["reference"], max_states=30_000)
-    on_graph = check_graph(g, ref)
-    assert on_graph.holds and on_graph.checked > 50_000
+    on_graph, g = check_limit(SMALL.with_(limit=2), BUILTIN["reference"], ref, max_states=30_000)
+    assert on_graph.holds and on_graph.checked > 50_000 and len(g.states) == 30_000
     runs = check_runs(random_runs(SMALL.with_(limit=20), BUILTIN["reference"], 40, 600, 0), ref)
     assert runs.holds
     assert runs.covered > 0.8 * len(ref), (runs.covered, len(ref))

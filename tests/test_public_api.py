@@ -94,7 +94,7 @@ PROPERTIES_NAMES = {
         "in_use",
     ],
     "cli": ["main"],
-    "cutoff": ["base_relation", "check_graph", "check_runs", "lemma_l_exceptions", "local_steps"],
+    "cutoff": ["base_relation", "check_limit", "check_runs", "lemma_l_exceptions", "local_steps"],
     "expectations": ["MUST_BREAK", "MUST_HOLD", "expected"],
     "loader": ["UsageError", "load_policy", "validate_policy"],
     "render": ["JSON_SCHEMA", "counterexample_lines", "result_json", "verdict_table"],
