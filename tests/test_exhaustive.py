@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -14,7 +15,6 @@ from wsmodel.model import (
     BUILTIN,
     Action,
     Connect,
-    Outcome,
     Phase,
     Policy,
     State,
@@ -32,7 +32,7 @@ from wsmodel.properties.exhaustive import ENGINE, Report, check_exhaustive, run_
 from wsmodel.properties.explore import canonical
 from wsmodel.properties.pin import PINNED, run_pinned
 from wsmodel.properties.results import Result, Status, replay
-from wsmodel.properties.search import check_hypothesis
+from wsmodel.properties.search import check_hypothesis, recover
 
 HERE = Path(__file__).parent
 SMALL1 = preset("small").with_(users=1, limit=1)
@@ -143,11 +143,21 @@ def test_isolation_pair_has_same_projection_and_different_outcomes() -> None:
     assert ce.steps[-1] == ce.contrast[-1] == Connect(u)
 
 
-def test_reference_recovery_bound_holds_for_the_search_schedule() -> None:
-    # the Hypothesis schedule is one of the schedules bounded_recovery ranges over
+def test_the_search_s_recovery_probe_never_beats_the_exhaustive_worst_case() -> None:
+    # The Hypothesis probe's schedule (settle, send, retry, settle, tick) is one of the
+    # schedules bounded_recovery ranges over, so from every reachable state the probe
+    # admits the user within the exhaustive worst case, and it reaches that worst case.
     r = results("reference")["bounded_recovery"]
     assert r.status is Status.HOLDS
-    assert Outcome.ADMITTED.value == "admitted"
+    match = re.search(r"worst recovery: (\d+) ticks", r.detail)
+    assert match is not None
+    worst = int(match.group(1))
+    probes = [
+        recover(SMALL1, BUILTIN["reference"], s, 0).admitted_after
+        for s in report("reference").graph.states
+    ]
+    assert None not in probes
+    assert max(p for p in probes if p is not None) == worst
 
 
 def _staggered_cycle(limit: int, every_tick: bool) -> tuple[list[State], list[Action]]:
