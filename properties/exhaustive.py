@@ -32,15 +32,15 @@ from wsmodel.model import (
     UserState,
     plan_connect,
     step,
+    user_of,
 )
-from wsmodel.properties.catalogue import BY_NAME, NAMES, holds_limit_in_use
+from wsmodel.properties.catalogue import BY_NAME, holds_limit_in_use
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
     StateGraph,
     explore,
     real_trace,
     relabel_of,
-    summary,
 )
 from wsmodel.properties.fairness import (
     LabelledGraph,
@@ -339,7 +339,7 @@ class _Judge:
             message = prop.check(self.config, self.policy, before, actions[-1], final)
             if message is None:
                 raise _EngineFault(f"the {name} counterexample does not reproduce")
-            violation = Counterexample(message, actions, user=_user(actions[-1]))
+            violation = Counterexample(message, actions, user=user_of(actions[-1]))
         if name == "isolation":
             if violation is None:
                 violation, detail = self.noninterference()
@@ -687,21 +687,9 @@ def _edge_source(lg: LabelledGraph, e: int) -> int:
     return lo
 
 
-def _user(a: Action) -> int | None:
-    return None if isinstance(a, Tick) else a.user
-
-
 def _rename_user(a: Action, swap: dict[int, int]) -> Action:
     from dataclasses import replace
 
     if isinstance(a, Tick) or a.user not in swap:
         return a
     return replace(a, user=swap[a.user])
-
-
-def all_properties() -> tuple[str, ...]:
-    return NAMES
-
-
-def describe(state: State) -> str:
-    return summary(state)
