@@ -17,6 +17,7 @@ import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from wsmodel.model import (
@@ -506,6 +507,11 @@ class _Judge:
 
     # liveness ---------------------------------------------------------------------
 
+    @cached_property
+    def _exempt(self) -> list[list[bool]]:
+        """Per state and user: holds `limit` managers in use (both products need it)."""
+        return [[holds_limit_in_use(self.config, u) for u in st.users] for st in self.g.states]
+
     def _product(self, with_retry_bit: bool) -> LabelledGraph:
         """The graph followed by one tracked user: nodes (state, position of the tracked
         user[, retried since the last tick]); only fault-free edges; not through states
@@ -514,9 +520,8 @@ class _Judge:
         the retry bit, a Tick is only taken after the tracked user retried since the
         previous Tick."""
         g = self.g
-        cfg = self.config
-        k = cfg.users
-        exempt = [[holds_limit_in_use(cfg, u) for u in st.users] for st in g.states]
+        k = self.config.users
+        exempt = self._exempt
         perms = g.perms
         acts = g.actions
         fault = [a.fault for a in acts]
