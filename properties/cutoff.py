@@ -27,6 +27,7 @@ the liveness claims at every limit; docs/checking.md has the argument.
 from __future__ import annotations
 
 import argparse
+import io
 import random
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -273,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # each finding as it comes, even piped
     try:
         return _check(policy, cfg, walk_cfg, args)
     except PolicyError as exc:

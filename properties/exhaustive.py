@@ -593,8 +593,8 @@ class _Judge:
             stem, cycle, user = self._lasso(lg, comp, fair[0], 1, [RETRY, TICK])
             violation = Counterexample(
                 f"faults have stopped, user {user} retries forever and time passes, yet "
-                f"user {user} is never admitted and never holds the limit of "
-                f"{self.config.limit} managers in use (the cycle repeats forever)",
+                f"user {user} is never admitted and never holds its limit of managers "
+                f"in use ({self.config.limit}; the cycle repeats forever)",
                 stem,
                 cycle,
                 user=user,
