@@ -24,6 +24,7 @@ from wsmodel.model import (
     Action,
     Config,
     Connect,
+    Manager,
     Outcome,
     Phase,
     Policy,
@@ -379,45 +380,42 @@ class _Judge:
             got = self._plans[key] = (p.outcome, p.elapsed)
         return got
 
+    def _worst_age(self, age: Callable[[Manager], int | None]) -> str | None:
+        """The largest ``age`` of any manager in any state ("≥ h" at the horizon h,
+        where ages saturate), or None if no manager has one."""
+        worst = max(
+            (
+                a
+                for st in self.g.states
+                for u in st.users
+                for m in u.managers
+                if (a := age(m)) is not None
+            ),
+            default=None,
+        )
+        if worst is None:
+            return None
+        return f">= {worst}" if worst >= self.config.horizon else str(worst)
+
     def _figure(self, name: str, detail: str) -> str:
         g, cfg = self.g, self.config
         extra = ""
         if name == "zombies_reaped":
-            worst = max(
-                (
-                    m.stuck_age
-                    for st in g.states
-                    for u in st.users
-                    for m in u.managers
-                    if m.stuck_age is not None
-                ),
-                default=None,
-            )
+            worst = self._worst_age(lambda m: m.stuck_age)
             if worst is None:
                 extra = "no stuck manager reached"
             else:
-                shown = f">= {worst}" if worst >= cfg.horizon else str(worst)
                 extra = (
-                    f"worst zombie: still registered {shown} ticks after going stuck; "
+                    f"worst zombie: still registered {worst} ticks after going stuck; "
                     f"bound H+T+C+R = {cfg.recovery_bound}"
                 )
         elif name == "no_leak":
-            worst = max(
-                (
-                    m.phase_age
-                    for st in g.states
-                    for u in st.users
-                    for m in u.managers
-                    if m.phase is Phase.CLOSED
-                ),
-                default=None,
-            )
+            worst = self._worst_age(lambda m: m.phase_age if m.phase is Phase.CLOSED else None)
             if worst is None:
                 extra = "closed managers never stay registered"
             else:
-                shown = f">= {worst}" if worst >= cfg.horizon else str(worst)
                 extra = (
-                    f"worst leak: a closed manager still registered {shown} ticks after "
+                    f"worst leak: a closed manager still registered {worst} ticks after "
                     f"closing; R = {cfg.reaper_period}"
                 )
         elif name in ("cleanup_within_budget", "cleanup_terminates"):
@@ -440,9 +438,9 @@ class _Judge:
                 w = "never finishes" if hung else f"{worst_ms} ms"
                 extra = f"worst emergency cleanup: {w}; budget {cfg.cleanup_budget_ms} ms"
         elif name == "per_user_limit":
-            worst = max((u.live_count for st in g.states for u in st.users), default=0)
+            most = max((u.live_count for st in g.states for u in st.users), default=0)
             extra = (
-                f"most managers in active/idle/stuck held by one user: {worst}; limit {cfg.limit}"
+                f"most managers in active/idle/stuck held by one user: {most}; limit {cfg.limit}"
             )
         if extra and detail:
             return f"{detail}; {extra}"
