@@ -22,6 +22,7 @@ class Conservative(Policy):
 
     name: ClassVar[str] = "conservative"
     refresh_on_send: ClassVar[bool] = True
+    reads_age: ClassVar[bool] = False
 
     def sweep_period(self, config: Config) -> int | None:
         return config.sweep_period
@@ -60,6 +61,7 @@ class Graduated(Conservative):
     level that evicts the oldest half, and one circuit breaker shared by all users."""
 
     name: ClassVar[str] = "graduated"
+    reads_age: ClassVar[bool] = True  # the age rule
 
     def initial_shared(self) -> Hashable:
         return Breaker()
@@ -130,6 +132,7 @@ class Reference(Policy):
     remove_on_close: ClassVar[bool] = True
     heartbeat: ClassVar[bool] = True
     close_deadline: ClassVar[bool] = True
+    reads_age: ClassVar[bool] = False
 
     def sweep_period(self, config: Config) -> int | None:
         return config.reaper_period

@@ -40,10 +40,21 @@ class ManagerView:
     id: int  # registry key, in registration order
     is_active: bool  # the server's own flag
     transport: Transport  # what the WebSocket library reports
-    age: int  # ticks since creation
+    known_age: int | None  # ticks since creation; None for a policy that does not read it
     activity_age: int  # ticks since last_activity (what refreshes it depends on the policy)
     pong_age: int  # ticks since the last heartbeat answer
     closing_for: int | None  # ticks since the close began, while one is running
+
+    @property
+    def age(self) -> int:
+        """Ticks since creation. Hidden from a policy whose ``reads_age`` is False: the
+        exhaustive engine then forgets ages, so the policy must not depend on them."""
+        if self.known_age is None:
+            raise AttributeError(
+                "ManagerView.age is hidden from a policy that declares reads_age = False; "
+                "set reads_age = True to read it"
+            )
+        return self.known_age
 
     @property
     def connections(self) -> int:
@@ -51,12 +62,12 @@ class ManagerView:
         return 0 if self.transport is Transport.CLOSED else 1
 
 
-def view_of(m: Manager) -> ManagerView:
+def view_of(m: Manager, reads_age: bool = True) -> ManagerView:
     return ManagerView(
         id=m.id,
         is_active=m.is_active,
         transport=m.transport,
-        age=m.age,
+        known_age=m.age if reads_age else None,
         activity_age=m.activity_age,
         pong_age=m.pong_age,
         closing_for=m.phase_age if m.phase is Phase.CLOSING else None,
@@ -86,6 +97,9 @@ class Policy:
     heartbeat: ClassVar[bool] = False  # abort managers with no heartbeat answer for H + T
     close_deadline: ClassVar[bool] = False  # abort any close still running after C ticks
     refresh_on_send: ClassVar[bool] = False  # a server send refreshes last_activity
+    # False hides ages from the policy and lets the exhaustive engine forget them: a third
+    # of the states at limit 2 (decision 0012).
+    reads_age: ClassVar[bool] = True  # decisions read ManagerView.age
 
     def sweep_period(self, config: Config) -> int | None:
         """Ticks between runs of :meth:`sweep`; None for no periodic sweep."""
@@ -143,7 +157,8 @@ class Registry:
     def entries(self) -> tuple[ManagerView, ...]:
         """The registry entries in registration order."""
         if self._entries is None:
-            self._entries = tuple(view_of(m) for m in self._managers.values())
+            reads_age = self._policy.reads_age
+            self._entries = tuple(view_of(m, reads_age) for m in self._managers.values())
         return self._entries
 
     @property

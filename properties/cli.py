@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--no-reduction",
             action="store_true",
-            help="exhaustive: explore without symmetry reduction",
+            help="exhaustive: explore without the reductions (user symmetry, unobserved ages)",
         )
         sp.add_argument("--quiet", action="store_true", help="no progress on stderr")
 

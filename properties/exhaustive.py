@@ -39,6 +39,7 @@ from wsmodel.model import (
 from wsmodel.properties.catalogue import BY_NAME, holds_limit_in_use
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
+    NOTHING,
     StateGraph,
     explore,
     real_trace,
@@ -93,14 +94,15 @@ def run_exhaustive(
 ) -> Report:
     """Explore the configuration and judge each claim; also return the graph.
 
-    ``reduction`` turns the user-symmetry reduction on or off (manager keys are always
-    renumbered). Every reachable state is expanded. Budgets (``max_states``,
-    ``timeout``, ``max_memory_mb``) stop the exploration cleanly; what was not proven
-    is then ``not-checked``. ``timeout`` covers judging too: exploration gets
-    ``EXPLORE_SHARE`` of it, and a claim not yet judged when it runs out is
-    ``not-checked`` (the deadline is checked between claims, so one claim's judging
-    can overrun it). A fault in the engine itself while judging one claim is
-    reported as that claim ``not-checked`` with the error in its detail, never raised.
+    ``reduction`` turns the reductions on or off: user symmetry, and forgetting ages
+    nothing observes (manager keys are always renumbered). Every reachable state is
+    expanded. Budgets (``max_states``, ``timeout``, ``max_memory_mb``) stop the
+    exploration cleanly; what was not proven is then ``not-checked``. ``timeout``
+    covers judging too: exploration gets ``EXPLORE_SHARE`` of it, and a claim not yet
+    judged when it runs out is ``not-checked`` (the deadline is checked between
+    claims, so one claim's judging can overrun it). A fault in the engine itself while
+    judging one claim is reported as that claim ``not-checked`` with the error in its
+    detail, never raised.
     """
     unknown = [p for p in properties if p not in BY_NAME]
     if unknown:
@@ -128,6 +130,7 @@ def run_exhaustive(
         config,
         policy,
         symmetry=reduction,
+        forget=reduction,
         max_states=max_states,
         timeout=None if timeout is None else timeout * EXPLORE_SHARE,
         max_memory_mb=max_memory_mb,
@@ -196,6 +199,7 @@ class _Judge:
             "seconds": 0.0,
             "expanded": g.expanded,
             "symmetry": g.symmetry,
+            "forget_ages": g.forget != NOTHING,
         }
         return cov
 

@@ -10,7 +10,11 @@ Canonical forms (see docs/decisions/0001-state-canonicalisation.md):
   ``next_id`` becomes n (always on: without it no configuration is finite);
 - with ``symmetry`` on, users are sorted, so states that differ only by a renaming of
   users are stored once. Edges remember the permutation so that a particular user can
-  be followed through the reduced graph (the liveness claims need that).
+  be followed through the reduced graph (the liveness claims need that);
+- with ``forget`` on, ages nothing can observe are set to 0
+  (docs/decisions/0012-forgetting-unobserved-ages.md): a live manager's ``phase_age``
+  (only a closing or closed manager's is read), and ``age`` when the policy declares
+  it does not read it (the model then hides it from the policy).
 
 There is no state constraint: every reachable state is expanded. The model bounds
 connects per user per tick, so the built-in policies' spaces are finite; a user policy
@@ -26,13 +30,15 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import permutations
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx  # type: ignore[import-untyped]
 from wsmodel.model import (
+    LIVE,
     Action,
     Config,
     Connect,
+    Manager,
     Policy,
     State,
     Tick,
@@ -43,7 +49,9 @@ from wsmodel.model import (
 )
 
 __all__ = [
+    "NOTHING",
     "EdgeHook",
+    "Forget",
     "Relabel",
     "StateGraph",
     "canonical",
@@ -68,6 +76,7 @@ class StateGraph:
     config: Config
     policy: Policy
     symmetry: bool
+    forget: Forget
     states: list[State] = field(default_factory=list)
     index: dict[State, int] = field(default_factory=dict)
     depth: array[int] = field(default_factory=lambda: array("i"))
@@ -138,22 +147,43 @@ class Relabel:
         return type(a)(**args)
 
 
-def _renumber(u: UserState) -> UserState:
+class Forget(NamedTuple):
+    """Which unobserved ages the canonical form sets to 0."""
+
+    live_phase_age: bool  # nothing reads phase_age before a close begins
+    age: bool  # only for a policy that declares reads_age = False
+
+    @classmethod
+    def unobserved(cls, policy: Policy) -> Forget:
+        return cls(True, not policy.reads_age)
+
+
+NOTHING = Forget(False, False)
+
+
+def _local(m: Manager, i: int, forget: Forget) -> Manager:
+    """Manager m as canonical manager i: key i, unobserved ages 0 (m itself if so)."""
+    age = 0 if forget.age else m.age
+    phase_age = 0 if forget.live_phase_age and m.phase in LIVE else m.phase_age
+    if m.id == i and m.age == age and m.phase_age == phase_age:
+        return m
+    return m._replace(id=i, age=age, phase_age=phase_age)
+
+
+def _renumber(u: UserState, forget: Forget) -> UserState:
     ms = u.managers
-    n = len(ms)
-    if u.next_id == n:
-        for i, m in enumerate(ms):
-            if m.id != i:
-                break
-        else:
-            return u
-    return u._replace(managers=tuple(m._replace(id=i) for i, m in enumerate(ms)), next_id=n)
+    local = tuple(_local(m, i, forget) for i, m in enumerate(ms))
+    if u.next_id == len(ms) and all(x is y for x, y in zip(local, ms, strict=True)):
+        return u
+    return u._replace(managers=local, next_id=len(ms))
 
 
-def canonical(state: State, rank: dict[UserState, int], symmetry: bool) -> tuple[State, Relabel]:
+def canonical(
+    state: State, rank: dict[UserState, int], symmetry: bool, forget: Forget = NOTHING
+) -> tuple[State, Relabel]:
     """The canonical form of ``state`` and the mapping back to it. ``rank`` orders
     user states (ids are assigned on first sight, so the order is deterministic)."""
-    users = [_renumber(u) for u in state.users]
+    users = [_renumber(u, forget) for u in state.users]
     ids = tuple(tuple(m.id for m in u.managers) for u in state.users)
     order = list(range(len(users)))
     if symmetry and len(users) > 1:
@@ -187,6 +217,7 @@ def explore(
     policy: Policy,
     *,
     symmetry: bool = True,
+    forget: bool = False,
     max_states: int | None = None,
     max_depth: int | None = None,
     timeout: float | None = None,
@@ -201,10 +232,12 @@ def explore(
     ``max_states`` distinct states, ``timeout`` seconds, ``max_memory_mb`` peak
     resident memory (default 60 % of physical memory), or ``max_depth``.
     ``renumber=False`` keeps raw manager keys: only for tests with ``max_depth``.
+    ``forget`` sets unobserved ages to 0 (:meth:`Forget.unobserved`; needs ``renumber``).
     """
     t0 = time.perf_counter()
     memory_limit = _default_memory_mb() if max_memory_mb is None else max_memory_mb
-    g = StateGraph(config, policy, symmetry)
+    fg = Forget.unobserved(policy) if forget else NOTHING
+    g = StateGraph(config, policy, symmetry, fg)
     rank = g.user_rank
     index = g.index
     states = g.states
@@ -225,7 +258,7 @@ def explore(
 
     s0 = start(config, policy)
     if renumber:
-        s0, _ = canonical(s0, rank, symmetry)
+        s0, _ = canonical(s0, rank, symmetry, fg)
     states.append(s0)
     index[s0] = 0
     depth.append(0)
@@ -270,7 +303,8 @@ def explore(
             if renumber:
                 tu = t.users
                 cu = [
-                    u if u is su else _renumber(u) for u, su in zip(tu, source_users, strict=True)
+                    u if u is su else _renumber(u, fg)
+                    for u, su in zip(tu, source_users, strict=True)
                 ]
                 if source_ranks is not None:
                     ranks = []
@@ -351,7 +385,7 @@ def real_trace(g: StateGraph, path: list[tuple[int, int]]) -> tuple[tuple[Action
     real = start(g.config, g.policy)
     out: list[Action] = []
     for s, code in path:
-        cstate, relabel = canonical(real, g.user_rank, g.symmetry)
+        cstate, relabel = canonical(real, g.user_rank, g.symmetry, g.forget)
         if cstate != g.states[s]:  # pragma: no cover - a canonicalisation bug
             raise AssertionError("trace translation left the explored graph")
         a = relabel.action(g.actions[code])
@@ -364,7 +398,7 @@ def real_trace(g: StateGraph, path: list[tuple[int, int]]) -> tuple[tuple[Action
 
 
 def relabel_of(g: StateGraph, real: State) -> Relabel:
-    return canonical(real, g.user_rank, g.symmetry)[1]
+    return canonical(real, g.user_rank, g.symmetry, g.forget)[1]
 
 
 # --- the networkx view ----------------------------------------------------------------

@@ -29,7 +29,7 @@ from wsmodel.model import (
 from wsmodel.properties import cli, exhaustive
 from wsmodel.properties.catalogue import BY_NAME, NAMES, holds_limit_in_use
 from wsmodel.properties.exhaustive import ENGINE, Report, check_exhaustive, run_exhaustive
-from wsmodel.properties.explore import canonical
+from wsmodel.properties.explore import Forget, canonical
 from wsmodel.properties.pin import PINNED, run_pinned
 from wsmodel.properties.results import Result, Status, replay
 from wsmodel.properties.search import check_hypothesis, recover
@@ -111,7 +111,10 @@ def test_liveness_lasso_is_a_real_fair_cycle(policy: str) -> None:
     states = replay(SMALL1, pol, ce.steps + ce.cycle)
     g = report(policy).graph
     begin, end = states[len(ce.steps)], states[-1]
-    assert canonical(begin, g.user_rank, True)[0] == canonical(end, g.user_rank, True)[0]
+    assert (
+        canonical(begin, g.user_rank, True, g.forget)[0]
+        == canonical(end, g.user_rank, True, g.forget)[0]
+    )
     assert not any(a.fault for a in ce.cycle)
     assert any(a.name == "Tick" for a in ce.cycle)
     connects = [i for i, a in enumerate(ce.cycle) if a == Connect(ce.user)]
@@ -132,8 +135,9 @@ def test_isolation_pair_has_same_projection_and_different_outcomes() -> None:
     one = replay(SMALL1, pol, ce.steps[:-1])[-1]
     two = replay(SMALL1, pol, ce.contrast[:-1])[-1]
     rank: dict[object, int] = {}
-    proj1 = canonical(one, rank, False)[0].users[u]  # type: ignore[arg-type]
-    proj2 = canonical(two, rank, False)[0].users[u]  # type: ignore[arg-type]
+    forget = report("graduated").graph.forget  # the projection the engine compared
+    proj1 = canonical(one, rank, False, forget)[0].users[u]  # type: ignore[arg-type]
+    proj2 = canonical(two, rank, False, forget)[0].users[u]  # type: ignore[arg-type]
     assert proj1 == proj2
     assert (
         plan_connect(SMALL1, pol, one, u).outcome is not plan_connect(SMALL1, pol, two, u).outcome
@@ -245,7 +249,9 @@ def test_a_manager_never_in_use_is_a_permanent_block_at_limit_2() -> None:
     ce = r.counterexample
     states = replay(cfg, policy, [*ce.steps, *ce.cycle])
     loop = states[len(ce.steps) :]
-    assert canonical(loop[0], {}, False)[0] == canonical(loop[-1], {}, False)[0]
+    # the cycle closes up to ages nothing observes (the engine forgets them)
+    forget = Forget.unobserved(policy)
+    assert canonical(loop[0], {}, False, forget)[0] == canonical(loop[-1], {}, False, forget)[0]
     assert not any(holds_limit_in_use(cfg, st.users[0]) for st in loop)
     assert any(st.users[0].count(Phase.ACTIVE) for st in loop)
     assert not any(a.fault for a in ce.cycle)

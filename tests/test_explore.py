@@ -2,32 +2,66 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
-from wsmodel.model import BUILTIN, preset
+from wsmodel.model import BUILTIN, State, preset
 from wsmodel.properties import exhaustive
 from wsmodel.properties.catalogue import NAMES
-from wsmodel.properties.exhaustive import check_exhaustive
-from wsmodel.properties.explore import canonical, explore, real_trace, to_networkx
-from wsmodel.properties.results import Status, replay
+from wsmodel.properties.exhaustive import check_exhaustive, run_exhaustive
+from wsmodel.properties.explore import StateGraph, canonical, explore, real_trace, to_networkx
+from wsmodel.properties.results import Result, Status, replay
 
 SMALL2 = preset("small").with_(users=2, limit=1)
 DEPTH = 7  # complete two-user graphs are too large for the suite; compare to a depth
 
 
-@pytest.mark.parametrize("policy", sorted(BUILTIN))
-def test_user_symmetry_maps_unreduced_onto_reduced(policy: str) -> None:
-    pol = BUILTIN[policy]
-    reduced = explore(SMALL2, pol, symmetry=True, max_depth=DEPTH)
-    unreduced = explore(SMALL2, pol, symmetry=False, max_depth=DEPTH)
-    images = {canonical(s, reduced.user_rank, True)[0] for s in unreduced.states}
-    assert images == set(reduced.states)  # onto, and nothing else found
-    assert len(unreduced.states) >= len(reduced.states)
-    # each state keeps its BFS depth under the reduction
+def _maps_onto(unreduced: StateGraph, reduced: StateGraph) -> None:
+    """The reduction's images of the unreduced states are exactly the reduced states,
+    each at the depth of its shallowest preimage (so shortest traces stay shortest)."""
+    shallowest: dict[State, int] = {}
     for s, d in zip(unreduced.states, unreduced.depth, strict=True):
-        image = canonical(s, reduced.user_rank, True)[0]
+        image = canonical(s, reduced.user_rank, reduced.symmetry, reduced.forget)[0]
+        shallowest[image] = min(d, shallowest.get(image, d))
+    assert set(shallowest) == set(reduced.states)  # onto, and nothing else found
+    for image, d in shallowest.items():
         assert reduced.depth[reduced.index[image]] == d
+
+
+@pytest.mark.parametrize("policy", sorted(BUILTIN))
+def test_reduction_maps_unreduced_onto_reduced(policy: str) -> None:
+    pol = BUILTIN[policy]
+    reduced = explore(SMALL2, pol, symmetry=True, forget=True, max_depth=DEPTH)
+    unreduced = explore(SMALL2, pol, symmetry=False, max_depth=DEPTH)
+    assert len(unreduced.states) > len(reduced.states)
+    _maps_onto(unreduced, reduced)
+
+
+def _figures(r: Result) -> str:
+    # the detail without the counts that a reduction is meant to change
+    counts = r"[\d,]+ (reachable|distinct user projections)"
+    return re.sub(counts, "N", r.detail)
+
+
+@pytest.mark.parametrize("policy", sorted(BUILTIN))
+def test_forgetting_ages_agrees_with_the_complete_unreduced_graph(policy: str) -> None:
+    # Complete one-user graphs: the forgetting reduction alone (one user has no symmetry)
+    # maps onto the reduced graph and changes no verdict, figure or counterexample length.
+    pol = BUILTIN[policy]
+    cfg = preset("small").with_(users=1, limit=1)
+    plain = run_exhaustive(cfg, pol, NAMES, reduction=False)
+    forgot = run_exhaustive(cfg, pol, NAMES, reduction=True)
+    assert plain.graph.complete and forgot.graph.complete
+    assert forgot.graph.forget.live_phase_age and forgot.graph.forget.age == (not pol.reads_age)
+    assert len(forgot.graph.states) < len(plain.graph.states)
+    _maps_onto(plain.graph, forgot.graph)
+    for a, b in zip(plain.results, forgot.results, strict=True):
+        assert (a.property, a.status, a.witnessed) == (b.property, b.status, b.witnessed)
+        assert _figures(a) == _figures(b)
+        if a.counterexample or b.counterexample:
+            assert a.counterexample and b.counterexample
+            assert a.counterexample.length() == b.counterexample.length(), a.property
 
 
 @pytest.mark.parametrize("policy", sorted(BUILTIN))

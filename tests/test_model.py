@@ -19,10 +19,12 @@ from wsmodel.model import (
     TABLE,
     AbortClose,
     Action,
+    Admit,
     ClientClose,
     Config,
     ConfigError,
     Connect,
+    Decision,
     FinishClose,
     GoIdle,
     HeartbeatVerdict,
@@ -31,7 +33,9 @@ from wsmodel.model import (
     Phase,
     Policy,
     PolicyError,
+    Reference,
     Registry,
+    Reject,
     Stall,
     State,
     Sweep,
@@ -295,7 +299,7 @@ def test_manager_view_has_no_phase() -> None:
         "id",
         "is_active",
         "transport",
-        "age",
+        "known_age",
         "activity_age",
         "pong_age",
         "closing_for",
@@ -314,6 +318,27 @@ def test_the_view_cannot_tell_phases_apart_that_a_server_cannot() -> None:
     closing = view_of(manager(0, Phase.CLOSING, phase_age=4, close_hangs=True))
     assert closing == view_of(manager(0, Phase.CLOSING, phase_age=4, aborting=True))
     assert closing.transport is Transport.CLOSING and closing.closing_for == 4
+
+
+def test_age_is_hidden_from_a_policy_that_declares_it_does_not_read_it() -> None:
+    # The exhaustive engine forgets ages for such a policy, so it must not see them
+    # (decision 0012); a policy that reads age anyway is told what is wrong.
+    class PeeksAtAge(Reference):
+        name = "peeks"
+
+        def on_connect(self, registry: Registry) -> Decision:
+            return Admit() if all(e.age < 3 for e in registry.entries) else Reject()
+
+    assert view_of(manager(0, age=4)).age == 4
+    assert not BUILTIN["reference"].reads_age and BUILTIN["graduated"].reads_age
+    pol = PeeksAtAge()
+    state = state_with(pol, (manager(0, age=4),))
+    with pytest.raises(PolicyError, match="reads_age = False") as exc:
+        step(PRODUCTION, pol, state, Connect(0))
+    assert "'peeks' raised AttributeError in on_connect" in str(exc.value)
+    PeeksAtAge.reads_age = True  # declared: it reads the age and is refused by it
+    after = step(PRODUCTION, pol, state, Connect(0))
+    assert after is not None and len(after.users[0].managers) == 1
 
 
 def test_registry_public_surface_exposes_no_ground_truth() -> None:
