@@ -99,7 +99,24 @@ def _ticks(n: int) -> str:
 
 
 def _compact(names: list[str]) -> str:
-    return ", ".join(names) if len(names) <= 4 else f"{names[0]} … {names[-1]} ({len(names)})"
+    """Names with runs of consecutive keys folded ("m0 … m18 (19), m24"): a fold never
+    hides a gap."""
+    runs: list[list[str]] = []
+    for name in names:
+        if runs and _next_key(runs[-1][-1]) == name:
+            runs[-1].append(name)
+        else:
+            runs.append([name])
+    if len(names) <= 4:
+        return ", ".join(names)
+    return ", ".join(
+        ", ".join(run) if len(run) <= 3 else f"{run[0]} … {run[-1]} ({len(run)})" for run in runs
+    )
+
+
+def _next_key(name: str) -> str | None:
+    key = re.fullmatch(r"m(\d+)", name)
+    return None if key is None else f"m{int(key[1]) + 1}"
 
 
 def summarize_state(state: State) -> str:

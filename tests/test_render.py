@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from wsmodel.model import BUILTIN, preset
-from wsmodel.properties.render import counterexample_lines
+from wsmodel.properties.render import _compact, counterexample_lines
 from wsmodel.properties.search import Run, Violation, check_recovery
 
 CONFIG = preset("production")
@@ -48,3 +48,12 @@ def test_folded_rounds_count_what_happened() -> None:
             shown += int(m2.group(1))
     assert shown == ticks
     assert lines[-1].startswith("   state after the last step: user 0: 20 registered")
+
+
+def test_folded_names_never_hide_a_gap() -> None:
+    names = [f"m{i}" for i in range(19)] + ["m24"]
+    assert _compact(names) == "m0 … m18 (19), m24"
+    assert _compact(["m1", "m3 (hangs)", "m4", "m5", "m6", "m7", "m9"]) == (
+        "m1, m3 (hangs), m4 … m7 (4), m9"
+    )
+    assert _compact(["m2", "m7"]) == "m2, m7"
