@@ -498,12 +498,16 @@ class _Judge:
                 o1 if run == "first" else o2
             ):
                 raise _EngineFault(f"the {run} run's {connect} does not reproduce its outcome")
-        other = [str(a) for a in a2]
         message = (
-            f"user {u1}'s Connect is {o1.value} after this run but {o2.value} after another "
-            f"run that leaves user {u1} in the same state (up to manager keys): "
-            f"[{', '.join(other)}]; the outcome depends on something outside the user's "
-            f"own state (shared: {r1.shared} vs {final2.shared})"
+            f"user {u1}'s Connect is {o1.value} after this run but {o2.value} after "
+            f"another run (the contrast, shown after it) that leaves user {u1} in the same "
+            "state (up to manager keys): the outcome depends on something outside the "
+            "user's own state"
+            + (
+                f" (the shared policy state: {r1.shared} vs {final2.shared})"
+                if r1.shared != final2.shared
+                else ""
+            )
         )
         return Counterexample(message, (*a1, connect), user=u1, contrast=(*a2, connect))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from wsmodel.model import (
@@ -179,6 +179,13 @@ def counterexample_lines(
                     lines.append(f"          state: {summarize_state(block.after)}")
             r += 1
     lines.append(f"   state after the last step: {summarize_state(states[-1])}")
+    if cx.contrast:
+        other = replace(cx, steps=cx.contrast, cycle=(), contrast=(), probe_from=None)
+        lines.append(
+            f"   -- the other run: user {cx.user} ends in the same state, and the same "
+            "Connect turns out differently --"
+        )
+        lines += counterexample_lines(config, policy, other, every_state=every_state)
     return lines
 
 

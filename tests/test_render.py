@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from wsmodel.model import BUILTIN, preset
+from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.render import _compact, counterexample_lines
 from wsmodel.properties.search import Run, Violation, check_recovery
 
@@ -57,3 +58,17 @@ def test_folded_names_never_hide_a_gap() -> None:
         "m1, m3 (hangs), m4 … m7 (4), m9"
     )
     assert _compact(["m2", "m7"]) == "m2, m7"
+
+
+def test_an_isolation_pair_shows_both_runs_in_words() -> None:
+    cfg = preset("small").with_(users=1, limit=1)
+    pol = BUILTIN["graduated"]
+    (r,) = check_exhaustive(cfg, pol, ["isolation"])
+    assert r.counterexample is not None and r.counterexample.contrast
+    lines = counterexample_lines(cfg, pol, r.counterexample)
+    (split,) = [i for i, line in enumerate(lines) if "-- the other run" in line]
+    first, other = lines[:split], lines[split + 1 :]
+    connects = [line for line in first if "connects:" in line]
+    assert "admitted" in connects[-1]
+    assert "rejected" in [line for line in other if "connects:" in line][-1]
+    assert "Connect(" not in r.counterexample.message  # words, not reprs
