@@ -1,13 +1,14 @@
 """Speed and scale of the exhaustive engine (issue 3). Not run by pytest.
 
-    python benchmarks/bench_exhaustive.py [--quick] [--two-users-complete]
+    python benchmarks/bench_exhaustive.py [--quick]
 
 Each measurement runs in a fresh subprocess so that peak memory (ru_maxrss) is its
 own. Prints: engine vs a straightforward networkx baseline on the same model and
 canonical forms (distinct states/s, peak memory; safety-only and with liveness), a
 growth table over limit and users, the largest limit fully verified in 60 s, and the
-time the cutoff lemmas take (docs/checking.md). ``--two-users-complete`` also runs two
-users at limit 1 to the end with no budget (about a quarter of an hour).
+time the cutoff lemmas take (docs/checking.md), what the reductions save at one user,
+limit 2, and two users at limit 1 run to the end with no budget (``--quick`` skips the
+last three: about 3 minutes).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import sys
 import time
 from typing import Any
 
-from wsmodel.model import BUILTIN, Config, enabled, preset, step
+from wsmodel.model import BUILTIN, Config, enabled, preset, start, step
 from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES
 from wsmodel.properties.exhaustive import EXPLORE_SHARE, run_exhaustive
-from wsmodel.properties.explore import canonical
+from wsmodel.properties.explore import Forget, canonical
 
 SAFETY = [p for p in NAMES if p not in LIVENESS_NAMES]
 
@@ -32,10 +33,12 @@ def _config(users: int, limit: int) -> Config:
 
 
 def engine(
-    users: int, limit: int, policy: str, props: list[str], timeout: float | None
+    users: int, limit: int, policy: str, props: list[str], timeout: float | None, reduction: bool
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
-    rep = run_exhaustive(_config(users, limit), BUILTIN[policy], props, timeout=timeout)
+    rep = run_exhaustive(
+        _config(users, limit), BUILTIN[policy], props, timeout=timeout, reduction=reduction
+    )
     dt = time.perf_counter() - t0
     g = rep.graph
     return {
@@ -50,15 +53,16 @@ def engine(
 
 def baseline(users: int, limit: int, policy: str, liveness: bool, timeout: float) -> dict[str, Any]:
     """What one would write first: a networkx.DiGraph grown during BFS (nodes are the
-    canonical states themselves), the catalogue's step checks on every edge, and
-    networkx's SCC routine on the fault-free subgraph for liveness."""
+    canonical states themselves, the same reductions), the catalogue's step checks on
+    every edge, and networkx's SCC routine on the fault-free subgraph for liveness."""
     import networkx as nx  # type: ignore[import-untyped]
 
     cfg, pol = _config(users, limit), BUILTIN[policy]
+    forget = Forget.unobserved(pol)
     rank: dict[Any, int] = {}
     checks = [BY_NAME[p].check for p in SAFETY]
     t0 = time.perf_counter()
-    s0 = canonical(__import__("wsmodel.model", fromlist=["start"]).start(cfg, pol), rank, True)[0]
+    s0 = canonical(start(cfg, pol), rank, True, forget)[0]
     g = nx.DiGraph()
     g.add_node(s0)
     queue = [s0]
@@ -76,7 +80,7 @@ def baseline(users: int, limit: int, policy: str, liveness: bool, timeout: float
             for chk in checks:
                 assert chk is not None
                 chk(cfg, pol, s, a, t)
-            c = canonical(t, rank, True)[0]
+            c = canonical(t, rank, True, forget)[0]
             if c not in g:
                 g.add_node(c)
                 queue.append(c)
@@ -94,7 +98,14 @@ def baseline(users: int, limit: int, policy: str, liveness: bool, timeout: float
 
 def _one(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["kind"] == "engine":
-        out = engine(spec["users"], spec["limit"], spec["policy"], spec["props"], spec["timeout"])
+        out = engine(
+            spec["users"],
+            spec["limit"],
+            spec["policy"],
+            spec["props"],
+            spec["timeout"],
+            spec.get("reduction", True),
+        )
     else:
         out = baseline(
             spec["users"], spec["limit"], spec["policy"], spec["liveness"], spec["timeout"]
@@ -118,21 +129,26 @@ def main(argv: list[str]) -> int:
         print(json.dumps(_one(json.loads(argv[1]))))
         return 0
     quick = "--quick" in argv
-    print("# engine vs networkx baseline: small preset, 1 user, limit 1, policies")
-    print("| policy | run | states | s | states/s | peak MB | speed-up vs baseline |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for policy in ("reference", "conservative", "graduated"):
+    print("# engine vs networkx baseline: small preset, 1 user")
+    print("| policy | limit | run | states | s | states/s | peak MB | speed-up vs baseline |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    # limit 2 only for reference: the other policies' limit-2 graphs take minutes
+    sizes = [(p, 1) for p in ("reference", "conservative", "graduated")]
+    for policy, limit in sizes if quick else [*sizes, ("reference", 2)]:
         for label, props, live in (("safety", SAFETY, False), ("all+liveness", list(NAMES), True)):
-            e = measure(kind="engine", users=1, limit=1, policy=policy, props=props, timeout=120)
+            e = measure(
+                kind="engine", users=1, limit=limit, policy=policy, props=props, timeout=300
+            )
             b = measure(
-                kind="baseline", users=1, limit=1, policy=policy, liveness=live, timeout=120
+                kind="baseline", users=1, limit=limit, policy=policy, liveness=live, timeout=300
             )
             assert e["states"] == b["states"], (e, b)
             print(
-                f"| {policy} | {label} | {e['states']:,} | {e['seconds']:.2f} | "
+                f"| {policy} | {limit} | {label} | {e['states']:,} | {e['seconds']:.2f} | "
                 f"{e['states'] / e['seconds']:,.0f} | {e['peak_mb']:.0f} | "
                 f"{b['seconds'] / e['seconds']:.2f} (baseline {b['seconds']:.2f} s, "
-                f"{b['peak_mb']:.0f} MB) |"
+                f"{b['peak_mb']:.0f} MB) |",
+                flush=True,
             )
     print()
     print("# growth (reference, all claims, 60 s budget)")
@@ -166,6 +182,8 @@ def main(argv: list[str]) -> int:
             f"largest limit fully verified within 60 s, {users} user(s): "
             f"{got if got else 'none (limit 1 does not finish)'}"
         )
+    if quick:
+        return 0
     print()
     print("# cutoff lemmas (reference): python -m wsmodel.properties.cutoff")
     t0 = time.perf_counter()
@@ -174,18 +192,37 @@ def main(argv: list[str]) -> int:
     )
     print(proc.stdout.rstrip())
     print(f"exit {proc.returncode}, {time.perf_counter() - t0:.1f} s")
-    if "--two-users-complete" in argv:
-        print()
-        print("# two users, limit 1, reference, all claims, no budget")
+    print()
+    print("# what the reductions save: 1 user, limit 2, reference, all claims, no budget")
+    print("| reduction | states | edges | s | peak MB | verdicts |")
+    print("|---|---:|---:|---:|---:|---|")
+    for reduction in (True, False):
         e = measure(
-            kind="engine", users=2, limit=1, policy="reference", props=list(NAMES), timeout=None
+            kind="engine",
+            users=1,
+            limit=2,
+            policy="reference",
+            props=list(NAMES),
+            timeout=None,
+            reduction=reduction,
         )
+        verdicts = sorted(set(e["verdicts"].values()))
         print(
-            f"{e['states']:,} states, {e['edges']:,} edges, complete {e['complete']}, "
-            f"{e['seconds']:.0f} s (exploration {e['explore_seconds']:.0f} s), "
-            f"{e['states'] / e['seconds']:,.0f} states/s, peak {e['peak_mb']:,.0f} MB"
+            f"| {'on' if reduction else 'off'} | {e['states']:,} | {e['edges']:,} | "
+            f"{e['seconds']:.1f} | {e['peak_mb']:.0f} | {', '.join(verdicts)} |",
+            flush=True,
         )
-        print(json.dumps(e["verdicts"], indent=1))
+    print()
+    print("# two users, limit 1, reference, all claims, no budget")
+    e = measure(
+        kind="engine", users=2, limit=1, policy="reference", props=list(NAMES), timeout=None
+    )
+    print(
+        f"{e['states']:,} states, {e['edges']:,} edges, complete {e['complete']}, "
+        f"{e['seconds']:.0f} s (exploration {e['explore_seconds']:.0f} s), "
+        f"{e['states'] / e['seconds']:,.0f} states/s, peak {e['peak_mb']:,.0f} MB"
+    )
+    print(json.dumps(e["verdicts"], indent=1))
     return 0
 
 
