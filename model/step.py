@@ -323,6 +323,5 @@ def enabled(config: Config, policy: Policy, state: State) -> list[Action]:
 
 
 def _with_user(state: State, index: int, user: UserState) -> State:
-    users = list(state.users)
-    users[index] = user
-    return state._replace(users=tuple(users))
+    users = state.users
+    return State((*users[:index], user, *users[index + 1 :]), state.shared)

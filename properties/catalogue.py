@@ -22,6 +22,7 @@ from typing import Final
 
 from wsmodel.model import (
     ALIVE,
+    LIVE,
     AbortClose,
     Action,
     ClientClose,
@@ -63,10 +64,6 @@ class Property:
 
 
 # --- helpers over one step --------------------------------------------------------
-
-
-def _managers(state: State) -> dict[tuple[int, int], Phase]:
-    return {(u, m.id): m.phase for u, user in enumerate(state.users) for m in user.managers}
 
 
 def in_use(config: Config, m: Manager) -> bool:
@@ -131,10 +128,13 @@ def _no_healthy_eviction(
 ) -> str | None:
     if isinstance(a, ClientClose):
         return None  # the client closing its own healthy socket is not an eviction
-    now = _managers(after)
-    for key, phase in _managers(b).items():
-        if phase is Phase.ACTIVE and now.get(key) not in (Phase.ACTIVE, Phase.IDLE, Phase.STUCK):
-            return f"{a} closed user {key[0]}'s manager m{key[1]}, which was active"
+    for u, (before, now) in enumerate(zip(b.users, after.users, strict=True)):
+        if before == now:
+            continue  # nothing of this user's changed, so nothing was closed
+        phases = {m.id: m.phase for m in now.managers}
+        for m in before.managers:
+            if m.phase is Phase.ACTIVE and phases.get(m.id) not in LIVE:
+                return f"{a} closed user {u}'s manager m{m.id}, which was active"
     return None
 
 
