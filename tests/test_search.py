@@ -14,6 +14,7 @@ from types import ModuleType
 import pytest
 from hypothesis import settings
 from wsmodel.model import BUILTIN, Breaker, ClientClose, Connect, Phase, Policy, Stall, preset
+from wsmodel.properties import search
 from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES, Kind
 from wsmodel.properties.expectations import MUST_BREAK, MUST_HOLD
 from wsmodel.properties.results import Result, Status, replay
@@ -307,3 +308,17 @@ def test_gc_tuning_applies_inside_and_is_undone_after() -> None:
         relaxed()
     assert seen == [(False, before[1][0]), (before[0], 12_345)]
     assert (gc.isenabled(), gc.get_threshold()) == before
+
+
+def test_a_long_search_reports_how_far_it_got(monkeypatch: pytest.MonkeyPatch) -> None:
+    # With the interval at 0 every run is reported; a search that finds nothing says so.
+    monkeypatch.setattr(search, "PROGRESS_SECONDS", 0.0)
+    seen: list[str] = []
+    cfg = preset("small").with_(users=1, limit=1)
+    check_hypothesis(
+        cfg, BUILTIN["reference"], ["per_user_limit"], examples=5, progress=seen.append
+    )
+    assert seen[0] == "reference: searching per_user_limit"
+    counts = [int(line.split()[1]) for line in seen if line.endswith("of 5 examples run")]
+    assert counts and counts == list(range(1, len(counts) + 1))
+    assert seen[-1] == "reference: no violation of per_user_limit found"
