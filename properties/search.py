@@ -578,7 +578,8 @@ def check_hypothesis(
 
     def report(runs: int) -> None:
         if progress:
-            progress(f"{policy.name}: {runs} of {examples} examples run")
+            # Runs, not examples: Hypothesis also makes runs it does not count as one.
+            progress(f"{policy.name}: still searching, {runs} runs so far ({examples} examples)")
 
     while remaining:
         if progress:
