@@ -501,8 +501,8 @@ class _Judge:
         message = (
             f"user {u1}'s Connect is {o1.value} after this run but {o2.value} after "
             f"another run (the contrast, shown after it) that leaves user {u1} in the same "
-            "state (up to manager keys): the outcome depends on something outside the "
-            "user's own state"
+            "state (up to manager keys and ages nothing reads): the outcome depends on "
+            "something outside the user's own state"
             + (
                 f" (the shared policy state: {r1.shared} vs {final2.shared})"
                 if r1.shared != final2.shared

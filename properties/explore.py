@@ -234,6 +234,8 @@ def explore(
     ``renumber=False`` keeps raw manager keys: only for tests with ``max_depth``.
     ``forget`` sets unobserved ages to 0 (:meth:`Forget.unobserved`; needs ``renumber``).
     """
+    if forget and not renumber:
+        raise ValueError("forget needs renumber: raw states keep every age")
     t0 = time.perf_counter()
     memory_limit = _default_memory_mb() if max_memory_mb is None else max_memory_mb
     fg = Forget.unobserved(policy) if forget else NOTHING

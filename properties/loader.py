@@ -46,7 +46,8 @@ def validate_policy(policy: Policy, config: Config) -> None:
     """Reject a policy whose declared traits are not of the protocol's types."""
     if not isinstance(policy.name, str) or not policy.name:
         raise UsageError(f"policy {policy!r}: name must be a non-empty string")
-    for flag in ("remove_on_close", "heartbeat", "close_deadline", "refresh_on_send"):
+    flags = ("remove_on_close", "heartbeat", "close_deadline", "refresh_on_send", "reads_age")
+    for flag in flags:
         if not isinstance(getattr(policy, flag), bool):
             raise UsageError(f"policy {policy.name!r}: {flag} must be True or False")
     period = policy.sweep_period(config)

@@ -99,24 +99,33 @@ def _ticks(n: int) -> str:
 
 
 def _compact(names: list[str]) -> str:
-    """Names with runs of consecutive keys folded ("m0 … m18 (19), m24"): a fold never
-    hides a gap."""
-    runs: list[list[str]] = []
-    for name in names:
-        if runs and _next_key(runs[-1][-1]) == name:
-            runs[-1].append(name)
-        else:
-            runs.append([name])
+    """Names, folded: a run of consecutive keys is "m0 … m18 (19)", one name repeated
+    is "m0 (5 times)"; a fold never hides a gap."""
     if len(names) <= 4:
         return ", ".join(names)
-    return ", ".join(
-        ", ".join(run) if len(run) <= 3 else f"{run[0]} … {run[-1]} ({len(run)})" for run in runs
-    )
+    repeats = [(name, len(list(same))) for name, same in itertools.groupby(names)]
+    runs: list[list[tuple[str, int]]] = []
+    for name, times in repeats:
+        last = runs[-1][-1] if runs else None
+        if last is not None and last[1] == times == 1 and _next_key(last[0]) == name:
+            runs[-1].append((name, times))
+        else:
+            runs.append([(name, times)])
+    return ", ".join(_run_text(run) for run in runs)
+
+
+def _run_text(run: list[tuple[str, int]]) -> str:
+    if len(run) == 1:
+        name, times = run[0]
+        return name if times == 1 else f"{name} ({times} times)"
+    names = [name for name, _ in run]
+    return ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]} ({len(names)})"
 
 
 def _next_key(name: str) -> str | None:
-    key = re.fullmatch(r"m(\d+)", name)
-    return None if key is None else f"m{int(key[1]) + 1}"
+    """The label of the next manager key with the same suffix: m3 (hangs) -> m4 (hangs)."""
+    key = re.fullmatch(r"m(\d+)(.*)", name)
+    return None if key is None else f"m{int(key[1]) + 1}{key[2]}"
 
 
 def summarize_state(state: State) -> str:
@@ -182,7 +191,8 @@ def counterexample_lines(
     if cx.contrast:
         other = replace(cx, steps=cx.contrast, cycle=(), contrast=(), probe_from=None)
         lines.append(
-            f"   -- the other run: user {cx.user} ends in the same state, and the same "
+            f"   -- the other run: user {cx.user} ends in the same state (up to manager keys "
+            "and ages nothing reads), and the same "
             "Connect turns out differently --"
         )
         lines += counterexample_lines(config, policy, other, every_state=every_state)

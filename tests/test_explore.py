@@ -3,30 +3,57 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
-from wsmodel.model import BUILTIN, State, preset
+from wsmodel.model import BUILTIN, Decision, Reference, Registry, State, Transport, preset
 from wsmodel.properties import exhaustive
 from wsmodel.properties.catalogue import NAMES
 from wsmodel.properties.exhaustive import check_exhaustive, run_exhaustive
-from wsmodel.properties.explore import StateGraph, canonical, explore, real_trace, to_networkx
+from wsmodel.properties.explore import (
+    Forget,
+    StateGraph,
+    canonical,
+    explore,
+    real_trace,
+    to_networkx,
+)
 from wsmodel.properties.results import Result, Status, replay
 
 SMALL2 = preset("small").with_(users=2, limit=1)
 DEPTH = 7  # complete two-user graphs are too large for the suite; compare to a depth
 
 
-def _maps_onto(unreduced: StateGraph, reduced: StateGraph) -> None:
+def _maps_onto(unreduced: StateGraph, reduced: StateGraph) -> bool:
     """The reduction's images of the unreduced states are exactly the reduced states,
     each at the depth of its shallowest preimage (so shortest traces stay shortest)."""
     shallowest: dict[State, int] = {}
     for s, d in zip(unreduced.states, unreduced.depth, strict=True):
         image = canonical(s, reduced.user_rank, reduced.symmetry, reduced.forget)[0]
         shallowest[image] = min(d, shallowest.get(image, d))
-    assert set(shallowest) == set(reduced.states)  # onto, and nothing else found
-    for image, d in shallowest.items():
-        assert reduced.depth[reduced.index[image]] == d
+    return set(shallowest) == set(reduced.states) and all(  # onto, and nothing else
+        reduced.depth[reduced.index[image]] == d for image, d in shallowest.items()
+    )
+
+
+def _same_edges(unreduced: StateGraph, reduced: StateGraph) -> bool:
+    """Complete one-user graphs: every action leads to the image of where it led
+    unreduced, and nowhere else. (A reduction can keep the set of states and still
+    change where an action leads from one of them.)"""
+
+    def edges(g: StateGraph, image: Callable[[State], State]) -> set[tuple[State, str, State]]:
+        return {
+            (image(g.states[s]), str(g.actions[g.act[e]]), image(g.states[g.dst[e]]))
+            for s in range(g.expanded)
+            for e in g.out_edges(s)
+        }
+
+    assert unreduced.complete and reduced.complete and unreduced.config.users == 1
+    forget = reduced.forget
+    return edges(unreduced, lambda st: canonical(st, {}, False, forget)[0]) == edges(
+        reduced, lambda st: st
+    )
 
 
 @pytest.mark.parametrize("policy", sorted(BUILTIN))
@@ -35,7 +62,7 @@ def test_reduction_maps_unreduced_onto_reduced(policy: str) -> None:
     reduced = explore(SMALL2, pol, symmetry=True, forget=True, max_depth=DEPTH)
     unreduced = explore(SMALL2, pol, symmetry=False, max_depth=DEPTH)
     assert len(unreduced.states) > len(reduced.states)
-    _maps_onto(unreduced, reduced)
+    assert _maps_onto(unreduced, reduced)
 
 
 def _figures(r: Result) -> str:
@@ -55,13 +82,43 @@ def test_forgetting_ages_agrees_with_the_complete_unreduced_graph(policy: str) -
     assert plain.graph.complete and forgot.graph.complete
     assert forgot.graph.forget.live_phase_age and forgot.graph.forget.age == (not pol.reads_age)
     assert len(forgot.graph.states) < len(plain.graph.states)
-    _maps_onto(plain.graph, forgot.graph)
+    assert _maps_onto(plain.graph, forgot.graph)
+    assert _same_edges(plain.graph, forgot.graph)
     for a, b in zip(plain.results, forgot.results, strict=True):
         assert (a.property, a.status, a.witnessed) == (b.property, b.status, b.witnessed)
         assert _figures(a) == _figures(b)
         if a.counterexample or b.counterexample:
             assert a.counterexample and b.counterexample
             assert a.counterexample.length() == b.counterexample.length(), a.property
+
+
+class OldestGoes(Reference):
+    """At the limit, first aborts every open entry older than 2 ticks: reads age."""
+
+    name = "oldest-goes"
+    reads_age = True
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if registry.open_count >= registry.config.limit:
+            for e in registry.entries:
+                if e.transport is Transport.OPEN and e.age > 2:
+                    registry.abort(e.id)
+        return super().on_connect(registry)
+
+
+def test_the_comparison_catches_forgetting_an_age_that_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Negative control for the two checks above: an engine that forgot `age` although
+    # the policy reads it must be told apart from the unreduced graph.
+    pol = OldestGoes()
+    cfg = preset("small").with_(users=1, limit=1)
+    plain = explore(cfg, pol, symmetry=False)
+    assert _same_edges(plain, explore(cfg, pol, forget=True))  # live phase_age only
+    monkeypatch.setattr(Forget, "unobserved", classmethod(lambda cls, p: cls(True, True)))
+    wrong = explore(cfg, pol, forget=True)
+    assert wrong.complete and wrong.forget.age
+    assert not (_maps_onto(plain, wrong) and _same_edges(plain, wrong))
 
 
 @pytest.mark.parametrize("policy", sorted(BUILTIN))

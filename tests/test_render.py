@@ -58,6 +58,10 @@ def test_folded_names_never_hide_a_gap() -> None:
         "m1, m3 (hangs), m4 … m7 (4), m9"
     )
     assert _compact(["m2", "m7"]) == "m2, m7"
+    hanging = [f"m{i} (hangs)" for i in range(20)]
+    assert _compact(hanging) == "m0 (hangs) … m19 (hangs) (20)"
+    # the same manager in every folded round
+    assert _compact(["m0"] * 5 + ["m1", "m2", "m3", "m4"]) == "m0 (5 times), m1 … m4 (4)"
 
 
 def test_an_isolation_pair_shows_both_runs_in_words() -> None:
