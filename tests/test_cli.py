@@ -105,6 +105,7 @@ def test_bad_usage_exit_2(
     [
         ("nothing_here", ["nothing_here"]),
         ("NOT_A_POLICY", ["NOT_A_POLICY", "Policy"]),
+        ("BadTrait", ["fixture-reference", "reads_age must be True or False"]),
     ],
 )
 def test_bad_user_policy_spec_exit_2(
@@ -120,6 +121,7 @@ def test_bad_user_policy_spec_exit_2(
     [
         ("Raises", ["fixture-raises", "RuntimeError", "on_connect", "fixture policy exploded"]),
         ("ReturnsNonsense", ["fixture-nonsense", "on_connect", "42"]),
+        ("PeeksAtAge", ["fixture-peeks", "on_connect", "reads_age = False"]),
     ],
 )
 def test_policy_breaking_the_protocol_exit_3(
