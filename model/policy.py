@@ -97,8 +97,8 @@ class Policy:
     heartbeat: ClassVar[bool] = False  # abort managers with no heartbeat answer for H + T
     close_deadline: ClassVar[bool] = False  # abort any close still running after C ticks
     refresh_on_send: ClassVar[bool] = False  # a server send refreshes last_activity
-    # False hides ages from the policy and lets the exhaustive engine forget them: a third
-    # of the states at limit 2 (decision 0012).
+    # False hides ages from the policy and lets the exhaustive engine forget them: under a
+    # third of the states at limit 2 (decision 0012).
     reads_age: ClassVar[bool] = True  # decisions read ManagerView.age
 
     def sweep_period(self, config: Config) -> int | None:

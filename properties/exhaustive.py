@@ -39,7 +39,6 @@ from wsmodel.model import (
 from wsmodel.properties.catalogue import BY_NAME, holds_limit_in_use
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
-    NOTHING,
     StateGraph,
     explore,
     real_trace,
@@ -147,7 +146,7 @@ def run_exhaustive(
                 names.append(name)
     witness_edge = {k: e for k, e in witness_edge.items() if e < g.edges}
     if progress is not None:
-        progress(f"exhaustive: explored {len(g.states):,} states, {g.edges:,} edges; judging")
+        progress(f"{policy.name} exhaustive: explored {len(g.states):,} states, {g.edges:,} edges")
 
     judge = _Judge(g, t0)
     results = []
@@ -155,6 +154,8 @@ def run_exhaustive(
         if timeout is not None and time.perf_counter() - t0 > timeout:
             results.append(judge.out_of_time(name, timeout, len(bad_edges.get(name, ()))))
             continue
+        if progress is not None:
+            progress(f"{policy.name} exhaustive: judging {name}")
         try:
             if name == "no_permanent_block":
                 result = judge.no_permanent_block()
@@ -199,7 +200,8 @@ class _Judge:
             "seconds": 0.0,
             "expanded": g.expanded,
             "symmetry": g.symmetry,
-            "forget_ages": g.forget != NOTHING,
+            "forget_age": g.forget.age,
+            "forget_live_phase_age": g.forget.live_phase_age,
         }
         return cov
 
@@ -499,9 +501,9 @@ class _Judge:
             ):
                 raise _EngineFault(f"the {run} run's {connect} does not reproduce its outcome")
         message = (
-            f"user {u1}'s Connect is {o1.value} after this run but {o2.value} after "
-            f"another run (the contrast, shown after it) that leaves user {u1} in the same "
-            "state (up to manager keys and ages nothing reads): the outcome depends on "
+            f"user {u1}'s last Connect is {o1.value} in this run but {o2.value} in another "
+            f"(the contrast, shown after it) that brings user {u1} to the same state before "
+            "it (up to manager keys and ages nothing reads): the outcome depends on "
             "something outside the user's own state"
             + (
                 f" (the shared policy state: {r1.shared} vs {final2.shared})"

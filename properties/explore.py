@@ -283,7 +283,7 @@ def explore(
             if progress is not None and now >= next_report:
                 rate = (len(states) - last_count) / (now - last_time)
                 progress(
-                    f"exhaustive: {len(states):,} states ({rate:,.0f}/s), "
+                    f"{policy.name} exhaustive: {len(states):,} states ({rate:,.0f}/s), "
                     f"queue {len(states) - i:,}, depth {depth[i]}, edges {len(dst):,}"
                 )
                 next_report, last_count, last_time = now + 1.0, len(states), now

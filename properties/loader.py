@@ -39,6 +39,12 @@ def load_policy(spec: str) -> Policy:
             f"{spec} is a {type(obj).__name__}, not a wsmodel.model.Policy; subclass "
             "Policy and override on_connect (see docs/own-policy.md)"
         )
+    if obj.name in BUILTIN and obj is not BUILTIN[obj.name]:
+        # Results and errors are reported by name: an inherited one would blame the built-in.
+        raise UsageError(
+            f"{spec} is named {obj.name!r}, a built-in policy's name (inherited?); "
+            "give it its own `name`"
+        )
     return obj
 
 

@@ -191,8 +191,8 @@ def counterexample_lines(
     if cx.contrast:
         other = replace(cx, steps=cx.contrast, cycle=(), contrast=(), probe_from=None)
         lines.append(
-            f"   -- the other run: user {cx.user} ends in the same state (up to manager keys "
-            "and ages nothing reads), and the same "
+            f"   -- the other run: user {cx.user} reaches the same state before its last "
+            "Connect (up to manager keys and ages nothing reads), and that "
             "Connect turns out differently --"
         )
         lines += counterexample_lines(config, policy, other, every_state=every_state)

@@ -579,7 +579,9 @@ def check_hypothesis(
     def report(runs: int) -> None:
         if progress:
             # Runs, not examples: Hypothesis also makes runs it does not count as one.
-            progress(f"{policy.name}: still searching, {runs} runs so far ({examples} examples)")
+            progress(
+                f"{policy.name}: still searching, {runs} runs (a search is {examples} examples)"
+            )
 
     while remaining:
         if progress:

@@ -106,6 +106,7 @@ def test_bad_usage_exit_2(
         ("nothing_here", ["nothing_here"]),
         ("NOT_A_POLICY", ["NOT_A_POLICY", "Policy"]),
         ("BadTrait", ["fixture-reference", "reads_age must be True or False"]),
+        ("Unnamed", ["Unnamed", "'reference'", "its own `name`"]),
     ],
 )
 def test_bad_user_policy_spec_exit_2(

@@ -177,6 +177,8 @@ def test_progress_is_reported() -> None:
     cfg = preset("small").with_(users=1, limit=1)
     check_exhaustive(cfg, BUILTIN["reference"], ["per_user_limit"], progress=seen.append)
     assert any("states" in line for line in seen)
+    assert all(line.startswith("reference exhaustive: ") for line in seen)
+    assert seen[-1] == "reference exhaustive: judging per_user_limit"
 
 
 def test_networkx_view() -> None:
