@@ -623,8 +623,8 @@ class _Judge:
         if isinstance(outcome, int):
             stem, cycle, user = self._lasso(lg, comp, outcome, 2, [TICK])
             violation = Counterexample(
-                f"user {user} retries before every tick and is never admitted: recovery "
-                f"is unbounded; bound H+T+C+R = {bound}",
+                f"on the cycle, where no fault happens, user {user} retries before every "
+                f"tick and is never admitted: recovery is unbounded; bound H+T+C+R = {bound}",
                 stem,
                 cycle,
                 user=user,
@@ -676,8 +676,9 @@ class _Judge:
         at_start = self._replay_state(actions[: len(stem)])
         user = relabel_of(g, at_start).users[(start_node // 2) % k]
         return Counterexample(
-            f"user {user} retries before every tick, faults have stopped, and is still not "
-            f"admitted after {worst} ticks; bound H+T+C+R = {self.config.recovery_bound}",
+            f"after this run's last fault, user {user} retries before every tick and is "
+            f"still not admitted {worst} ticks later; bound H+T+C+R = "
+            f"{self.config.recovery_bound}",
             actions,
             user=user,
         )

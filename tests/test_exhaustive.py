@@ -17,9 +17,12 @@ from wsmodel.model import (
     Connect,
     Phase,
     Policy,
+    Reference,
+    Registry,
     State,
     Tick,
     Traffic,
+    Transport,
     plan_connect,
     preset,
     start,
@@ -356,3 +359,55 @@ def test_an_engine_fault_is_not_checked_never_a_traceback(
     got = check_exhaustive(SMALL1, BUILTIN["reference"], ["per_user_limit", "no_permanent_block"])
     assert [r.status for r in got] == [Status.HOLDS, Status.NOT_CHECKED]
     assert "internal error" in got[1].detail and "bookkeeping bug" in got[1].detail
+
+
+class LateToFree(Reference):
+    """No heartbeat verdicts, and at the limit frees only entries idle for more than
+    idle_after + 1 ticks: recovery is finite but one tick over the bound."""
+
+    name = "late-to-free"
+    heartbeat = False
+
+    def free_overdue(self, registry: Registry) -> None:
+        pass
+
+    def free_one_idle(self, registry: Registry) -> None:
+        for e in registry.entries:
+            if e.transport is Transport.OPEN and e.activity_age > registry.config.idle_after + 1:
+                registry.close_nowait(e.id)
+                return
+
+
+def test_slow_but_finite_recovery_is_shown_as_its_worst_run() -> None:
+    (r,) = check_exhaustive(SMALL1, LateToFree(), ["bounded_recovery"])
+    assert r.status is Status.VIOLATED
+    assert "worst recovery: 5 ticks; bound H+T+C+R = 4" in r.detail
+    ce = r.counterexample
+    assert ce is not None and not ce.cycle and ce.user is not None
+    # What the message says, checked on the run: after its last fault the user retries
+    # before every tick and is still not admitted 5 ticks later.
+    assert ce.message.startswith(f"after this run's last fault, user {ce.user} retries")
+    last_fault = max(i for i, a in enumerate(ce.steps) if a.fault)
+    ticks = [i for i, a in enumerate(ce.steps) if isinstance(a, Tick) and i > last_fault]
+    assert len(ticks) >= 5
+    for lo, hi in pairwise([last_fault, *ticks]):
+        assert Connect(ce.user) in ce.steps[lo + 1 : hi]
+    states = replay(SMALL1, LateToFree(), ce.steps)
+    admitted = {st.users[ce.user].next_id for st in states[last_fault + 1 :]}
+    assert len(admitted) == 1
+
+
+@pytest.mark.parametrize("policy", ["conservative", "graduated"])
+def test_unbounded_recovery_lasso_retries_before_every_tick(policy: str) -> None:
+    ce = results(policy)["bounded_recovery"].counterexample
+    assert ce is not None and ce.cycle and ce.user is not None
+    assert ce.message.startswith(f"on the cycle, where no fault happens, user {ce.user} retries")
+    assert not any(a.fault for a in ce.cycle)
+    ticks = [i for i, a in enumerate(ce.cycle) if isinstance(a, Tick)]
+    assert ticks
+    for lo, hi in pairwise([ticks[-1] - len(ce.cycle), *ticks]):  # around the cycle
+        between = [ce.cycle[i % len(ce.cycle)] for i in range(lo + 1, hi)]
+        assert Connect(ce.user) in between
+    states = replay(SMALL1, BUILTIN[policy], ce.steps + ce.cycle)
+    loop = states[len(ce.steps) :]
+    assert len({st.users[ce.user].next_id for st in loop}) == 1
