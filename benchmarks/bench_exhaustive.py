@@ -223,6 +223,9 @@ def main(argv: list[str]) -> int:
         f"{e['states'] / e['seconds']:,.0f} states/s, peak {e['peak_mb']:,.0f} MB"
     )
     print(json.dumps(e["verdicts"], indent=1))
+    # The floor for any claim: the same exploration with no claim checked or judged.
+    e = measure(kind="engine", users=2, limit=1, policy="reference", props=[], timeout=None)
+    print(f"the same exploration with no claims: {e['seconds']:.0f} s, {e['states']:,} states")
     return 0
 
 
