@@ -1,13 +1,13 @@
 """The cutoff argument for large limits (docs/checking.md): two lemmas, checked.
 
 No engine can explore limit 20 (each extra manager multiplies the one-user space by
-~150), so the argument for large limits goes through single managers. Project a run
-onto one manager: its *local steps* are (local state before, label, local state
-after), where the local state is the manager with its key erased and the label says
-what moved it (``Tick``, one of its own actions, or a user-level action of its user:
-``Connect``, ``Sweep``, ``ServerSend``). Steps that leave it unchanged and are not its
-own or a ``Tick`` are stutters and are dropped; creation is ``(None, "Connect", m)``
-and removal ``(m, label, None)``.
+~150; ~95 with the exhaustive engine's reductions), so the argument for large limits
+goes through single managers. Project a run onto one manager: its *local steps* are
+(local state before, label, local state after), where the local state is the manager
+with its key erased and the label says what moved it (``Tick``, one of its own actions,
+or a user-level action of its user: ``Connect``, ``Sweep``, ``ServerSend``). Steps that
+leave it unchanged and are not its own or a ``Tick`` are stutters and are dropped;
+creation is ``(None, "Connect", m)`` and removal ``(m, label, None)``.
 
 Lemma M: every local step of a run at limit L is a local step of the complete
 one-user graph at limit 1 (same timings and policy). By induction over the run, every

@@ -30,8 +30,7 @@ class Counterexample:
     user: int | None = None  # the user the claim is about, where there is one
     # Non-interference only: a second run from the initial state after which the same
     # user is in the same state (up to manager keys and ages nothing reads, decision
-    # 0012) but the last action turns out
-    # differently. Replayable like ``steps``.
+    # 0012) but the last action turns out differently. Replayable like ``steps``.
     contrast: tuple[Action, ...] = ()
     probe_from: int | None = None  # liveness: where the fixed recovery schedule starts
 
