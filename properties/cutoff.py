@@ -163,15 +163,24 @@ def check_limit(
     *,
     max_states: int | None = None,
     timeout: float | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[LemmaCheck, StateGraph]:
     """Lemma M over every edge of the one-user graph of ``config``, checked as the
-    edges are found (a budget checks a prefix; the graph says how far it got)."""
+    edges are found (a budget checks a prefix; the graph says how far it got).
+    ``progress`` gets the explorer's progress lines."""
     tally: _Tally[tuple[int, Action]] = _Tally(base)
 
     def hook(i: int, s: State, a: Action, t: State, e: int) -> None:
         tally.add(s, a, t, lambda: (i, a))
 
-    g = explore(config.with_(users=1), policy, on_edge=hook, max_states=max_states, timeout=timeout)
+    g = explore(
+        config.with_(users=1),
+        policy,
+        on_edge=hook,
+        max_states=max_states,
+        timeout=timeout,
+        progress=progress,
+    )
     return tally.result(lambda w: [g.actions[c] for _, c in g.path_to(w[0])] + [w[1]]), g
 
 
@@ -263,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds for that graph (default 600)"
     )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
     try:
         if min(args.runs, args.length) < 0 or args.timeout <= 0:
@@ -297,7 +307,11 @@ def _check(policy: Policy, cfg: Config, walk_cfg: Config, args: argparse.Namespa
     failed = bool(exceptions)
     if args.exhaustive_limit > 1:
         out, g = check_limit(
-            cfg.with_(limit=args.exhaustive_limit), policy, base, timeout=args.timeout
+            cfg.with_(limit=args.exhaustive_limit),
+            policy,
+            base,
+            timeout=args.timeout,
+            progress=None if args.quiet else partial(print, file=sys.stderr, flush=True),
         )
         scope = "complete" if g.complete else f"a prefix: stopped by {g.stopped_by}"
         failed |= _report(

@@ -578,10 +578,9 @@ def check_hypothesis(
 
     def report(runs: int) -> None:
         if progress:
-            # Runs, not examples: Hypothesis also makes runs it does not count as one.
-            progress(
-                f"{policy.name}: still searching, {runs} runs (a search is {examples} examples)"
-            )
+            # Runs, not examples: Hypothesis makes more runs than it counts as examples,
+            # so the count is not a fraction of --examples and is not shown as one.
+            progress(f"{policy.name}: still searching ({runs} runs so far)")
 
     while remaining:
         if progress:

@@ -111,3 +111,15 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown policy 'no-such-policy'" in err and "limit must be at least 1" in err
     assert cutoff.main(["--timeout", "0.001"]) == 1
     assert "not checked" in capsys.readouterr().err
+
+
+def test_cli_reports_progress_while_it_explores(capsys: pytest.CaptureFixture[str]) -> None:
+    # The limit-2 graph takes most of a minute: its exploration reports on stderr. A 2 s
+    # budget outlasts the first report (after 1 s) and leaves a prefix, still checked.
+    argv = ["--exhaustive-limit", "2", "--timeout", "2", "--runs", "0"]
+    assert cutoff.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "a prefix: stopped by timeout" in out and "lemma M holds" in out
+    assert "reference exhaustive: " in err and "states" in err
+    assert cutoff.main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

@@ -319,7 +319,7 @@ def test_a_long_search_reports_how_far_it_got(monkeypatch: pytest.MonkeyPatch) -
         cfg, BUILTIN["reference"], ["per_user_limit"], examples=5, progress=seen.append
     )
     assert seen[0] == "reference: searching per_user_limit"
-    runs = [line for line in seen if line.endswith("runs (a search is 5 examples)")]
-    counts = [int(line.split()[3]) for line in runs]
+    runs = [line for line in seen if line.endswith(" runs so far)")]
+    counts = [int(line.split("(")[1].split()[0]) for line in runs]
     assert counts and counts == list(range(1, len(counts) + 1))
     assert seen[-1] == "reference: no violation of per_user_limit found"
