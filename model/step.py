@@ -16,7 +16,7 @@ alternate forever within one tick (a Zeno run) and the state space would be infi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -168,12 +168,17 @@ def _manager_step(config: Config, policy: Policy, m: Manager, action: Action) ->
     return None
 
 
-@lru_cache(maxsize=1024)
 def plan_connect(config: Config, policy: Policy, state: State, user_index: int) -> ConnectPlan:
-    """Run the policy's admission decision (and emergency cleanup) for one user.
-    Cached: the step and several claims ask for the same plan."""
-    user = state.users[user_index]
-    registry = Registry(config, policy, user.managers, user.memory, state.shared)
+    """Run the policy's admission decision (and emergency cleanup) for one user. It
+    reads only that user's state and the shared policy state: the registry offers the
+    policy nothing else."""
+    return _plan(config, policy, state.users[user_index], state.shared)
+
+
+@lru_cache(maxsize=1 << 16)
+def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> ConnectPlan:
+    # Cached: the step and several claims ask for the same plan.
+    registry = Registry(config, policy, user.managers, user.memory, shared)
     decision = _call(policy, "on_connect", lambda: policy.on_connect(registry))
     managers, memory, shared = settle_registry(registry)
     after = user._replace(managers=managers, memory=memory)

@@ -93,37 +93,42 @@ def run_exhaustive(
 ) -> Report:
     """Explore the configuration and judge each claim; also return the graph.
 
-    ``reduction`` turns the reductions on or off: user symmetry, and forgetting ages
-    nothing observes (manager keys are always renumbered). Every reachable state is
-    expanded. Budgets (``max_states``, ``timeout``, ``max_memory_mb``) stop the
-    exploration cleanly; what was not proven is then ``not-checked``. ``timeout``
-    covers judging too: exploration gets ``EXPLORE_SHARE`` of it, and a claim not yet
-    judged when it runs out is ``not-checked`` (the deadline is checked between
-    claims, so one claim's judging can overrun it). A fault in the engine itself while
-    judging one claim is reported as that claim ``not-checked`` with the error in its
-    detail, never raised.
+    ``reduction`` turns the reductions on or off: user symmetry, forgetting ages nothing
+    observes (manager keys are always renumbered), and checking the step claims once per
+    distinct move of one user rather than on every whole-state step (decision 0013).
+    Every reachable state is expanded. Budgets (``max_states``, ``timeout``,
+    ``max_memory_mb``) stop the exploration cleanly; what was not proven is then
+    ``not-checked``. ``timeout`` covers judging too: exploration gets ``EXPLORE_SHARE`` of it,
+    and a claim not yet judged when it runs out is ``not-checked`` (the deadline is
+    checked between claims, so one claim's judging can overrun it). A fault in the
+    engine itself while judging one claim is reported as that claim ``not-checked`` with
+    the error in its detail, never raised.
     """
     unknown = [p for p in properties if p not in BY_NAME]
     if unknown:
         raise ValueError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'}: {unknown}")
     t0 = time.perf_counter()
     wanted = list(dict.fromkeys(properties))
-    checks = [(p, BY_NAME[p].check) for p in wanted if BY_NAME[p].check is not None]
+    checks = [(p, chk) for p in wanted if (chk := BY_NAME[p].check) is not None]
     witnesses = {p: BY_NAME[p].witness for p in wanted if BY_NAME[p].witness is not None}
     bad_edges: dict[str, array[int]] = {p: array("q") for p, _ in checks}
     witness_edge: dict[str, int] = {}
 
-    def on_edge(i: int, s: State, a: Action, t: State, e: int) -> None:
-        for name, chk in checks:
-            assert chk is not None
-            if chk(config, policy, s, a, t) is not None:
-                bad_edges[name].append(e)
-        if witnesses:
-            for name, wit in list(witnesses.items()):
-                assert wit is not None
-                if wit(config, policy, s, a, t):
-                    witness_edge[name] = e
-                    del witnesses[name]
+    def on_edge(i: int, s: State, a: Action, t: State, e: int) -> bool:
+        if not reduction:  # the reference: every claim checked on every whole-state step
+            for name, chk in checks:
+                if chk(config, policy, s, a, t) is not None:
+                    bad_edges[name].append(e)
+        for name, wit in list(witnesses.items()):
+            assert wit is not None
+            if wit(config, policy, s, a, t):
+                witness_edge[name] = e
+                del witnesses[name]
+        return bool(witnesses) or not reduction
+
+    def move_check(before: State, a: Action, after: State) -> tuple[str, ...]:
+        # One user's move, on that user's own state (decision 0013).
+        return tuple(n for n, chk in checks if chk(config, policy, before, a, after) is not None)
 
     g = explore(
         config,
@@ -135,8 +140,12 @@ def run_exhaustive(
         max_memory_mb=max_memory_mb,
         max_depth=max_depth,
         progress=progress,
-        on_edge=on_edge,
+        on_edge=on_edge if witnesses or not reduction else None,
+        move_check=move_check if reduction and checks else None,
     )
+    for e, names in g.move_violations:
+        for name in names:
+            bad_edges[name].append(e)
     # A budget can cut a state's expansion short; its edges are then dropped.
     for name, edges in bad_edges.items():
         bad_edges[name] = edges = array("q", (e for e in edges if e < g.edges))

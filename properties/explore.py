@@ -1,8 +1,11 @@
 """Breadth-first exploration of every reachable state, stored compactly.
 
-The semantics come only from the model: :func:`wsmodel.model.enabled` lists the
-actions of a state and :func:`wsmodel.model.step` gives each successor. Everything
-here is bookkeeping: canonical forms, integer ids, edge arrays, budgets.
+The semantics come only from the model: each user's actions and successors are the
+model's ``environment``, ``urgent`` and ``step`` on that user's own state (with the
+shared policy state), computed once per distinct user state and assembled into
+whole states in the order of :func:`wsmodel.model.enabled`. The model's locality
+makes this exact (:func:`user_moves`, decision 0013). Everything else here is
+bookkeeping: canonical forms, integer ids, edge arrays, budgets.
 
 Canonical forms (see docs/decisions/0001-state-canonicalisation.md):
 
@@ -27,8 +30,8 @@ from __future__ import annotations
 import resource
 import time
 from array import array
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field, replace
 from itertools import permutations
 from typing import Any, NamedTuple
 
@@ -43,9 +46,10 @@ from wsmodel.model import (
     State,
     Tick,
     UserState,
-    enabled,
+    environment,
     start,
     step,
+    urgent,
 )
 
 __all__ = [
@@ -62,10 +66,15 @@ __all__ = [
 ]
 
 # Called for every edge as it is found: (source id, source state, action in the
-# source's coordinates, successor as the model returned it, edge index).
-EdgeHook = Callable[[int, State, Action, State, int], None]
+# source's coordinates, successor as the model returned it, edge index). Returning
+# False stops the calls (a hook that has seen all it needs).
+EdgeHook = Callable[[int, State, Action, State, int], bool | None]
+# Called once per distinct move of one user, on the one-user states before and after
+# (the action is user 0's): the names of the claims that move breaks.
+MoveCheck = Callable[[State, Action, State], tuple[str, ...]]
 
 FLAG_ADMITTED = 1  # a Connect whose user was admitted (its next_id grew)
+TICK = Tick()
 
 
 @dataclass
@@ -95,6 +104,8 @@ class StateGraph:
     stopped_by: str = ""  # "", "max_states", "timeout", "memory", "max_depth"
     seconds: float = 0.0
     violations: dict[int, list[str]] = field(default_factory=dict)  # state -> claims it breaks
+    # (edge, claims) for edges whose moves a MoveCheck found breaking claims
+    move_violations: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
 
     @property
     def expanded(self) -> int:
@@ -195,6 +206,67 @@ def canonical(
     return cstate, Relabel(tuple(order), tuple(ids[i] for i in order))
 
 
+# --- one user's moves -------------------------------------------------------------------
+
+
+class Move(NamedTuple):
+    """One user's move: the action (in the whole state's coordinates), that user's
+    state afterwards as the model returned it and in canonical form (with its rank),
+    and the shared policy state afterwards."""
+
+    action: Action
+    user: UserState
+    canon: UserState
+    rank: int
+    shared: Hashable
+    admitted: bool  # a Connect whose user was admitted (its next_id grew)
+    breaks: tuple[str, ...]  # claims this move breaks (by the MoveCheck, if any)
+
+
+class UserMoves(NamedTuple):
+    environment: list[Move]
+    due: list[Move]
+    tick: Move | None  # this user's part of a Tick; None while something is due
+
+
+def user_moves(
+    config: Config,
+    policy: Policy,
+    k: int,
+    user: UserState,
+    shared: Hashable,
+    canon: Callable[[UserState], tuple[UserState, int]],
+    check: MoveCheck | None = None,
+) -> UserMoves:
+    """User k's moves, from the model's own ``environment``, ``urgent`` and ``step``
+    on the one-user state (the user's state and the shared policy state); with a
+    ``check``, the claims each move breaks, judged on that one-user step.
+
+    Sound because the model is local (decision 0013): an action of user k reads and
+    writes only user k's state and the shared state (a policy's registry offers
+    nothing else), whether it is enabled depends on those alone, and a Tick ages each
+    user on its own. So a whole state's actions are every user's environment actions,
+    then every user's due actions, then Tick if nothing is due for anyone; which is
+    the order of :func:`wsmodel.model.enabled`. tests/test_explore.py holds the model
+    to it against whole-state ``step``."""
+    alone = State((user,), shared)
+
+    def move(a: Action) -> Move:
+        t = step(config, policy, alone, a)
+        if t is None:  # pragma: no cover - enabled() and step() disagree
+            raise AssertionError(f"model lists {a} as enabled but step() refuses it")
+        after = t.users[0]
+        c, r = canon(after)
+        whole = a if isinstance(a, Tick) else replace(a, user=k)
+        admitted = isinstance(a, Connect) and after.next_id > user.next_id
+        breaks = () if check is None else check(alone, a, t)
+        return Move(whole, after, c, r, t.shared, admitted, breaks)
+
+    env = [move(a) for a in environment(config, alone)]
+    due = [move(a) for a in urgent(config, policy, alone)]
+    return UserMoves(env, due, None if due else move(Tick()))
+
+
 # --- exploration ----------------------------------------------------------------------
 
 
@@ -224,6 +296,7 @@ def explore(
     max_memory_mb: float | None = None,
     progress: Callable[[str], None] | None = None,
     on_edge: EdgeHook | None = None,
+    move_check: MoveCheck | None = None,
     renumber: bool = True,
 ) -> StateGraph:
     """Explore breadth-first from the model's initial state.
@@ -267,6 +340,21 @@ def explore(
     parent.append(-1)
     parent_act.append(-1)
 
+    # Users are sorted by rank only when states are canonical (renumbered) too.
+    sorting = sym and renumber
+    moves: dict[tuple[int, UserState, Hashable], UserMoves] = {}
+
+    def canon(u: UserState) -> tuple[UserState, int]:
+        if not renumber:
+            return u, 0
+        c = _renumber(u, fg)
+        if not sorting:
+            return c, 0
+        r = rank.get(c)
+        if r is None:
+            r = rank[c] = len(rank)
+        return c, r
+
     next_report = t0 + 1.0
     last_count = 0
     last_time = t0
@@ -293,45 +381,45 @@ def explore(
             g.stopped_by = "max_depth"
             break
         full = False
-        source_users = s.users
-        # Ranks of the source's users, looked up once per state: most actions touch one
-        # user, and hashing an untouched user state again on every edge is wasted work.
-        source_ranks = [rank[u] for u in source_users] if sym and renumber else None
-        for a in enabled(config, policy, s):
-            t = step(config, policy, s, a)
-            if t is None:  # pragma: no cover - enabled() and step() disagree
-                raise AssertionError(f"model lists {a} as enabled but step() refuses it")
-            # canonical form of t (inline for speed; same result as canonical())
-            if renumber:
-                tu = t.users
-                cu = [
-                    u if u is su else _renumber(u, fg)
-                    for u, su in zip(tu, source_users, strict=True)
-                ]
-                if source_ranks is not None:
-                    ranks = []
-                    for u, su, r in zip(cu, source_users, source_ranks, strict=True):
-                        if u is not su:
-                            got = rank.get(u)
-                            if got is None:
-                                got = rank[u] = len(rank)
-                            r = got
-                        ranks.append(r)
-                    order = sorted(range(n_users), key=ranks.__getitem__)
-                    inverse = [0] * n_users
-                    for pos, raw in enumerate(order):
-                        inverse[raw] = pos
-                    pc = perm_code[tuple(inverse)]
-                    c = State(tuple(cu[k] for k in order), t.shared)
+        users, shared = s.users, s.shared
+        per = []
+        for k, u in enumerate(users):
+            key = (k, u, shared)
+            got = moves.get(key)
+            if got is None:
+                got = moves[key] = user_moves(config, policy, k, u, shared, canon, move_check)
+            per.append(got)
+        # The whole state's moves in the model's order: every user's environment
+        # actions, every user's due actions, then Tick (k = -1) if nothing is due.
+        ordered = [(k, m) for k, p in enumerate(per) for m in p.environment]
+        ordered += [(k, m) for k, p in enumerate(per) for m in p.due]
+        ticks = [p.tick for p in per if p.tick is not None]
+        if len(ticks) == n_users:
+            ordered.append((-1, ticks[0]))
+        source_ranks = [rank[u] for u in users] if sorting else None
+        for k, m in ordered:
+            if k >= 0:
+                a, after_shared, flag = m.action, m.shared, FLAG_ADMITTED if m.admitted else 0
+                cu = [*users[:k], m.canon, *users[k + 1 :]]
+                breaks = m.breaks
+            else:  # a Tick ages every user
+                a, after_shared, flag = TICK, m.shared, 0
+                cu = [x.canon for x in ticks]
+                breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
+            if source_ranks is not None:
+                if k >= 0:
+                    ranks = [*source_ranks[:k], m.rank, *source_ranks[k + 1 :]]
                 else:
-                    pc = identity
-                    c = (
-                        t
-                        if all(x is y for x, y in zip(cu, tu, strict=True))
-                        else State(tuple(cu), t.shared)
-                    )
+                    ranks = [x.rank for x in ticks]
+                order = sorted(range(n_users), key=ranks.__getitem__)
+                inverse = [0] * n_users
+                for pos, raw in enumerate(order):
+                    inverse[raw] = pos
+                pc = perm_code[tuple(inverse)]
+                c = State(tuple(cu[o] for o in order), after_shared)
             else:
-                c, pc = t, identity
+                pc = identity
+                c = State(tuple(cu), after_shared)
             j = index.get(c)
             if j is None:
                 if max_states is not None and len(states) >= max_states:
@@ -356,13 +444,16 @@ def explore(
             dst.append(j)
             act.append(code)
             perm.append(pc)
-            flags.append(
-                FLAG_ADMITTED
-                if isinstance(a, Connect) and t.users[a.user].next_id > s.users[a.user].next_id
-                else 0
-            )
+            flags.append(flag)
+            if breaks:
+                g.move_violations.append((e, breaks))
             if on_edge is not None:
-                on_edge(i, s, a, t, e)
+                if k >= 0:
+                    t = State((*users[:k], m.user, *users[k + 1 :]), after_shared)
+                else:
+                    t = State(tuple(x.user for x in ticks), after_shared)
+                if on_edge(i, s, a, t, e) is False:
+                    on_edge = None
         if full:
             # Drop the half-expanded state's edges: it counts as frontier.
             del dst[edge_start[-1] :], act[edge_start[-1] :], perm[edge_start[-1] :]

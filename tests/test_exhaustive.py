@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from dataclasses import replace
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -325,6 +326,51 @@ def test_mutants_are_caught(policy: Policy, claim: str, bound: int) -> None:
     assert h.status is Status.VIOLATED and h.counterexample is not None
     assert ce.length() <= h.counterexample.length(), (ce.length(), h.counterexample.length())
     assert ce.length() <= bound
+
+
+SMALL2 = preset("small").with_(users=2, limit=1)
+
+
+def _same_verdicts(a: list[Result], b: list[Result]) -> bool:
+    def verdict(r: Result) -> tuple[object, ...]:
+        ce = r.counterexample
+        return (r.property, r.status, r.witnessed, None if ce is None else ce.length())
+
+    return [verdict(r) for r in a] == [verdict(r) for r in b]
+
+
+@pytest.mark.parametrize(("policy", "claim", "bound"), MUTANTS, ids=[m[0].name for m in MUTANTS])
+def test_claims_checked_per_move_agree_with_whole_state_steps(
+    policy: Policy, claim: str, bound: int
+) -> None:
+    # With two users the reduced engine checks each step claim once per distinct move
+    # of one user (decision 0013); the unreduced one checks it on every whole-state
+    # step. Same verdicts and counterexample lengths, the mutant's claim broken in both.
+    per_move = check_exhaustive(SMALL2, policy, NAMES, max_depth=9)
+    whole = check_exhaustive(SMALL2, policy, NAMES, reduction=False, max_depth=9)
+    assert _same_verdicts(per_move, whole)
+    assert {r.property: r.status for r in per_move}[claim] is Status.VIOLATED
+
+
+def test_the_comparison_catches_a_claim_that_is_not_per_user(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Negative control: a claim about the users together ("at most `limit` live
+    # managers in all") is not per-user, so checking it per move misses what the
+    # whole-state check finds, and the comparison above would fail.
+    def together(config: Any, policy: Policy, b: State, a: Action, after: State) -> str | None:
+        live = sum(u.live_count for u in after.users)
+        return f"{live} live managers in all" if live > config.limit else None
+
+    claim = BY_NAME["per_user_limit"]
+    monkeypatch.setitem(exhaustive.BY_NAME, claim.name, replace(claim, check=together))
+    per_move = check_exhaustive(SMALL2, BUILTIN["reference"], ["per_user_limit"], max_depth=5)
+    whole = check_exhaustive(
+        SMALL2, BUILTIN["reference"], ["per_user_limit"], reduction=False, max_depth=5
+    )
+    assert whole[0].status is Status.VIOLATED
+    assert per_move[0].status is not Status.VIOLATED
+    assert not _same_verdicts(per_move, whole)
 
 
 def test_cli_exhaustive_graduated_reports_instead_of_crashing(

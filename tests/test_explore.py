@@ -7,7 +7,20 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
-from wsmodel.model import BUILTIN, Decision, Reference, Registry, State, Transport, preset
+from wsmodel.model import (
+    BUILTIN,
+    Config,
+    Decision,
+    Policy,
+    Reference,
+    Registry,
+    State,
+    Transport,
+    enabled,
+    preset,
+    start,
+    step,
+)
 from wsmodel.properties import exhaustive
 from wsmodel.properties.catalogue import NAMES
 from wsmodel.properties.exhaustive import check_exhaustive, run_exhaustive
@@ -119,6 +132,49 @@ def test_the_comparison_catches_forgetting_an_age_that_is_read(
     wrong = explore(cfg, pol, forget=True)
     assert wrong.complete and wrong.forget.age
     assert not (_maps_onto(plain, wrong) and _same_edges(plain, wrong))
+
+
+def _whole_state_bfs(config: Config, policy: Policy, max_depth: int) -> dict[State, list]:
+    """A plain BFS straight from the model's enabled() and step() on whole states (keys
+    renumbered, nothing else): each state's (action, successor) list, in enabled order."""
+    s0 = canonical(start(config, policy), {}, False)[0]
+    depth = {s0: 0}
+    out: dict[State, list] = {}
+    queue = [s0]
+    for s in queue:
+        if depth[s] >= max_depth:
+            continue
+        out[s] = []
+        for a in enabled(config, policy, s):
+            t = step(config, policy, s, a)
+            assert t is not None
+            c = canonical(t, {}, False)[0]
+            out[s].append((str(a), c))
+            if c not in depth:
+                depth[c] = depth[s] + 1
+                queue.append(c)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("policy", "users", "depth"),
+    [(p, 2, 8) for p in sorted(BUILTIN)] + [("graduated", 3, 6), ("conservative", 3, 6)],
+)
+def test_assembling_users_moves_agrees_with_whole_state_steps(
+    policy: str, users: int, depth: int
+) -> None:
+    # The engine steps each user alone and assembles whole states (decision 0013); the
+    # model's locality is what makes that sound. Every expanded state must have exactly
+    # the model's actions, in the model's order, leading to the model's successors.
+    pol = BUILTIN[policy]
+    cfg = preset("small").with_(users=users, limit=1)
+    plain = _whole_state_bfs(cfg, pol, depth)
+    g = explore(cfg, pol, symmetry=False, max_depth=depth)
+    assembled = {
+        g.states[s]: [(str(g.actions[g.act[e]]), g.states[g.dst[e]]) for e in g.out_edges(s)]
+        for s in range(g.expanded)
+    }
+    assert assembled == plain
 
 
 @pytest.mark.parametrize("policy", sorted(BUILTIN))
