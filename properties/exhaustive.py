@@ -143,8 +143,8 @@ def run_exhaustive(
         on_edge=on_edge if witnesses or not reduction else None,
         move_check=move_check if reduction and checks else None,
     )
-    for e, names in g.move_violations:
-        for name in names:
+    for e, broken in g.move_violations:
+        for name in broken:
             bad_edges[name].append(e)
     # A budget can cut a state's expansion short; its edges are then dropped.
     for name, edges in bad_edges.items():
@@ -547,19 +547,20 @@ class _Judge:
         rbits = 2 if with_retry_bit else 1
         lg = LabelledGraph(len(g.states) * k * rbits)
         dst, label, ref, start = lg.dst, lg.label, lg.ref, lg.start
+        act, flags, gdst, gperm = g.act, g.flags, g.dst, g.perm
         for s in range(len(g.states)):
-            rng = g.out_edges(s)
+            # The state's fault-free edges, decoded once for every tracked position.
+            out = [
+                (e, act[e], gdst[e], perms[gperm[e]]) for e in g.out_edges(s) if not fault[act[e]]
+            ]
             for p in range(k):
                 for r in range(rbits):
                     if not exempt[s][p]:
-                        for e in rng:
-                            code = g.act[e]
-                            if fault[code]:
-                                continue
+                        for e, code, t, perm in out:
                             lab = 0
                             r2 = r
                             if connect_user[code] == p:
-                                if g.flags[e] & FLAG_ADMITTED:
+                                if flags[e] & FLAG_ADMITTED:
                                     continue
                                 lab = RETRY
                                 r2 = 1
@@ -568,8 +569,7 @@ class _Judge:
                                     continue
                                 lab = TICK
                                 r2 = 0
-                            t = g.dst[e]
-                            q = perms[g.perm[e]][p]
+                            q = perm[p]
                             if exempt[t][q]:
                                 continue
                             dst.append((t * k + q) * rbits + (r2 if with_retry_bit else 0))

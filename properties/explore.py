@@ -87,7 +87,8 @@ class StateGraph:
     symmetry: bool
     forget: Forget
     states: list[State] = field(default_factory=list)
-    index: dict[State, int] = field(default_factory=dict)
+    # state id by key: the ids (user_rank) of its users in order, and the shared state
+    index: dict[tuple[tuple[int, ...], Hashable], int] = field(default_factory=dict)
     depth: array[int] = field(default_factory=lambda: array("i"))
     parent: array[int] = field(default_factory=lambda: array("i"))  # parent state, -1 for root
     parent_act: array[int] = field(default_factory=lambda: array("i"))
@@ -99,7 +100,7 @@ class StateGraph:
     actions: list[Action] = field(default_factory=list)  # action code -> action
     action_code: dict[Action, int] = field(default_factory=dict)
     perms: list[tuple[int, ...]] = field(default_factory=list)  # perm code -> raw -> canonical
-    user_rank: dict[UserState, int] = field(default_factory=dict)
+    user_rank: dict[UserState, int] = field(default_factory=dict)  # ids of user states
     complete: bool = False
     stopped_by: str = ""  # "", "max_states", "timeout", "memory", "max_depth"
     seconds: float = 0.0
@@ -124,6 +125,11 @@ class StateGraph:
         if s >= self.expanded:
             return range(0)
         return range(self.edge_start[s], self.edge_start[s + 1])
+
+    def id_of(self, state: State) -> int | None:
+        """The id of a canonical state, None if it was not reached."""
+        ranks = tuple(self.user_rank.get(u, -1) for u in state.users)
+        return self.index.get((ranks, state.shared))
 
     def path_to(self, s: int) -> list[tuple[int, int]]:
         """(state, action code) pairs of the BFS tree path from the initial state to s."""
@@ -174,11 +180,19 @@ NOTHING = Forget(False, False)
 
 def _local(m: Manager, i: int, forget: Forget) -> Manager:
     """Manager m as canonical manager i: key i, unobserved ages 0 (m itself if so)."""
-    age = 0 if forget.age else m.age
-    phase_age = 0 if forget.live_phase_age and m.phase in LIVE else m.phase_age
-    if m.id == i and m.age == age and m.phase_age == phase_age:
+    (mid, phase, is_active, age, activity, quiet, pong, phase_age, hangs, aborting, stuck) = m
+    if forget.age:
+        age = 0
+    if forget.live_phase_age and phase in LIVE:
+        phase_age = 0
+    if mid == i and age == m.age and phase_age == m.phase_age:
         return m
-    return m._replace(id=i, age=age, phase_age=phase_age)
+    # Built with tuple.__new__ rather than _replace: this runs for every new manager.
+    fields = (i, phase, is_active, age, activity, quiet, pong, phase_age, hangs, aborting, stuck)
+    return _new_manager(Manager, fields)
+
+
+_new_manager = tuple.__new__
 
 
 def _renumber(u: UserState, forget: Forget) -> UserState:
@@ -211,10 +225,11 @@ def canonical(
 
 class Move(NamedTuple):
     """One user's move: the action (in the whole state's coordinates), that user's
-    state afterwards as the model returned it and in canonical form (with its rank),
-    and the shared policy state afterwards."""
+    state afterwards as the model returned it and in canonical form (with its id in
+    ``StateGraph.user_rank``), and the shared policy state afterwards."""
 
     action: Action
+    code: int  # the action's code in the graph
     user: UserState
     canon: UserState
     rank: int
@@ -236,6 +251,7 @@ def user_moves(
     user: UserState,
     shared: Hashable,
     canon: Callable[[UserState], tuple[UserState, int]],
+    code: Callable[[Action], int],
     check: MoveCheck | None = None,
 ) -> UserMoves:
     """User k's moves, from the model's own ``environment``, ``urgent`` and ``step``
@@ -257,10 +273,10 @@ def user_moves(
             raise AssertionError(f"model lists {a} as enabled but step() refuses it")
         after = t.users[0]
         c, r = canon(after)
-        whole = a if isinstance(a, Tick) else replace(a, user=k)
+        whole = a if k == 0 or isinstance(a, Tick) else replace(a, user=k)
         admitted = isinstance(a, Connect) and after.next_id > user.next_id
         breaks = () if check is None else check(alone, a, t)
-        return Move(whole, after, c, r, t.shared, admitted, breaks)
+        return Move(whole, code(whole), after, c, r, t.shared, admitted, breaks)
 
     env = [move(a) for a in environment(config, alone)]
     due = [move(a) for a in urgent(config, policy, alone)]
@@ -331,29 +347,40 @@ def explore(
         g.perms.append(tuple(range(n_users)))
     identity = 0 if not sym else perm_code[tuple(range(n_users))]
 
-    s0 = start(config, policy)
-    if renumber:
-        s0, _ = canonical(s0, rank, symmetry, fg)
-    states.append(s0)
-    index[s0] = 0
-    depth.append(0)
-    parent.append(-1)
-    parent_act.append(-1)
-
-    # Users are sorted by rank only when states are canonical (renumbered) too.
-    sorting = sym and renumber
+    # Every canonical user state gets an id on first sight (so the order is
+    # deterministic); with symmetry, users are sorted by it. States are keyed by their
+    # users' ids: hashing a few ints is much cheaper than hashing the whole state.
+    sorting = sym and renumber  # users are sorted only in canonical (renumbered) states
     moves: dict[tuple[int, UserState, Hashable], UserMoves] = {}
 
-    def canon(u: UserState) -> tuple[UserState, int]:
-        if not renumber:
-            return u, 0
-        c = _renumber(u, fg)
-        if not sorting:
-            return c, 0
+    def intern(c: UserState) -> int:
         r = rank.get(c)
         if r is None:
             r = rank[c] = len(rank)
-        return c, r
+        return r
+
+    def canon(u: UserState) -> tuple[UserState, int]:
+        c = _renumber(u, fg) if renumber else u
+        return c, intern(c)
+
+    def code_of(a: Action) -> int:
+        code = action_code.get(a)
+        if code is None:
+            code = action_code[a] = len(actions)
+            actions.append(a)
+        return code
+
+    s0 = start(config, policy)
+    if renumber:
+        s0, _ = canonical(s0, rank, symmetry, fg)
+    key0 = (tuple(intern(u) for u in s0.users), s0.shared)
+    states.append(s0)
+    ranks_of = [key0[0]]  # the users' ids of each state, in order
+    index[key0] = 0
+    depth.append(0)
+    parent.append(-1)
+    parent_act.append(-1)
+    tick_code = code_of(TICK)
 
     next_report = t0 + 1.0
     last_count = 0
@@ -384,10 +411,12 @@ def explore(
         users, shared = s.users, s.shared
         per = []
         for k, u in enumerate(users):
-            key = (k, u, shared)
-            got = moves.get(key)
+            mkey = (k, u, shared)
+            got = moves.get(mkey)
             if got is None:
-                got = moves[key] = user_moves(config, policy, k, u, shared, canon, move_check)
+                got = user_moves(config, policy, k, u, shared, canon, code_of, move_check)
+                if n_users > 1:  # with one user, every state is its own user's state
+                    moves[mkey] = got
             per.append(got)
         # The whole state's moves in the model's order: every user's environment
         # actions, every user's due actions, then Tick (k = -1) if nothing is due.
@@ -396,50 +425,40 @@ def explore(
         ticks = [p.tick for p in per if p.tick is not None]
         if len(ticks) == n_users:
             ordered.append((-1, ticks[0]))
-        source_ranks = [rank[u] for u in users] if sorting else None
+        source_ids = ranks_of[i]
         for k, m in ordered:
             if k >= 0:
-                a, after_shared, flag = m.action, m.shared, FLAG_ADMITTED if m.admitted else 0
-                cu = [*users[:k], m.canon, *users[k + 1 :]]
-                breaks = m.breaks
+                ids = (*source_ids[:k], m.rank, *source_ids[k + 1 :])
+                code, flag, breaks = m.code, FLAG_ADMITTED if m.admitted else 0, m.breaks
             else:  # a Tick ages every user
-                a, after_shared, flag = TICK, m.shared, 0
-                cu = [x.canon for x in ticks]
+                ids = tuple(x.rank for x in ticks)
+                code, flag = tick_code, 0
                 breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
-            if source_ranks is not None:
-                if k >= 0:
-                    ranks = [*source_ranks[:k], m.rank, *source_ranks[k + 1 :]]
-                else:
-                    ranks = [x.rank for x in ticks]
-                order = sorted(range(n_users), key=ranks.__getitem__)
+            if sorting:
+                order = sorted(range(n_users), key=ids.__getitem__)
                 inverse = [0] * n_users
                 for pos, raw in enumerate(order):
                     inverse[raw] = pos
                 pc = perm_code[tuple(inverse)]
-                c = State(tuple(cu[o] for o in order), after_shared)
+                ids = tuple(ids[o] for o in order)
             else:
-                pc = identity
-                c = State(tuple(cu), after_shared)
-            j = index.get(c)
+                order, pc = None, identity
+            key = (ids, m.shared)
+            j = index.get(key)
             if j is None:
                 if max_states is not None and len(states) >= max_states:
                     full = True
                     break
+                cu = [x.canon for x in ticks] if k < 0 else [*users[:k], m.canon, *users[k + 1 :]]
                 j = len(states)
-                index[c] = j
-                states.append(c)
+                index[key] = j
+                states.append(
+                    State(tuple(cu if order is None else [cu[o] for o in order]), m.shared)
+                )
+                ranks_of.append(ids)
                 depth.append(d + 1)
                 parent.append(i)
-                code = action_code.get(a)
-                if code is None:
-                    code = action_code[a] = len(actions)
-                    actions.append(a)
                 parent_act.append(code)
-            else:
-                code = action_code.get(a)
-                if code is None:
-                    code = action_code[a] = len(actions)
-                    actions.append(a)
             e = len(dst)
             dst.append(j)
             act.append(code)
@@ -449,10 +468,10 @@ def explore(
                 g.move_violations.append((e, breaks))
             if on_edge is not None:
                 if k >= 0:
-                    t = State((*users[:k], m.user, *users[k + 1 :]), after_shared)
+                    t = State((*users[:k], m.user, *users[k + 1 :]), m.shared)
                 else:
-                    t = State(tuple(x.user for x in ticks), after_shared)
-                if on_edge(i, s, a, t, e) is False:
+                    t = State(tuple(x.user for x in ticks), m.shared)
+                if on_edge(i, s, m.action if k >= 0 else TICK, t, e) is False:
                     on_edge = None
         if full:
             # Drop the half-expanded state's edges: it counts as frontier.

@@ -125,11 +125,12 @@ def fair_components(
 ) -> list[int]:
     """Components with, for every mask in ``required``, an internal edge carrying it."""
     seen = [0] * ncomp
+    start, dst, label = g.start, g.dst, g.label
     for v in range(g.n):
         c = comp[v]
-        for e in range(g.start[v], g.start[v + 1]):
-            if comp[g.dst[e]] == c:
-                seen[c] |= g.label[e]
+        for e in range(start[v], start[v + 1]):
+            if comp[dst[e]] == c:
+                seen[c] |= label[e]
     return [c for c in range(ncomp) if all(seen[c] & r for r in required)]
 
 
@@ -215,12 +216,13 @@ def longest_weighted(
         members[comp[v]].append(v)
     best = [0] * ncomp
     via = [-1] * ncomp
+    start, dst, label = g.start, g.dst, g.label
     for c in range(ncomp):  # sinks first
         top, arg = 0, -1
         for v in members[c]:
-            for e in range(g.start[v], g.start[v + 1]):
-                d = comp[g.dst[e]]
-                w = 1 if g.label[e] & weight else 0
+            for e in range(start[v], start[v + 1]):
+                d = comp[dst[e]]
+                w = 1 if label[e] & weight else 0
                 if d == c:
                     if w:
                         return c

@@ -46,7 +46,7 @@ def _maps_onto(unreduced: StateGraph, reduced: StateGraph) -> bool:
         image = canonical(s, reduced.user_rank, reduced.symmetry, reduced.forget)[0]
         shallowest[image] = min(d, shallowest.get(image, d))
     return set(shallowest) == set(reduced.states) and all(  # onto, and nothing else
-        reduced.depth[reduced.index[image]] == d for image, d in shallowest.items()
+        reduced.depth[reduced.id_of(image)] == d for image, d in shallowest.items()
     )
 
 
