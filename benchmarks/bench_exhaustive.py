@@ -129,22 +129,32 @@ def main(argv: list[str]) -> int:
         print(json.dumps(_one(json.loads(argv[1]))))
         return 0
     quick = "--quick" in argv
-    print("# engine vs networkx baseline: small preset, 1 user")
-    print("| policy | limit | run | states | s | states/s | peak MB | speed-up vs baseline |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print("# engine vs networkx baseline: small preset")
+    print(
+        "| policy | users | limit | run | states | s | states/s | peak MB | speed-up vs baseline |"
+    )
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
     # limit 2 only for reference: the other policies' limit-2 graphs take minutes
-    sizes = [(p, 1) for p in ("reference", "conservative", "graduated")]
-    for policy, limit in sizes if quick else [*sizes, ("reference", 2)]:
+    sizes = [(p, 1, 1) for p in ("reference", "conservative", "graduated")]
+    for policy, users, limit in (
+        sizes if quick else [*sizes, ("reference", 1, 2), ("reference", 2, 1)]
+    ):
         for label, props, live in (("safety", SAFETY, False), ("all+liveness", list(NAMES), True)):
             e = measure(
-                kind="engine", users=1, limit=limit, policy=policy, props=props, timeout=300
+                kind="engine", users=users, limit=limit, policy=policy, props=props, timeout=600
             )
             b = measure(
-                kind="baseline", users=1, limit=limit, policy=policy, liveness=live, timeout=300
+                kind="baseline",
+                users=users,
+                limit=limit,
+                policy=policy,
+                liveness=live,
+                timeout=600,
             )
             assert e["states"] == b["states"], (e, b)
             print(
-                f"| {policy} | {limit} | {label} | {e['states']:,} | {e['seconds']:.2f} | "
+                f"| {policy} | {users} | {limit} | {label} | {e['states']:,} | "
+                f"{e['seconds']:.2f} | "
                 f"{e['states'] / e['seconds']:,.0f} | {e['peak_mb']:.0f} | "
                 f"{b['seconds'] / e['seconds']:.2f} (baseline {b['seconds']:.2f} s, "
                 f"{b['peak_mb']:.0f} MB) |",

@@ -554,27 +554,38 @@ class _Judge:
                 (e, act[e], gdst[e], perms[gperm[e]]) for e in g.out_edges(s) if not fault[act[e]]
             ]
             for p in range(k):
-                for r in range(rbits):
-                    if not exempt[s][p]:
-                        for e, code, t, perm in out:
-                            lab = 0
-                            r2 = r
-                            if connect_user[code] == p:
-                                if flags[e] & FLAG_ADMITTED:
-                                    continue
-                                lab = RETRY
-                                r2 = 1
-                            elif tick[code]:
-                                if with_retry_bit and r == 0:
-                                    continue
-                                lab = TICK
-                                r2 = 0
-                            q = perm[p]
-                            if exempt[t][q]:
+                # (target node without its retry bit, label, edge) for the tracked user p
+                moves: list[tuple[int, int, int]] = []
+                if not exempt[s][p]:
+                    for e, code, t, perm in out:
+                        q = perm[p]
+                        if exempt[t][q]:
+                            continue
+                        if connect_user[code] == p:
+                            if flags[e] & FLAG_ADMITTED:
                                 continue
-                            dst.append((t * k + q) * rbits + (r2 if with_retry_bit else 0))
-                            label.append(lab)
-                            ref.append(e)
+                            lab = RETRY
+                        elif tick[code]:
+                            lab = TICK
+                        elif t == s and q == p:
+                            # An unlabelled self-loop has no bearing on components, fair
+                            # cycles or longest paths (about a third of the edges).
+                            continue
+                        else:
+                            lab = 0
+                        moves.append(((t * k + q) * rbits, lab, e))
+                for r in range(rbits):
+                    for base, lab, e in moves:
+                        if with_retry_bit:
+                            if lab == TICK:
+                                if r == 0:
+                                    continue  # no Tick before the tracked user retried
+                                # the Tick clears the bit: base is the bit-0 node
+                            else:
+                                base += 1 if lab == RETRY else r
+                        dst.append(base)
+                        label.append(lab)
+                        ref.append(e)
                     start.append(len(dst))
         return lg
 
