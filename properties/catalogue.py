@@ -11,6 +11,11 @@ catalogue feeds the Hypothesis search, the CLI and the docs.
 
 Each safety claim names a witness: a step showing that the situation it guards is
 reachable, so that a claim cannot hold vacuously.
+
+Every step check is a condition on each user's own step (some user's state after it,
+the users it changed, the connecting user's plan): the exhaustive engine runs it once
+per distinct move of one user, on that user's state alone (decision 0013). A claim
+about several users together would need judging on whole states.
 """
 
 from __future__ import annotations

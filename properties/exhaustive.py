@@ -157,7 +157,7 @@ def run_exhaustive(
     if progress is not None:
         progress(f"{policy.name} exhaustive: explored {len(g.states):,} states, {g.edges:,} edges")
 
-    judge = _Judge(g, t0)
+    judge = _Judge(g, t0, wanted)
     results = []
     for name in wanted:
         if timeout is not None and time.perf_counter() - t0 > timeout:
@@ -187,7 +187,7 @@ def run_exhaustive(
 
 
 class _Judge:
-    def __init__(self, g: StateGraph, t0: float) -> None:
+    def __init__(self, g: StateGraph, t0: float, wanted: Sequence[str] = ()) -> None:
         self.g = g
         self.config = g.config
         self.policy = g.policy
@@ -196,6 +196,9 @@ class _Judge:
         acts = g.actions
         self.is_system = [a.system for a in acts]
         self.is_tick = [isinstance(a, Tick) for a in acts]
+        # The two liveness claims' products are built in one pass when both are wanted.
+        self._both_products = {"no_permanent_block", "bounded_recovery"} <= set(wanted)
+        self._products: dict[bool, LabelledGraph] = {}
 
     # coverage and status ----------------------------------------------------------
 
@@ -530,12 +533,20 @@ class _Judge:
         return [[holds_limit_in_use(self.config, u) for u in st.users] for st in self.g.states]
 
     def _product(self, with_retry_bit: bool) -> LabelledGraph:
+        """The product for one liveness claim: built together with the other one if
+        both claims were asked for (they share the decoding), and handed out once."""
+        if with_retry_bit not in self._products:
+            bits = [False, True] if self._both_products else [with_retry_bit]
+            self._products.update(self._build_products(bits))
+        return self._products.pop(with_retry_bit)
+
+    def _build_products(self, bits: Sequence[bool]) -> dict[bool, LabelledGraph]:
         """The graph followed by one tracked user: nodes (state, position of the tracked
         user[, retried since the last tick]); only fault-free edges; not through states
         where the tracked user holds `limit` managers in use (exempt from the liveness
         claims; decision 0010); not along a Connect that admits the tracked user. With
-        the retry bit, a Tick is only taken after the tracked user retried since the
-        previous Tick."""
+        the retry bit (``bits`` says which of the two to build), a Tick is only taken
+        after the tracked user retried since the previous Tick."""
         g = self.g
         k = self.config.users
         exempt = self._exempt
@@ -544,9 +555,9 @@ class _Judge:
         fault = [a.fault for a in acts]
         tick = self.is_tick
         connect_user = [a.user if isinstance(a, Connect) else -1 for a in acts]
-        rbits = 2 if with_retry_bit else 1
-        lg = LabelledGraph(len(g.states) * k * rbits)
-        dst, label, ref, start = lg.dst, lg.label, lg.ref, lg.start
+        out_graphs = {bit: LabelledGraph(len(g.states) * k * (2 if bit else 1)) for bit in bits}
+        plain = out_graphs.get(False)
+        retry = out_graphs.get(True)
         act, flags, gdst, gperm = g.act, g.flags, g.dst, g.perm
         for s in range(len(g.states)):
             # The state's fault-free edges, decoded once for every tracked position.
@@ -554,7 +565,7 @@ class _Judge:
                 (e, act[e], gdst[e], perms[gperm[e]]) for e in g.out_edges(s) if not fault[act[e]]
             ]
             for p in range(k):
-                # (target node without its retry bit, label, edge) for the tracked user p
+                # (target (state, position), label, edge) for the tracked user p
                 moves: list[tuple[int, int, int]] = []
                 if not exempt[s][p]:
                     for e, code, t, perm in out:
@@ -573,21 +584,27 @@ class _Judge:
                             continue
                         else:
                             lab = 0
-                        moves.append(((t * k + q) * rbits, lab, e))
-                for r in range(rbits):
-                    for base, lab, e in moves:
-                        if with_retry_bit:
+                        moves.append((t * k + q, lab, e))
+                if plain is not None:
+                    for target, lab, e in moves:
+                        plain.dst.append(target)
+                        plain.label.append(lab)
+                        plain.ref.append(e)
+                    plain.start.append(len(plain.dst))
+                if retry is not None:
+                    for r in (0, 1):
+                        for target, lab, e in moves:
                             if lab == TICK:
                                 if r == 0:
                                     continue  # no Tick before the tracked user retried
-                                # the Tick clears the bit: base is the bit-0 node
+                                bit = 0  # the Tick clears the bit
                             else:
-                                base += 1 if lab == RETRY else r
-                        dst.append(base)
-                        label.append(lab)
-                        ref.append(e)
-                    start.append(len(dst))
-        return lg
+                                bit = 1 if lab == RETRY else r
+                            retry.dst.append(target * 2 + bit)
+                            retry.label.append(lab)
+                            retry.ref.append(e)
+                        retry.start.append(len(retry.dst))
+        return out_graphs
 
     def _lasso(
         self, lg: LabelledGraph, comp: array[int], c: int, rbits: int, required: list[int]

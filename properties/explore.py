@@ -411,11 +411,13 @@ def explore(
         users, shared = s.users, s.shared
         per = []
         for k, u in enumerate(users):
+            # Cached per user state; with one user, a state is its user's state and is
+            # expanded once, so nothing would ever be reused.
             mkey = (k, u, shared)
-            got = moves.get(mkey)
+            got = moves.get(mkey) if n_users > 1 else None
             if got is None:
                 got = user_moves(config, policy, k, u, shared, canon, code_of, move_check)
-                if n_users > 1:  # with one user, every state is its own user's state
+                if n_users > 1:
                     moves[mkey] = got
             per.append(got)
         # The whole state's moves in the model's order: every user's environment
