@@ -104,7 +104,7 @@ class StateGraph:
     complete: bool = False
     stopped_by: str = ""  # "", "max_states", "timeout", "memory", "max_depth"
     seconds: float = 0.0
-    violations: dict[int, list[str]] = field(default_factory=dict)  # state -> claims it breaks
+    violations: dict[int, list[str]] = field(default_factory=dict)  # state -> claims broken into it
     # (edge, claims) for edges whose moves a MoveCheck found breaking claims
     move_violations: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
 
@@ -536,7 +536,9 @@ def _edges(g: StateGraph) -> Iterator[tuple[int, int, int]]:
 
 def to_networkx(g: StateGraph) -> Any:
     """The graph as a networkx.DiGraph: nodes are state ids with ``summary`` (readable)
-    and ``violates`` (claims broken on arriving there); edges carry ``action`` (str,
+    and ``violates`` (claims a step into the state broke; with the reduction on, not
+    a violation only inherited from a user the step did not touch, decision 0013);
+    edges carry ``action`` (str,
     in the source state's canonical coordinates). Parallel edges keep the first action."""
     out = nx.DiGraph()
     for s, state in enumerate(g.states):
