@@ -214,6 +214,7 @@ class _Judge:
             "symmetry": g.symmetry,
             "forget_age": g.forget.age,
             "forget_live_phase_age": g.forget.live_phase_age,
+            "claims_per_move": g.claims_per_move,
         }
         return cov
 

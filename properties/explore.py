@@ -107,6 +107,7 @@ class StateGraph:
     violations: dict[int, list[str]] = field(default_factory=dict)  # state -> claims broken into it
     # (edge, claims) for edges whose moves a MoveCheck found breaking claims
     move_violations: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
+    claims_per_move: bool = False  # step claims were checked by a MoveCheck
 
     @property
     def expanded(self) -> int:
@@ -328,7 +329,7 @@ def explore(
     t0 = time.perf_counter()
     memory_limit = _default_memory_mb() if max_memory_mb is None else max_memory_mb
     fg = Forget.unobserved(policy) if forget else NOTHING
-    g = StateGraph(config, policy, symmetry, fg)
+    g = StateGraph(config, policy, symmetry, fg, claims_per_move=move_check is not None)
     rank = g.user_rank
     index = g.index
     states = g.states
