@@ -115,7 +115,9 @@ def run_exhaustive(
     witness_edge: dict[str, int] = {}
 
     def on_edge(i: int, s: State, a: Action, t: State, e: int) -> bool:
-        if not reduction:  # the reference: every claim checked on every whole-state step
+        # Unreduced: every claim on every whole-state step (the successors are still
+        # assembled from users' moves; tests check those against whole-state step).
+        if not reduction:
             for name, chk in checks:
                 if chk(config, policy, s, a, t) is not None:
                     bad_edges[name].append(e)

@@ -241,8 +241,7 @@ class Move(NamedTuple):
 
 class UserMoves(NamedTuple):
     environment: list[Move]
-    due: list[Move]
-    tick: Move | None  # this user's part of a Tick; None while something is due
+    due: list[Move]  # the user's urgent system actions; Tick waits while any is due
 
 
 def user_moves(
@@ -257,7 +256,9 @@ def user_moves(
 ) -> UserMoves:
     """User k's moves, from the model's own ``environment``, ``urgent`` and ``step``
     on the one-user state (the user's state and the shared policy state); with a
-    ``check``, the claims each move breaks, judged on that one-user step.
+    ``check``, the claims each move breaks, judged on that one-user step. The user's
+    part of a Tick is :func:`one_move` with ``Tick()``, asked only when nothing is due
+    for any user (only then is Tick enabled).
 
     Sound because the model is local (decision 0013): an action of user k reads and
     writes only user k's state and the shared state (a policy's registry offers
@@ -267,21 +268,36 @@ def user_moves(
     the order of :func:`wsmodel.model.enabled`. tests/test_explore.py holds the model
     to it against whole-state ``step``."""
     alone = State((user,), shared)
+    env = environment(config, alone)
+    due = urgent(config, policy, alone)
+    return UserMoves(
+        [one_move(config, policy, k, user, shared, a, canon, code, check) for a in env],
+        [one_move(config, policy, k, user, shared, a, canon, code, check) for a in due],
+    )
 
-    def move(a: Action) -> Move:
-        t = step(config, policy, alone, a)
-        if t is None:  # pragma: no cover - enabled() and step() disagree
-            raise AssertionError(f"model lists {a} as enabled but step() refuses it")
-        after = t.users[0]
-        c, r = canon(after)
-        whole = a if k == 0 or isinstance(a, Tick) else replace(a, user=k)
-        admitted = isinstance(a, Connect) and after.next_id > user.next_id
-        breaks = () if check is None else check(alone, a, t)
-        return Move(whole, code(whole), after, c, r, t.shared, admitted, breaks)
 
-    env = [move(a) for a in environment(config, alone)]
-    due = [move(a) for a in urgent(config, policy, alone)]
-    return UserMoves(env, due, None if due else move(Tick()))
+def one_move(
+    config: Config,
+    policy: Policy,
+    k: int,
+    user: UserState,
+    shared: Hashable,
+    a: Action,
+    canon: Callable[[UserState], tuple[UserState, int]],
+    code: Callable[[Action], int],
+    check: MoveCheck | None = None,
+) -> Move:
+    """Action ``a`` (user 0's, or Tick) by user k, stepped on the one-user state."""
+    alone = State((user,), shared)
+    t = step(config, policy, alone, a)
+    if t is None:  # pragma: no cover - enabled() and step() disagree
+        raise AssertionError(f"model lists {a} as enabled but step() refuses it")
+    after = t.users[0]
+    c, r = canon(after)
+    whole = a if k == 0 or isinstance(a, Tick) else replace(a, user=k)
+    admitted = isinstance(a, Connect) and after.next_id > user.next_id
+    breaks = () if check is None else check(alone, a, t)
+    return Move(whole, code(whole), after, c, r, t.shared, admitted, breaks)
 
 
 # --- exploration ----------------------------------------------------------------------
@@ -353,6 +369,7 @@ def explore(
     # users' ids: hashing a few ints is much cheaper than hashing the whole state.
     sorting = sym and renumber  # users are sorted only in canonical (renumbered) states
     moves: dict[tuple[int, UserState, Hashable], UserMoves] = {}
+    tick_moves: dict[tuple[UserState, Hashable], Move] = {}
 
     def intern(c: UserState) -> int:
         r = rank.get(c)
@@ -425,8 +442,16 @@ def explore(
         # actions, every user's due actions, then Tick (k = -1) if nothing is due.
         ordered = [(k, m) for k, p in enumerate(per) for m in p.environment]
         ordered += [(k, m) for k, p in enumerate(per) for m in p.due]
-        ticks = [p.tick for p in per if p.tick is not None]
-        if len(ticks) == n_users:
+        ticks: list[Move] = []
+        if not any(p.due for p in per):  # time passes only when nothing is due
+            for u in users:
+                tkey = (u, shared)
+                tm = tick_moves.get(tkey) if n_users > 1 else None
+                if tm is None:
+                    tm = one_move(config, policy, 0, u, shared, TICK, canon, code_of, move_check)
+                    if n_users > 1:
+                        tick_moves[tkey] = tm
+                ticks.append(tm)
             ordered.append((-1, ticks[0]))
         source_ids = ranks_of[i]
         for k, m in ordered:

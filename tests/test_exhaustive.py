@@ -9,7 +9,7 @@ from dataclasses import replace
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from wsmodel.model import (
@@ -339,7 +339,24 @@ def _same_verdicts(a: list[Result], b: list[Result]) -> bool:
     return [verdict(r) for r in a] == [verdict(r) for r in b]
 
 
-@pytest.mark.parametrize(("policy", "claim", "bound"), MUTANTS, ids=[m[0].name for m in MUTANTS])
+class SweepEvicts(Reference):
+    """Its periodic sweep closes every open entry, active ones included: a claim broken
+    by a system action (the mutants above break theirs on environment actions)."""
+
+    name: ClassVar[str] = "test-sweep-evicts"
+
+    def sweep(self, registry: Registry) -> None:
+        for e in registry.entries:
+            if e.transport is Transport.OPEN:
+                registry.close_nowait(e.id)
+
+
+PER_MOVE_CASES = [*MUTANTS, (SweepEvicts(), "no_healthy_eviction", 0)]
+
+
+@pytest.mark.parametrize(
+    ("policy", "claim", "bound"), PER_MOVE_CASES, ids=[m[0].name for m in PER_MOVE_CASES]
+)
 def test_claims_checked_per_move_agree_with_whole_state_steps(
     policy: Policy, claim: str, bound: int
 ) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 from wsmodel.model import (
     BUILTIN,
     Config,
+    Connect,
     Decision,
     Policy,
     Reference,
@@ -25,6 +28,7 @@ from wsmodel.properties import exhaustive
 from wsmodel.properties.catalogue import NAMES
 from wsmodel.properties.exhaustive import check_exhaustive, run_exhaustive
 from wsmodel.properties.explore import (
+    FLAG_ADMITTED,
     Forget,
     StateGraph,
     canonical,
@@ -34,6 +38,8 @@ from wsmodel.properties.explore import (
 )
 from wsmodel.properties.results import Result, Status, replay
 
+# the module (the package exports the function of the same name)
+model_step = importlib.import_module("wsmodel.model.step")
 SMALL2 = preset("small").with_(users=2, limit=1)
 DEPTH = 7  # complete two-user graphs are too large for the suite; compare to a depth
 
@@ -136,42 +142,76 @@ def test_the_comparison_catches_forgetting_an_age_that_is_read(
 
 def _whole_state_bfs(config: Config, policy: Policy, max_depth: int) -> dict[State, list]:
     """A plain BFS straight from the model's enabled() and step() on whole states (keys
-    renumbered, nothing else): each state's (action, successor) list, in enabled order."""
+    renumbered, nothing else): each state's (action, successor, admitted) list, in
+    enabled order. The model's plan cache is bypassed, so its key is checked too."""
     s0 = canonical(start(config, policy), {}, False)[0]
     depth = {s0: 0}
     out: dict[State, list] = {}
     queue = [s0]
-    for s in queue:
-        if depth[s] >= max_depth:
-            continue
-        out[s] = []
-        for a in enabled(config, policy, s):
-            t = step(config, policy, s, a)
-            assert t is not None
-            c = canonical(t, {}, False)[0]
-            out[s].append((str(a), c))
-            if c not in depth:
-                depth[c] = depth[s] + 1
-                queue.append(c)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(model_step, "_plan", model_step._plan.__wrapped__)
+        for s in queue:
+            if depth[s] >= max_depth:
+                continue
+            out[s] = []
+            for a in enabled(config, policy, s):
+                t = step(config, policy, s, a)
+                assert t is not None
+                c = canonical(t, {}, False)[0]
+                grew = isinstance(a, Connect) and t.users[a.user].next_id > s.users[a.user].next_id
+                out[s].append((str(a), c, grew))
+                if c not in depth:
+                    depth[c] = depth[s] + 1
+                    queue.append(c)
     return out
+
+
+class SweepTogglesShared(Reference):
+    """Each sweep flips the shared value between None and "A", and time must never pass
+    with "A": its tick_shared raises. Both users' sweeps fall due together, so no
+    reachable state with "A" lets time pass; only an engine that ticks where Tick is
+    not enabled would ever call it."""
+
+    name: ClassVar[str] = "test-sweep-toggles-shared"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        # Reference's cleanup runs its sweep; keep the toggle to the periodic one.
+        shared = registry.shared
+        decision = super().on_connect(registry)
+        registry.shared = shared
+        return decision
+
+    def sweep(self, registry: Registry) -> None:
+        super().sweep(registry)
+        registry.shared = "A" if registry.shared is None else None
+
+    def tick_shared(self, shared: Hashable) -> Hashable:
+        if shared == "A":
+            raise RuntimeError("time passed while a sweep was half done")
+        return shared
 
 
 @pytest.mark.parametrize(
     ("policy", "users", "depth"),
-    [(p, 2, 8) for p in sorted(BUILTIN)] + [("graduated", 3, 6), ("conservative", 3, 6)],
+    [(BUILTIN[p], 2, 8) for p in sorted(BUILTIN)]
+    + [(BUILTIN["graduated"], 3, 6), (BUILTIN["conservative"], 3, 6)]
+    + [(SweepTogglesShared(), 2, 8)],
+    ids=lambda x: getattr(x, "name", str(x)),
 )
 def test_assembling_users_moves_agrees_with_whole_state_steps(
-    policy: str, users: int, depth: int
+    policy: Policy, users: int, depth: int
 ) -> None:
     # The engine steps each user alone and assembles whole states (decision 0013); the
     # model's locality is what makes that sound. Every expanded state must have exactly
     # the model's actions, in the model's order, leading to the model's successors.
-    pol = BUILTIN[policy]
     cfg = preset("small").with_(users=users, limit=1)
-    plain = _whole_state_bfs(cfg, pol, depth)
-    g = explore(cfg, pol, symmetry=False, max_depth=depth)
+    plain = _whole_state_bfs(cfg, policy, depth)
+    g = explore(cfg, policy, symmetry=False, max_depth=depth)
     assembled = {
-        g.states[s]: [(str(g.actions[g.act[e]]), g.states[g.dst[e]]) for e in g.out_edges(s)]
+        g.states[s]: [
+            (str(g.actions[g.act[e]]), g.states[g.dst[e]], bool(g.flags[e] & FLAG_ADMITTED))
+            for e in g.out_edges(s)
+        ]
         for s in range(g.expanded)
     }
     assert assembled == plain
