@@ -532,8 +532,13 @@ class _Judge:
 
     @cached_property
     def _exempt(self) -> list[list[bool]]:
-        """Per state and user: holds `limit` managers in use (both products need it)."""
-        return [[holds_limit_in_use(self.config, u) for u in st.users] for st in self.g.states]
+        """Per state and user: holds `limit` managers in use (both products need it).
+        Judged once per distinct user state, looked up by the users' ids."""
+        g = self.g
+        by_id = [False] * len(g.user_rank)
+        for u, r in g.user_rank.items():
+            by_id[r] = holds_limit_in_use(self.config, u)
+        return [[by_id[r] for r in ids] for ids in g.user_ids]
 
     def _product(self, with_retry_bit: bool) -> LabelledGraph:
         """The product for one liveness claim: built together with the other one if

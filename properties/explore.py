@@ -101,6 +101,7 @@ class StateGraph:
     action_code: dict[Action, int] = field(default_factory=dict)
     perms: list[tuple[int, ...]] = field(default_factory=list)  # perm code -> raw -> canonical
     user_rank: dict[UserState, int] = field(default_factory=dict)  # ids of user states
+    user_ids: list[tuple[int, ...]] = field(default_factory=list)  # per state, its users' ids
     complete: bool = False
     stopped_by: str = ""  # "", "max_states", "timeout", "memory", "max_depth"
     seconds: float = 0.0
@@ -393,7 +394,8 @@ def explore(
         s0, _ = canonical(s0, rank, symmetry, fg)
     key0 = (tuple(intern(u) for u in s0.users), s0.shared)
     states.append(s0)
-    ranks_of = [key0[0]]  # the users' ids of each state, in order
+    ranks_of = g.user_ids
+    ranks_of.append(key0[0])
     index[key0] = 0
     depth.append(0)
     parent.append(-1)
