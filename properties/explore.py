@@ -248,18 +248,15 @@ class UserMoves(NamedTuple):
 def user_moves(
     config: Config,
     policy: Policy,
-    k: int,
     user: UserState,
     shared: Hashable,
-    canon: Callable[[UserState], tuple[UserState, int]],
-    code: Callable[[Action], int],
-    check: MoveCheck | None = None,
+    move: Callable[[Action], Move],
 ) -> UserMoves:
-    """User k's moves, from the model's own ``environment``, ``urgent`` and ``step``
-    on the one-user state (the user's state and the shared policy state); with a
-    ``check``, the claims each move breaks, judged on that one-user step. The user's
-    part of a Tick is :func:`one_move` with ``Tick()``, asked only when nothing is due
-    for any user (only then is Tick enabled).
+    """A user's moves: the model's own ``environment`` and ``urgent`` on the one-user
+    state (the user's state and the shared policy state), each stepped by ``move``
+    (:func:`one_move` for that user). The user's part of a Tick is :func:`one_move`
+    with ``Tick()``, asked only when nothing is due for any user (only then is Tick
+    enabled).
 
     Sound because the model is local (decision 0013): an action of user k reads and
     writes only user k's state and the shared state (a policy's registry offers
@@ -269,11 +266,9 @@ def user_moves(
     the order of :func:`wsmodel.model.enabled`. tests/test_explore.py holds the model
     to it against whole-state ``step``."""
     alone = State((user,), shared)
-    env = environment(config, alone)
-    due = urgent(config, policy, alone)
     return UserMoves(
-        [one_move(config, policy, k, user, shared, a, canon, code, check) for a in env],
-        [one_move(config, policy, k, user, shared, a, canon, code, check) for a in due],
+        [move(a) for a in environment(config, alone)],
+        [move(a) for a in urgent(config, policy, alone)],
     )
 
 
@@ -288,7 +283,8 @@ def one_move(
     code: Callable[[Action], int],
     check: MoveCheck | None = None,
 ) -> Move:
-    """Action ``a`` (user 0's, or Tick) by user k, stepped on the one-user state."""
+    """Action ``a`` (user 0's, or Tick) by user k, stepped by the model on the one-user
+    state; with a ``check``, the claims it breaks, judged on that one-user step."""
     alone = State((user,), shared)
     t = step(config, policy, alone, a)
     if t is None:  # pragma: no cover - enabled() and step() disagree
@@ -382,6 +378,9 @@ def explore(
         c = _renumber(u, fg) if renumber else u
         return c, intern(c)
 
+    def mover(k: int, u: UserState, shared: Hashable) -> Callable[[Action], Move]:
+        return lambda a: one_move(config, policy, k, u, shared, a, canon, code_of, move_check)
+
     def code_of(a: Action) -> int:
         code = action_code.get(a)
         if code is None:
@@ -436,7 +435,7 @@ def explore(
             mkey = (k, u, shared)
             got = moves.get(mkey) if n_users > 1 else None
             if got is None:
-                got = user_moves(config, policy, k, u, shared, canon, code_of, move_check)
+                got = user_moves(config, policy, u, shared, mover(k, u, shared))
                 if n_users > 1:
                     moves[mkey] = got
             per.append(got)
