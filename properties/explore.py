@@ -33,7 +33,7 @@ from array import array
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import permutations
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import networkx as nx  # type: ignore[import-untyped]
 from wsmodel.model import (
@@ -72,6 +72,8 @@ EdgeHook = Callable[[int, State, Action, State, int], bool | None]
 # Called once per distinct move of one user, on the one-user states before and after
 # (the action is user 0's): the names of the claims that move breaks.
 MoveCheck = Callable[[State, Action, State], tuple[str, ...]]
+
+T = TypeVar("T")
 
 FLAG_ADMITTED = 1  # a Connect whose user was admitted (its next_id grew)
 TICK = Tick()
@@ -365,8 +367,22 @@ def explore(
     # deterministic); with symmetry, users are sorted by it. States are keyed by their
     # users' ids: hashing a few ints is much cheaper than hashing the whole state.
     sorting = sym and renumber  # users are sorted only in canonical (renumbered) states
-    moves: dict[tuple[int, UserState, Hashable], UserMoves] = {}
-    tick_moves: dict[tuple[UserState, Hashable], Move] = {}
+    # A user's moves are cached per (user, user state, shared state), a Tick's per
+    # (user state, shared state). With one user a state is its user's state and is
+    # expanded once, so nothing would ever be reused: no cache then.
+    moves: dict[tuple[int, UserState, Hashable], UserMoves] | None = {} if n_users > 1 else None
+    tick_moves: dict[tuple[UserState, Hashable], Move] | None = {} if n_users > 1 else None
+
+    def memo(cache: dict[Any, T] | None, key: Any, make: Callable[..., T], *args: Any) -> T:
+        got = None if cache is None else cache.get(key)
+        if got is None:
+            got = make(*args)
+            if cache is not None:
+                cache[key] = got
+        return got
+
+    def users_moves(k: int, u: UserState, shared: Hashable) -> UserMoves:
+        return user_moves(config, policy, u, shared, mover(k, u, shared))
 
     def intern(c: UserState) -> int:
         r = rank.get(c)
@@ -393,8 +409,8 @@ def explore(
         s0, _ = canonical(s0, rank, symmetry, fg)
     key0 = (tuple(intern(u) for u in s0.users), s0.shared)
     states.append(s0)
-    ranks_of = g.user_ids
-    ranks_of.append(key0[0])
+    user_ids = g.user_ids
+    user_ids.append(key0[0])
     index[key0] = 0
     depth.append(0)
     parent.append(-1)
@@ -428,33 +444,16 @@ def explore(
             break
         full = False
         users, shared = s.users, s.shared
-        per = []
-        for k, u in enumerate(users):
-            # Cached per user state; with one user, a state is its user's state and is
-            # expanded once, so nothing would ever be reused.
-            mkey = (k, u, shared)
-            got = moves.get(mkey) if n_users > 1 else None
-            if got is None:
-                got = user_moves(config, policy, u, shared, mover(k, u, shared))
-                if n_users > 1:
-                    moves[mkey] = got
-            per.append(got)
+        per = [memo(moves, (k, u, shared), users_moves, k, u, shared) for k, u in enumerate(users)]
         # The whole state's moves in the model's order: every user's environment
         # actions, every user's due actions, then Tick (k = -1) if nothing is due.
         ordered = [(k, m) for k, p in enumerate(per) for m in p.environment]
         ordered += [(k, m) for k, p in enumerate(per) for m in p.due]
         ticks: list[Move] = []
         if not any(p.due for p in per):  # time passes only when nothing is due
-            for u in users:
-                tkey = (u, shared)
-                tm = tick_moves.get(tkey) if n_users > 1 else None
-                if tm is None:
-                    tm = one_move(config, policy, 0, u, shared, TICK, canon, code_of, move_check)
-                    if n_users > 1:
-                        tick_moves[tkey] = tm
-                ticks.append(tm)
+            ticks = [memo(tick_moves, (u, shared), mover(0, u, shared), TICK) for u in users]
             ordered.append((-1, ticks[0]))
-        source_ids = ranks_of[i]
+        source_ids = user_ids[i]
         for k, m in ordered:
             if k >= 0:
                 ids = (*source_ids[:k], m.rank, *source_ids[k + 1 :])
@@ -484,7 +483,7 @@ def explore(
                 states.append(
                     State(tuple(cu if order is None else [cu[o] for o in order]), m.shared)
                 )
-                ranks_of.append(ids)
+                user_ids.append(ids)
                 depth.append(d + 1)
                 parent.append(i)
                 parent_act.append(code)
