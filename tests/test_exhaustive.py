@@ -351,22 +351,28 @@ class SweepEvicts(Reference):
                 registry.close_nowait(e.id)
 
 
-PER_MOVE_CASES = [*MUTANTS, (SweepEvicts(), "no_healthy_eviction", 0)]
+# (policy, the claim it must break or None): the built-ins, every mutant, and a claim
+# broken by a system action
+TWO_USER_CASES: list[tuple[Policy, str | None]] = [
+    *((BUILTIN[p], None) for p in sorted(BUILTIN)),
+    *((policy, claim) for policy, claim, _ in MUTANTS),
+    (SweepEvicts(), "no_healthy_eviction"),
+]
 
 
 @pytest.mark.parametrize(
-    ("policy", "claim", "bound"), PER_MOVE_CASES, ids=[m[0].name for m in PER_MOVE_CASES]
+    ("policy", "claim"), TWO_USER_CASES, ids=[p.name for p, _ in TWO_USER_CASES]
 )
-def test_claims_checked_per_move_agree_with_whole_state_steps(
-    policy: Policy, claim: str, bound: int
-) -> None:
-    # With two users the reduced engine checks each step claim once per distinct move
-    # of one user (decision 0013); the unreduced one checks it on every whole-state
-    # step. Same verdicts and counterexample lengths, the mutant's claim broken in both.
-    per_move = check_exhaustive(SMALL2, policy, NAMES, max_depth=9)
+def test_reductions_keep_verdicts_with_two_users(policy: Policy, claim: str | None) -> None:
+    # Two users, to a depth: the reductions (user symmetry, forgotten ages, each step
+    # claim checked once per distinct move of one user, decision 0013) against every
+    # claim checked on every whole-state step. Same verdicts, witnesses and
+    # counterexample lengths; a mutant's claim broken in both.
+    reduced = check_exhaustive(SMALL2, policy, NAMES, max_depth=9)
     whole = check_exhaustive(SMALL2, policy, NAMES, reduction=False, max_depth=9)
-    assert _same_verdicts(per_move, whole)
-    assert {r.property: r.status for r in per_move}[claim] is Status.VIOLATED
+    assert _same_verdicts(reduced, whole)
+    if claim is not None:
+        assert {r.property: r.status for r in reduced}[claim] is Status.VIOLATED
 
 
 def test_the_comparison_catches_a_claim_that_is_not_per_user(

@@ -218,18 +218,6 @@ def test_assembling_users_moves_agrees_with_whole_state_steps(
 
 
 @pytest.mark.parametrize("policy", sorted(BUILTIN))
-def test_user_symmetry_keeps_verdicts(policy: str) -> None:
-    pol = BUILTIN[policy]
-    a = check_exhaustive(SMALL2, pol, NAMES, reduction=True, max_depth=DEPTH)
-    b = check_exhaustive(SMALL2, pol, NAMES, reduction=False, max_depth=DEPTH)
-    assert [r.status for r in a] == [r.status for r in b]
-    for ra, rb in zip(a, b, strict=True):
-        assert ra.witnessed == rb.witnessed, ra.property
-        if ra.counterexample and rb.counterexample:
-            assert ra.counterexample.length() == rb.counterexample.length(), ra.property
-
-
-@pytest.mark.parametrize("policy", sorted(BUILTIN))
 def test_renumbering_manager_keys_loses_nothing(policy: str) -> None:
     pol = BUILTIN[policy]
     cfg = preset("small").with_(users=1, limit=1)
