@@ -126,7 +126,7 @@ def run_exhaustive(
             if wit(config, policy, s, a, t):
                 witness_edge[name] = e
                 del witnesses[name]
-        return bool(witnesses) or not reduction
+        return bool(witnesses) or not reduction  # False: nothing left to see here
 
     def move_check(before: State, a: Action, after: State) -> tuple[str, ...]:
         # One user's move, on that user's own state (decision 0013).
@@ -142,7 +142,7 @@ def run_exhaustive(
         max_memory_mb=max_memory_mb,
         max_depth=max_depth,
         progress=progress,
-        on_edge=on_edge if witnesses or not reduction else None,
+        on_edge=on_edge,
         move_check=move_check if reduction and checks else None,
     )
     for e, broken in g.move_violations:
