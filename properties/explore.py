@@ -30,6 +30,7 @@ from __future__ import annotations
 import resource
 import time
 from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import permutations
@@ -89,8 +90,8 @@ class StateGraph:
     symmetry: bool
     forget: Forget
     states: list[State] = field(default_factory=list)
-    # state id by key: the ids (user_rank) of its users in order, and the shared state
-    index: dict[tuple[tuple[int, ...], Hashable], int] = field(default_factory=dict)
+    # state id by key: the ids (user_rank) of its users in order, then the shared state
+    index: dict[tuple[Hashable, ...], int] = field(default_factory=dict)
     depth: array[int] = field(default_factory=lambda: array("i"))
     parent: array[int] = field(default_factory=lambda: array("i"))  # parent state, -1 for root
     parent_act: array[int] = field(default_factory=lambda: array("i"))
@@ -133,7 +134,7 @@ class StateGraph:
     def id_of(self, state: State) -> int | None:
         """The id of a canonical state, None if it was not reached."""
         ranks = tuple(self.user_rank.get(u, -1) for u in state.users)
-        return self.index.get((ranks, state.shared))
+        return self.index.get((*ranks, state.shared))
 
     def path_to(self, s: int) -> list[tuple[int, int]]:
         """(state, action code) pairs of the BFS tree path from the initial state to s."""
@@ -367,11 +368,15 @@ def explore(
     # deterministic); with symmetry, users are sorted by it. States are keyed by their
     # users' ids: hashing a few ints is much cheaper than hashing the whole state.
     sorting = sym and renumber  # users are sorted only in canonical (renumbered) states
-    # A user's moves are cached per (user, user state, shared state), a Tick's per
-    # (user state, shared state). With one user a state is its user's state and is
+    # A user's moves are cached per (user, user state id, shared state), a Tick's per
+    # (user state id, shared state). With one user a state is its user's state and is
     # expanded once, so nothing would ever be reused: no cache then.
-    moves: dict[tuple[int, UserState, Hashable], UserMoves] | None = {} if n_users > 1 else None
-    tick_moves: dict[tuple[UserState, Hashable], Move] | None = {} if n_users > 1 else None
+    moves: dict[tuple[int, int, Hashable], UserMoves] | None = {} if n_users > 1 else None
+    tick_moves: dict[tuple[int, Hashable], Move] | None = {} if n_users > 1 else None
+    # User k's new id moved to canonical position p: the order (canonical position ->
+    # raw user) and the perm code, per (k, p).
+    shift_order = [[_moved(n_users, k, p) for p in range(n_users)] for k in range(n_users)]
+    shifted = [[perm_code[_inverse(o)] if sorting else identity for o in os] for os in shift_order]
 
     def memo(cache: dict[Any, T] | None, key: Any, make: Callable[..., T], *args: Any) -> T:
         got = None if cache is None else cache.get(key)
@@ -407,10 +412,10 @@ def explore(
     s0 = start(config, policy)
     if renumber:
         s0, _ = canonical(s0, rank, symmetry, fg)
-    key0 = (tuple(intern(u) for u in s0.users), s0.shared)
+    key0: tuple[Any, ...] = (*(intern(u) for u in s0.users), s0.shared)
     states.append(s0)
     user_ids = g.user_ids
-    user_ids.append(key0[0])
+    user_ids.append(key0[:-1])
     index[key0] = 0
     depth.append(0)
     parent.append(-1)
@@ -444,63 +449,90 @@ def explore(
             break
         full = False
         users, shared = s.users, s.shared
-        per = [memo(moves, (k, u, shared), users_moves, k, u, shared) for k, u in enumerate(users)]
+        source_ids = user_ids[i]
+        per = [
+            memo(moves, (k, r, shared), users_moves, k, users[k], shared)
+            for k, r in enumerate(source_ids)
+        ]
         # The whole state's moves in the model's order: every user's environment
         # actions, every user's due actions, then Tick (k = -1) if nothing is due.
-        ordered = [(k, m) for k, p in enumerate(per) for m in p.environment]
-        ordered += [(k, m) for k, p in enumerate(per) for m in p.due]
+        batches = [(k, p.environment) for k, p in enumerate(per)]
+        batches += [(k, p.due) for k, p in enumerate(per)]
         ticks: list[Move] = []
         if not any(p.due for p in per):  # time passes only when nothing is due
-            ticks = [memo(tick_moves, (u, shared), mover(0, u, shared), TICK) for u in users]
-            ordered.append((-1, ticks[0]))
-        source_ids = user_ids[i]
-        for k, m in ordered:
-            if k >= 0:
-                ids = (*source_ids[:k], m.rank, *source_ids[k + 1 :])
-                code, flag, breaks = m.code, FLAG_ADMITTED if m.admitted else 0, m.breaks
-            else:  # a Tick ages every user
-                ids = tuple(x.rank for x in ticks)
-                code, flag = tick_code, 0
-                breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
-            if sorting:
-                order = sorted(range(n_users), key=ids.__getitem__)
-                inverse = [0] * n_users
-                for pos, raw in enumerate(order):
-                    inverse[raw] = pos
-                pc = perm_code[tuple(inverse)]
-                ids = tuple(ids[o] for o in order)
-            else:
-                order, pc = None, identity
-            key = (ids, m.shared)
-            j = index.get(key)
-            if j is None:
-                if max_states is not None and len(states) >= max_states:
-                    full = True
-                    break
-                cu = [x.canon for x in ticks] if k < 0 else [*users[:k], m.canon, *users[k + 1 :]]
-                j = len(states)
-                index[key] = j
-                states.append(
-                    State(tuple(cu if order is None else [cu[o] for o in order]), m.shared)
-                )
-                user_ids.append(ids)
-                depth.append(d + 1)
-                parent.append(i)
-                parent_act.append(code)
-            e = len(dst)
-            dst.append(j)
-            act.append(code)
-            perm.append(pc)
-            flags.append(flag)
-            if breaks:
-                g.move_violations.append((e, breaks))
-            if on_edge is not None:
+            ticks = [
+                memo(tick_moves, (r, shared), mover(0, u, shared), TICK)
+                for u, r in zip(users, source_ids, strict=True)
+            ]
+            batches.append((-1, ticks[:1]))
+        key: tuple[Any, ...]  # the users' ids, then the shared state
+        for k, batch in batches:
+            if not batch:
+                continue
+            # The source's ids are sorted: only user k's new id can be out of place.
+            rest = (*source_ids[:k], *source_ids[k + 1 :]) if k >= 0 else ()
+            for m in batch:
+                order = None  # canonical position -> raw user, when not the identity
                 if k >= 0:
-                    t = State((*users[:k], m.user, *users[k + 1 :]), m.shared)
-                else:
-                    t = State(tuple(x.user for x in ticks), m.shared)
-                if on_edge(i, s, m.action if k >= 0 else TICK, t, e) is False:
-                    on_edge = None
+                    code, flag, breaks = m.code, FLAG_ADMITTED if m.admitted else 0, m.breaks
+                    r = m.rank
+                    if sorting:
+                        # It goes where a stable sort would put it: k, clamped between
+                        # the first and the last slot for r among the others.
+                        slot = bisect_left(rest, r)
+                        if slot < k:
+                            slot = bisect_right(rest, r)
+                            slot = k if k < slot else slot
+                        key = (*rest[:slot], r, *rest[slot:], m.shared)
+                        pc = shifted[k][slot]
+                        if slot != k:
+                            order = shift_order[k][slot]
+                    else:
+                        key = (*source_ids[:k], r, *source_ids[k + 1 :], m.shared)
+                        pc = identity
+                else:  # a Tick ages every user
+                    ids = tuple(x.rank for x in ticks)
+                    code, flag, pc = tick_code, 0, identity
+                    breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
+                    if sorting:
+                        order = sorted(range(n_users), key=ids.__getitem__)
+                        pc = perm_code[_inverse(order)]
+                        ids = tuple(ids[o] for o in order)
+                    key = (*ids, m.shared)
+                j = index.get(key)
+                if j is None:
+                    if max_states is not None and len(states) >= max_states:
+                        full = True
+                        break
+                    cu = (
+                        [x.canon for x in ticks]
+                        if k < 0
+                        else [*users[:k], m.canon, *users[k + 1 :]]
+                    )
+                    j = len(states)
+                    index[key] = j
+                    states.append(
+                        State(tuple(cu if order is None else [cu[o] for o in order]), m.shared)
+                    )
+                    user_ids.append(key[:-1])
+                    depth.append(d + 1)
+                    parent.append(i)
+                    parent_act.append(code)
+                dst.append(j)
+                act.append(code)
+                perm.append(pc)
+                flags.append(flag)
+                if breaks:
+                    g.move_violations.append((len(dst) - 1, breaks))
+                if on_edge is not None:
+                    if k >= 0:
+                        t = State((*users[:k], m.user, *users[k + 1 :]), m.shared)
+                    else:
+                        t = State(tuple(x.user for x in ticks), m.shared)
+                    if on_edge(i, s, m.action if k >= 0 else TICK, t, len(dst) - 1) is False:
+                        on_edge = None
+            if full:
+                break
         if full:
             # Drop the half-expanded state's edges: it counts as frontier.
             del dst[edge_start[-1] :], act[edge_start[-1] :], perm[edge_start[-1] :]
@@ -513,6 +545,21 @@ def explore(
         g.complete = True
     g.seconds = time.perf_counter() - t0
     return g
+
+
+def _moved(n: int, k: int, p: int) -> list[int]:
+    """The order (canonical position -> raw user) when user k moves to position p and
+    the others keep theirs."""
+    order = [j for j in range(n) if j != k]
+    order.insert(p, k)
+    return order
+
+
+def _inverse(order: list[int]) -> tuple[int, ...]:
+    inverse = [0] * len(order)
+    for pos, raw in enumerate(order):
+        inverse[raw] = pos
+    return tuple(inverse)
 
 
 # --- traces ---------------------------------------------------------------------------

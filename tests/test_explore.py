@@ -217,6 +217,30 @@ def test_assembling_users_moves_agrees_with_whole_state_steps(
     assert assembled == plain
 
 
+@pytest.mark.parametrize(
+    ("policy", "users"), [(p, 3) for p in sorted(BUILTIN)] + [("graduated", 2)]
+)
+def test_sorted_users_and_their_permutations_match_canonical(policy: str, users: int) -> None:
+    # With user symmetry the engine places the moved user among the others' sorted ids
+    # itself (decision 0013) instead of sorting. Every edge must lead to the canonical
+    # form of the model's successor, with the permutation canonical() gives (raw user
+    # -> canonical position; the liveness claims follow a user by it), ties included.
+    pol = BUILTIN[policy]
+    cfg = preset("small").with_(users=users, limit=1)
+    g = explore(cfg, pol, forget=True, max_depth=6 if users == 3 else 9)
+    moved = 0
+    for s in range(g.expanded):
+        for e in g.out_edges(s):
+            t = step(cfg, pol, g.states[s], g.actions[g.act[e]])
+            assert t is not None
+            image, relabel = canonical(t, g.user_rank, True, g.forget)
+            assert image == g.states[g.dst[e]]
+            inverse = tuple(relabel.users.index(raw) for raw in range(users))
+            assert g.perms[g.perm[e]] == inverse
+            moved += inverse != tuple(range(users))
+    assert moved  # the comparison saw users change places
+
+
 @pytest.mark.parametrize("policy", sorted(BUILTIN))
 def test_renumbering_manager_keys_loses_nothing(policy: str) -> None:
     pol = BUILTIN[policy]
