@@ -531,14 +531,12 @@ class _Judge:
     # liveness ---------------------------------------------------------------------
 
     @cached_property
-    def _exempt(self) -> list[list[bool]]:
-        """Per state and user: holds `limit` managers in use (both products need it).
-        Judged once per distinct user state, looked up by the users' ids."""
-        g = self.g
-        by_id = [False] * len(g.user_rank)
-        for u, r in g.user_rank.items():
+    def _exempt(self) -> list[bool]:
+        """Per user state id: holds `limit` managers in use (both products need it)."""
+        by_id = [False] * len(self.g.user_rank)
+        for u, r in self.g.user_rank.items():
             by_id[r] = holds_limit_in_use(self.config, u)
-        return [[by_id[r] for r in ids] for ids in g.user_ids]
+        return by_id
 
     def _product(self, with_retry_bit: bool) -> LabelledGraph:
         """The product for one liveness claim: built together with the other one if
@@ -557,7 +555,8 @@ class _Judge:
         after the tracked user retried since the previous Tick."""
         g = self.g
         k = self.config.users
-        exempt = self._exempt
+        exempt = self._exempt  # looked up by the user's id in the state (g.user_ids)
+        user_ids = g.user_ids
         perms = g.perms
         acts = g.actions
         fault = [a.fault for a in acts]
@@ -575,10 +574,10 @@ class _Judge:
             for p in range(k):
                 # (target (state, position), label, edge) for the tracked user p
                 moves: list[tuple[int, int, int]] = []
-                if not exempt[s][p]:
+                if not exempt[user_ids[s][p]]:
                     for e, code, t, perm in out:
                         q = perm[p]
-                        if exempt[t][q]:
+                        if exempt[user_ids[t][q]]:
                             continue
                         if connect_user[code] == p:
                             if flags[e] & FLAG_ADMITTED:
