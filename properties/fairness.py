@@ -211,15 +211,19 @@ def longest_weighted(
 
     Returns (best per component, the edge achieving it or -1), or, if some component
     has an internal weighted edge (the longest path is unbounded), that component."""
-    members: list[list[int]] = [[] for _ in range(ncomp)]
-    for v in range(g.n):
-        members[comp[v]].append(v)
     best = [0] * ncomp
     via = [-1] * ncomp
     start, dst, label = g.start, g.dst, g.label
-    for c in range(ncomp):  # sinks first
+    # Nodes by component, sinks first (the components are numbered that way).
+    order = sorted(range(g.n), key=comp.__getitem__)
+    n = len(order)
+    i = 0
+    while i < n:
+        c = comp[order[i]]
         top, arg = 0, -1
-        for v in members[c]:
+        while i < n and comp[order[i]] == c:
+            v = order[i]
+            i += 1
             for e in range(start[v], start[v + 1]):
                 d = comp[dst[e]]
                 w = 1 if label[e] & weight else 0
