@@ -368,38 +368,33 @@ def explore(
     # deterministic); with symmetry, users are sorted by it. States are keyed by their
     # users' ids: hashing a few ints is much cheaper than hashing the whole state.
     sorting = sym and renumber  # users are sorted only in canonical (renumbered) states
+    by_id: list[UserState] = []  # user states by id (rank), for the move caches
     # A user's moves are cached per (user, user state id, shared state), a Tick's per
     # (user state id, shared state). With one user a state is its user's state and is
     # expanded once, so nothing would ever be reused: no cache then.
-    moves: dict[tuple[int, int, Hashable], UserMoves] | None = {} if n_users > 1 else None
-    tick_moves: dict[tuple[int, Hashable], Move] | None = {} if n_users > 1 else None
+    moves = _Memo(
+        lambda key: user_moves(config, policy, by_id[key[1]], key[2], mover(*key)),
+        keep=n_users > 1,
+    )
+    tick_moves = _Memo(lambda key: mover(0, *key)(TICK), keep=n_users > 1)
     # User k's new id moved to canonical position p: the order (canonical position ->
     # raw user) and the perm code, per (k, p).
     shift_order = [[_moved(n_users, k, p) for p in range(n_users)] for k in range(n_users)]
     shifted = [[perm_code[_inverse(o)] if sorting else identity for o in os] for os in shift_order]
 
-    def memo(cache: dict[Any, T] | None, key: Any, make: Callable[..., T], *args: Any) -> T:
-        got = None if cache is None else cache.get(key)
-        if got is None:
-            got = make(*args)
-            if cache is not None:
-                cache[key] = got
-        return got
-
-    def users_moves(k: int, u: UserState, shared: Hashable) -> UserMoves:
-        return user_moves(config, policy, u, shared, mover(k, u, shared))
-
     def intern(c: UserState) -> int:
         r = rank.get(c)
         if r is None:
             r = rank[c] = len(rank)
+            by_id.append(c)
         return r
 
     def canon(u: UserState) -> tuple[UserState, int]:
         c = _renumber(u, fg) if renumber else u
         return c, intern(c)
 
-    def mover(k: int, u: UserState, shared: Hashable) -> Callable[[Action], Move]:
+    def mover(k: int, r: int, shared: Hashable) -> Callable[[Action], Move]:
+        u = by_id[r]
         return lambda a: one_move(config, policy, k, u, shared, a, canon, code_of, move_check)
 
     def code_of(a: Action) -> int:
@@ -412,6 +407,7 @@ def explore(
     s0 = start(config, policy)
     if renumber:
         s0, _ = canonical(s0, rank, symmetry, fg)
+    by_id += rank  # canonical() gave ids to s0's users, in order
     key0: tuple[Any, ...] = (*(intern(u) for u in s0.users), s0.shared)
     states.append(s0)
     user_ids = g.user_ids
@@ -450,20 +446,14 @@ def explore(
         full = False
         users, shared = s.users, s.shared
         source_ids = user_ids[i]
-        per = [
-            memo(moves, (k, r, shared), users_moves, k, users[k], shared)
-            for k, r in enumerate(source_ids)
-        ]
+        per = [moves[k, r, shared] for k, r in enumerate(source_ids)]
         # The whole state's moves in the model's order: every user's environment
         # actions, every user's due actions, then Tick (k = -1) if nothing is due.
         batches = [(k, p.environment) for k, p in enumerate(per)]
         batches += [(k, p.due) for k, p in enumerate(per)]
         ticks: list[Move] = []
         if not any(p.due for p in per):  # time passes only when nothing is due
-            ticks = [
-                memo(tick_moves, (r, shared), mover(0, u, shared), TICK)
-                for u, r in zip(users, source_ids, strict=True)
-            ]
+            ticks = [tick_moves[r, shared] for r in source_ids]
             batches.append((-1, ticks[:1]))
         key: tuple[Any, ...]  # the users' ids, then the shared state
         for k, batch in batches:
@@ -545,6 +535,21 @@ def explore(
         g.complete = True
     g.seconds = time.perf_counter() - t0
     return g
+
+
+class _Memo(dict[Any, T]):
+    """A cache that makes a missing value from its key; with ``keep`` False it stores
+    nothing."""
+
+    def __init__(self, make: Callable[[Any], T], keep: bool) -> None:
+        super().__init__()
+        self.make, self.keep = make, keep
+
+    def __missing__(self, key: Any) -> T:
+        value = self.make(key)
+        if self.keep:
+            self[key] = value
+        return value
 
 
 def _moved(n: int, k: int, p: int) -> list[int]:
