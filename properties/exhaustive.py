@@ -50,6 +50,8 @@ from wsmodel.properties.fairness import (
     find_cycle,
     longest_weighted,
     path_within,
+    recovery_ticks,
+    retry_product,
     strongly_connected,
 )
 from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned
@@ -159,7 +161,7 @@ def run_exhaustive(
     if progress is not None:
         progress(f"{policy.name} exhaustive: explored {len(g.states):,} states, {g.edges:,} edges")
 
-    judge = _Judge(g, t0, wanted)
+    judge = _Judge(g, t0)
     results = []
     for name in wanted:
         if timeout is not None and time.perf_counter() - t0 > timeout:
@@ -189,7 +191,7 @@ def run_exhaustive(
 
 
 class _Judge:
-    def __init__(self, g: StateGraph, t0: float, wanted: Sequence[str] = ()) -> None:
+    def __init__(self, g: StateGraph, t0: float) -> None:
         self.g = g
         self.config = g.config
         self.policy = g.policy
@@ -198,9 +200,6 @@ class _Judge:
         acts = g.actions
         self.is_system = [a.system for a in acts]
         self.is_tick = [isinstance(a, Tick) for a in acts]
-        # The two liveness claims' products are built in one pass when both are wanted.
-        self._both_products = {"no_permanent_block", "bounded_recovery"} <= set(wanted)
-        self._products: dict[bool, LabelledGraph] = {}
 
     # coverage and status ----------------------------------------------------------
 
@@ -538,21 +537,18 @@ class _Judge:
             by_id[r] = holds_limit_in_use(self.config, u)
         return by_id
 
-    def _product(self, with_retry_bit: bool) -> LabelledGraph:
-        """The product for one liveness claim: built together with the other one if
-        both claims were asked for (they share the decoding), and handed out once."""
-        if with_retry_bit not in self._products:
-            bits = [False, True] if self._both_products else [with_retry_bit]
-            self._products.update(self._build_products(bits))
-        return self._products.pop(with_retry_bit)
+    @cached_property
+    def _followed(self) -> tuple[LabelledGraph, array[int], int]:
+        """The graph followed by one tracked user, and its components (both liveness
+        claims judge it): nodes (state, position of the tracked user); only
+        fault-free edges; not through states where the tracked user holds `limit`
+        managers in use (exempt from the liveness claims; decision 0010); not along a
+        Connect that admits the tracked user. Labels: TICK, and RETRY for the tracked
+        user's Connect."""
+        lg = self._build_followed()
+        return (lg, *strongly_connected(lg))
 
-    def _build_products(self, bits: Sequence[bool]) -> dict[bool, LabelledGraph]:
-        """The graph followed by one tracked user: nodes (state, position of the tracked
-        user[, retried since the last tick]); only fault-free edges; not through states
-        where the tracked user holds `limit` managers in use (exempt from the liveness
-        claims; decision 0010); not along a Connect that admits the tracked user. With
-        the retry bit (``bits`` says which of the two to build), a Tick is only taken
-        after the tracked user retried since the previous Tick."""
+    def _build_followed(self) -> LabelledGraph:
         g = self.g
         k = self.config.users
         exempt = self._exempt  # looked up by the user's id in the state (g.user_ids)
@@ -562,20 +558,16 @@ class _Judge:
         fault = [a.fault for a in acts]
         tick = self.is_tick
         connect_user = [a.user if isinstance(a, Connect) else -1 for a in acts]
-        out_graphs = {bit: LabelledGraph(len(g.states) * k * (2 if bit else 1)) for bit in bits}
-        plain = out_graphs.get(False)
-        retry = out_graphs.get(True)
+        out = LabelledGraph(len(g.states) * k)
         act, flags, gdst, gperm = g.act, g.flags, g.dst, g.perm
         for s in range(len(g.states)):
             # The state's fault-free edges, decoded once for every tracked position.
-            out = [
+            edges = [
                 (e, act[e], gdst[e], perms[gperm[e]]) for e in g.out_edges(s) if not fault[act[e]]
             ]
             for p in range(k):
-                # (target (state, position), label, edge) for the tracked user p
-                moves: list[tuple[int, int, int]] = []
                 if not exempt[user_ids[s][p]]:
-                    for e, code, t, perm in out:
+                    for e, code, t, perm in edges:
                         q = perm[p]
                         if exempt[user_ids[t][q]]:
                             continue
@@ -591,27 +583,11 @@ class _Judge:
                             continue
                         else:
                             lab = 0
-                        moves.append((t * k + q, lab, e))
-                if plain is not None:
-                    for target, lab, e in moves:
-                        plain.dst.append(target)
-                        plain.label.append(lab)
-                        plain.ref.append(e)
-                    plain.start.append(len(plain.dst))
-                if retry is not None:
-                    for r in (0, 1):
-                        for target, lab, e in moves:
-                            if lab == TICK:
-                                if r == 0:
-                                    continue  # no Tick before the tracked user retried
-                                bit = 0  # the Tick clears the bit
-                            else:
-                                bit = 1 if lab == RETRY else r
-                            retry.dst.append(target * 2 + bit)
-                            retry.label.append(lab)
-                            retry.ref.append(e)
-                        retry.start.append(len(retry.dst))
-        return out_graphs
+                        out.dst.append(t * k + q)
+                        out.label.append(lab)
+                        out.ref.append(e)
+                out.start.append(len(out.dst))
+        return out
 
     def _lasso(
         self, lg: LabelledGraph, comp: array[int], c: int, rbits: int, required: list[int]
@@ -637,8 +613,7 @@ class _Judge:
         return stem_actions, actions[len(stem) :], user
 
     def no_permanent_block(self) -> Result:
-        lg = self._product(with_retry_bit=False)
-        comp, ncomp = strongly_connected(lg)
+        lg, comp, ncomp = self._followed
         fair = fair_components(lg, comp, ncomp, [TICK, RETRY])
         violation = None
         if fair:
@@ -660,10 +635,21 @@ class _Judge:
 
     def bounded_recovery(self) -> Result:
         cfg = self.config
-        lg = self._product(with_retry_bit=True)
+        bound = cfg.recovery_bound
+        followed, fcomp, _ = self._followed
+        # The figure is worked out on the followed graph; the product with the retry
+        # bit is built only where that cannot decide, or for a counterexample.
+        fast = recovery_ticks(followed, fcomp, TICK, RETRY)
+        if fast is not None and max(fast[0], default=0) <= bound:
+            worst = max(fast[0], default=0)
+            return self.result(
+                "bounded_recovery",
+                None,
+                detail=f"worst recovery: {worst} ticks; bound H+T+C+R = {bound}",
+            )
+        lg = retry_product(followed, TICK, RETRY)
         comp, ncomp = strongly_connected(lg)
         outcome = longest_weighted(lg, comp, ncomp, TICK)
-        bound = cfg.recovery_bound
         if isinstance(outcome, int):
             stem, cycle, user = self._lasso(lg, comp, outcome, 2, [TICK])
             violation = Counterexample(

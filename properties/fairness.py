@@ -28,6 +28,8 @@ __all__ = [
     "from_edges",
     "longest_weighted",
     "path_within",
+    "recovery_ticks",
+    "retry_product",
     "strongly_connected",
 ]
 
@@ -129,8 +131,9 @@ def fair_components(
     for v in range(g.n):
         c = comp[v]
         for e in range(start[v], start[v + 1]):
-            if comp[dst[e]] == c:
-                seen[c] |= label[e]
+            lab = label[e]
+            if lab and comp[dst[e]] == c:  # most edges carry no label
+                seen[c] |= lab
     return [c for c in range(ncomp) if all(seen[c] & r for r in required)]
 
 
@@ -236,3 +239,141 @@ def longest_weighted(
                     top, arg = cand, e
         best[c], via[c] = top, arg
     return best, via
+
+
+def retry_product(g: LabelledGraph, tick: int, retry: int) -> LabelledGraph:
+    """g with a bit per node: has the run retried since the last tick? Node (v, b) is
+    ``v * 2 + b``. From b = 0 no tick is taken; a retry sets the bit; a tick clears
+    it. So a path's ticks each follow a retry since the previous tick (or the start).
+    Edges keep their labels and their ``ref`` in g."""
+    out = LabelledGraph(g.n * 2)
+    start, dst, label, ref = g.start, g.dst, g.label, g.ref
+    for v in range(g.n):
+        edges = range(start[v], start[v + 1])
+        for b in (0, 1):
+            for e in edges:
+                lab = label[e]
+                if lab & tick:
+                    if b == 0:
+                        continue
+                    bit = 0
+                else:
+                    bit = 1 if lab & retry else b
+                out.dst.append(dst[e] * 2 + bit)
+                out.label.append(lab)
+                out.ref.append(ref[e])
+            out.start.append(len(out.dst))
+    return out
+
+
+def recovery_ticks(
+    g: LabelledGraph, comp: array[int], tick: int, retry: int
+) -> tuple[list[int], list[int]] | None:
+    """The longest path of :func:`retry_product` counting ticks, from every (v, 0) and
+    (v, 1), worked out on g and its components (``comp`` from
+    :func:`strongly_connected`) without building the product.
+
+    Inside one component of g, a tick leads from layer 1 to layer 0 and a retry from
+    layer 0 to layer 1. If a component has inner edges of both kinds this returns
+    None: only then can the product have a cycle through a tick (the caller builds the
+    product). Otherwise at most one kind is inside, so the layer it leads into is
+    finished first, and within a layer the remaining inner edges weigh nothing: each
+    node's value is the best of what the nodes it reaches there can leave with.
+    Components are taken sinks first (their numbering), so everything outside is
+    final. ``tests/test_explore_fairness.py`` holds it to the product's own longest
+    path on random graphs."""
+    n = g.n
+    start, dst, label = g.start, g.dst, g.label
+    best = ([0] * n, [0] * n)  # per layer (bit), per node
+    b0, b1 = best
+    order = sorted(range(n), key=comp.__getitem__)  # nodes by component, sinks first
+    i = 0
+    while i < n:
+        v = order[i]
+        c = comp[v]
+        j = i + 1
+        while j < n and comp[order[j]] == c:
+            j += 1
+        if j == i + 1:  # one node (most of them): its only inner edges are self-loops
+            t0 = t1 = 0
+            loops = 0
+            for e in range(start[v], start[v + 1]):
+                w, lab = dst[e], label[e]
+                if w == v:
+                    loops |= lab
+                elif lab & tick:
+                    x = 1 + b0[w]
+                    t1 = x if x > t1 else t1
+                elif lab & retry:
+                    x = b1[w]
+                    t0 = x if x > t0 else t0
+                    t1 = x if x > t1 else t1
+                else:
+                    t0 = b0[w] if b0[w] > t0 else t0
+                    t1 = b1[w] if b1[w] > t1 else t1
+            if loops & tick and loops & retry:
+                return None
+            if loops & tick:  # (v, 1) -tick-> (v, 0)
+                t1 = max(t1, 1 + t0)
+            if loops & retry:  # (v, 0) -retry-> (v, 1)
+                t0 = max(t0, t1)
+            b0[v], b1[v] = t0, t1
+        elif not _component_ticks(g, comp, order[i:j], best, tick, retry):
+            return None
+        i = j
+    return best
+
+
+def _component_ticks(
+    g: LabelledGraph,
+    comp: array[int],
+    members: list[int],
+    best: tuple[list[int], list[int]],
+    tick: int,
+    retry: int,
+) -> bool:
+    """:func:`recovery_ticks` for one component of several nodes; False if it has
+    inner ticks and inner retries."""
+    start, dst, label = g.start, g.dst, g.label
+    c = comp[members[0]]
+    inner = 0
+    for v in members:
+        for e in range(start[v], start[v + 1]):
+            if comp[dst[e]] == c:
+                inner |= label[e]
+    if inner & tick and inner & retry:
+        return False
+    for layer in (0, 1) if inner & tick else (1, 0):
+        values = best[layer]
+        # What each node can leave the layer with: edges out of the component, and
+        # edges into the other layer (finished first).
+        for v in members:
+            top = 0
+            for e in range(start[v], start[v + 1]):
+                w, lab = dst[e], label[e]
+                if lab & tick:
+                    if layer == 0:
+                        continue
+                    x = 1 + best[0][w]
+                elif lab & retry:
+                    x = best[1][w]
+                    if comp[w] == c and layer == 1:
+                        continue  # stays in the layer, inside: spread below
+                elif comp[w] == c:
+                    continue  # stays in the layer, inside: spread below
+                else:
+                    x = values[w]
+                top = x if x > top else top
+            values[v] = top
+        # Spread along the zero-weight inner edges of the layer until nothing changes.
+        changed = True
+        while changed:
+            changed = False
+            for v in members:
+                for e in range(start[v], start[v + 1]):
+                    w, lab = dst[e], label[e]
+                    stays = not lab & tick and (layer == 1 or not lab & retry)
+                    if stays and comp[w] == c and values[w] > values[v]:
+                        values[v] = values[w]
+                        changed = True
+    return True

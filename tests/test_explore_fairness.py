@@ -4,11 +4,15 @@ issue names: checking only bottom SCCs, and an "eventually" that ignores cycles.
 from __future__ import annotations
 
 import networkx as nx  # type: ignore[import-untyped]
+from hypothesis import given
+from hypothesis import strategies as st
 from wsmodel.properties.fairness import (
     fair_components,
     find_cycle,
     from_edges,
     longest_weighted,
+    recovery_ticks,
+    retry_product,
     strongly_connected,
 )
 
@@ -122,3 +126,73 @@ def test_longest_weighted() -> None:
     cyclic = from_edges(2, [(0, 1, TICK), (1, 0, 0)])
     comp, ncomp = strongly_connected(cyclic)
     assert longest_weighted(cyclic, comp, ncomp, TICK) == comp[0]
+
+
+def _product_longest(g_edges: list[tuple[int, int, int]], n: int) -> list[int] | None:
+    """The longest tick count from every (v, bit) of the explicit retry product, by
+    the generic routines; None if it is unbounded."""
+    product = retry_product(from_edges(n, g_edges), TICK, RETRY)
+    comp, ncomp = strongly_connected(product)
+    out = longest_weighted(product, comp, ncomp, TICK)
+    if isinstance(out, int):
+        return None
+    best, _ = out
+    return [best[comp[x]] for x in range(2 * n)]
+
+
+def _layered(best: tuple[list[int], list[int]]) -> list[int]:
+    return [best[x % 2][x // 2] for x in range(2 * len(best[0]))]
+
+
+@given(
+    st.integers(1, 7).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(
+                st.tuples(
+                    st.integers(0, n - 1), st.integers(0, n - 1), st.sampled_from([0, TICK, RETRY])
+                ),
+                max_size=3 * n,
+            ),
+        )
+    )
+)
+def test_recovery_ticks_agrees_with_the_explicit_product(graph: tuple) -> None:
+    # bounded_recovery's figure is worked out on the followed graph's own components
+    # (recovery_ticks); it must equal the longest path of the explicit product.
+    n, edges = graph
+    g = from_edges(n, edges)
+    comp, _ = strongly_connected(g)
+    fast = recovery_ticks(g, comp, TICK, RETRY)
+    explicit = _product_longest(edges, n)
+    if fast is None:
+        # only where some component has inner ticks and inner retries
+        inner = [0] * n
+        for u, v, lab in edges:
+            if comp[u] == comp[v]:
+                inner[comp[u]] |= lab
+        assert any(x & TICK and x & RETRY for x in inner)
+    else:
+        assert explicit is not None
+        assert _layered(fast) == explicit
+
+
+def test_recovery_ticks_on_hand_built_graphs() -> None:
+    # 0 -retry-> 1 -tick-> 2 -retry-> 3 -tick-> 4: two ticks, each after a retry
+    chain = [(0, 1, RETRY), (1, 2, TICK), (2, 3, RETRY), (3, 4, TICK)]
+    g = from_edges(5, chain)
+    best = recovery_ticks(g, strongly_connected(g)[0], TICK, RETRY)
+    assert best is not None and best[0][0] == 2 and best[1][1] == 2 and best[0][1] == 0
+    # no tick before a retry: 0 -tick-> 1 -retry-> 2 -tick-> 3 counts from 1 on
+    g = from_edges(4, [(0, 1, TICK), (1, 2, RETRY), (2, 3, TICK)])
+    best = recovery_ticks(g, strongly_connected(g)[0], TICK, RETRY)
+    assert best is not None and best[0][0] == 0 and best[0][1] == 1 and best[1][0] == 2
+    # a cycle through a retry and a tick: left to the explicit product
+    g = from_edges(2, [(0, 1, RETRY), (1, 0, TICK)])
+    assert recovery_ticks(g, strongly_connected(g)[0], TICK, RETRY) is None
+    # inner ticks alone (time passes without retries): bounded, the cycle adds nothing
+    edges = [(0, 1, TICK), (1, 0, 0), (1, 2, RETRY), (2, 2, TICK)]
+    g = from_edges(3, edges)
+    best = recovery_ticks(g, strongly_connected(g)[0], TICK, RETRY)
+    assert best is not None and best[0][1] == 1 and best[1][0] == 2
+    assert _layered(best) == _product_longest(edges, 3)
