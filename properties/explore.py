@@ -95,11 +95,11 @@ class StateGraph:
     depth: array[int] = field(default_factory=lambda: array("i"))
     parent: array[int] = field(default_factory=lambda: array("i"))  # parent state, -1 for root
     parent_act: array[int] = field(default_factory=lambda: array("i"))
-    edge_start: array[int] = field(default_factory=lambda: array("q", [0]))
-    dst: array[int] = field(default_factory=lambda: array("i"))
-    act: array[int] = field(default_factory=lambda: array("i"))
-    perm: array[int] = field(default_factory=lambda: array("B"))
-    flags: array[int] = field(default_factory=lambda: array("B"))
+    edge_start: array[int] = field(default_factory=lambda: array("Q", [0]))
+    dst: array[int] = field(default_factory=lambda: array("I"))
+    act: array[int] = field(default_factory=lambda: array("I"))
+    perm: bytearray = field(default_factory=bytearray)
+    flags: bytearray = field(default_factory=bytearray)
     actions: list[Action] = field(default_factory=list)  # action code -> action
     action_code: dict[Action, int] = field(default_factory=dict)
     perms: list[tuple[int, ...]] = field(default_factory=list)  # perm code -> raw -> canonical
@@ -239,7 +239,7 @@ class Move(NamedTuple):
     canon: UserState
     rank: int
     shared: Hashable
-    admitted: bool  # a Connect whose user was admitted (its next_id grew)
+    flags: int  # the edge's flags: FLAG_ADMITTED for a Connect whose user was admitted
     breaks: tuple[str, ...]  # claims this move breaks (by the MoveCheck, if any)
 
 
@@ -296,8 +296,9 @@ def one_move(
     c, r = canon(after)
     whole = a if k == 0 or isinstance(a, Tick) else replace(a, user=k)
     admitted = isinstance(a, Connect) and after.next_id > user.next_id
+    flags = FLAG_ADMITTED if admitted else 0
     breaks = () if check is None else check(alone, a, t)
-    return Move(whole, code(whole), after, c, r, t.shared, admitted, breaks)
+    return Move(whole, code(whole), after, c, r, t.shared, flags, breaks)
 
 
 # --- exploration ----------------------------------------------------------------------
@@ -461,11 +462,11 @@ def explore(
                 continue
             # The source's ids are sorted: only user k's new id can be out of place.
             rest = (*source_ids[:k], *source_ids[k + 1 :]) if k >= 0 else ()
-            for m in batch:
+            slots = shifted[k]
+            # Unpacked: a named tuple's fields are slow attributes in the hot loop.
+            for action, code, after, after_canon, r, after_shared, flag, breaks in batch:
                 order = None  # canonical position -> raw user, when not the identity
                 if k >= 0:
-                    code, flag, breaks = m.code, FLAG_ADMITTED if m.admitted else 0, m.breaks
-                    r = m.rank
                     if sorting:
                         # It goes where a stable sort would put it: k, clamped between
                         # the first and the last slot for r among the others.
@@ -473,12 +474,12 @@ def explore(
                         if slot < k:
                             slot = bisect_right(rest, r)
                             slot = k if k < slot else slot
-                        key = (*rest[:slot], r, *rest[slot:], m.shared)
-                        pc = shifted[k][slot]
+                        key = (*rest[:slot], r, *rest[slot:], after_shared)
+                        pc = slots[slot]
                         if slot != k:
                             order = shift_order[k][slot]
                     else:
-                        key = (*source_ids[:k], r, *source_ids[k + 1 :], m.shared)
+                        key = (*source_ids[:k], r, *source_ids[k + 1 :], after_shared)
                         pc = identity
                 else:  # a Tick ages every user
                     ids = tuple(x.rank for x in ticks)
@@ -488,7 +489,7 @@ def explore(
                         order = sorted(range(n_users), key=ids.__getitem__)
                         pc = perm_code[_inverse(order)]
                         ids = tuple(ids[o] for o in order)
-                    key = (*ids, m.shared)
+                    key = (*ids, after_shared)
                 j = index.get(key)
                 if j is None:
                     if max_states is not None and len(states) >= max_states:
@@ -497,12 +498,12 @@ def explore(
                     cu = (
                         [x.canon for x in ticks]
                         if k < 0
-                        else [*users[:k], m.canon, *users[k + 1 :]]
+                        else [*users[:k], after_canon, *users[k + 1 :]]
                     )
                     j = len(states)
                     index[key] = j
                     states.append(
-                        State(tuple(cu if order is None else [cu[o] for o in order]), m.shared)
+                        State(tuple(cu if order is None else [cu[o] for o in order]), after_shared)
                     )
                     user_ids.append(key[:-1])
                     depth.append(d + 1)
@@ -516,10 +517,10 @@ def explore(
                     g.move_violations.append((len(dst) - 1, breaks))
                 if on_edge is not None:
                     if k >= 0:
-                        t = State((*users[:k], m.user, *users[k + 1 :]), m.shared)
+                        t = State((*users[:k], after, *users[k + 1 :]), after_shared)
                     else:
-                        t = State(tuple(x.user for x in ticks), m.shared)
-                    if on_edge(i, s, m.action if k >= 0 else TICK, t, len(dst) - 1) is False:
+                        t = State(tuple(x.user for x in ticks), after_shared)
+                    if on_edge(i, s, action, t, len(dst) - 1) is False:
                         on_edge = None
             if full:
                 break

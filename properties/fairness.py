@@ -40,10 +40,10 @@ class LabelledGraph:
     ``ref`` ties each edge back to whatever it stands for (a model edge)."""
 
     n: int
-    start: array[int] = field(default_factory=lambda: array("q", [0]))
-    dst: array[int] = field(default_factory=lambda: array("i"))
-    label: array[int] = field(default_factory=lambda: array("B"))
-    ref: array[int] = field(default_factory=lambda: array("q"))
+    start: array[int] = field(default_factory=lambda: array("Q", [0]))
+    dst: array[int] = field(default_factory=lambda: array("I"))
+    label: bytearray = field(default_factory=bytearray)
+    ref: array[int] = field(default_factory=lambda: array("Q"))
 
 
 def from_edges(n: int, edges: Iterable[tuple[int, int, int]]) -> LabelledGraph:
@@ -67,15 +67,17 @@ def strongly_connected(g: LabelledGraph) -> tuple[array[int], int]:
     component c has a number <= c (reverse topological order)."""
     n = g.n
     start, dst = g.start, g.dst
-    index = array("i", [-1]) * n
-    low = array("i", [0]) * n
-    comp = array("i", [-1]) * n
+    # Unsigned arrays store faster than signed ones; visit order counts from 1, so 0
+    # means not visited yet.
+    index = array("I", [0]) * n
+    low = array("I", [0]) * n
+    comp = array("I", [0]) * n
     on_stack = bytearray(n)
     stack: list[int] = []
-    counter = 0
+    counter = 1
     ncomp = 0
     for root in range(n):
-        if index[root] != -1:
+        if index[root]:
             continue
         index[root] = low[root] = counter
         counter += 1
@@ -91,7 +93,7 @@ def strongly_connected(g: LabelledGraph) -> tuple[array[int], int]:
             while ei < end:
                 w = dst[ei]
                 ei += 1
-                if index[w] == -1:
+                if not index[w]:
                     pos[-1] = ei
                     index[w] = low[w] = counter
                     counter += 1
