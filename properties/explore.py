@@ -31,7 +31,7 @@ import resource
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import permutations
 from typing import Any, NamedTuple, TypeVar
@@ -378,10 +378,16 @@ def explore(
         keep=n_users > 1,
     )
     tick_moves = _Memo(lambda key: mover(0, *key)(TICK), keep=n_users > 1)
-    # User k's new id moved to canonical position p: the order (canonical position ->
-    # raw user) and the perm code, per (k, p).
-    shift_order = [[_moved(n_users, k, p) for p in range(n_users)] for k in range(n_users)]
-    shifted = [[perm_code[_inverse(o)] if sorting else identity for o in os] for os in shift_order]
+    # The perm code when user k's new id moves to canonical position p, per (k, p);
+    # and per perm code, the order (canonical position -> raw user), None if identity.
+    shifted = [
+        [
+            perm_code[_inverse(_moved(n_users, k, p))] if sorting else identity
+            for p in range(n_users)
+        ]
+        for k in range(n_users)
+    ]
+    order_of = [None if c == identity else _inverse(g.perms[c]) for c in range(len(g.perms))]
 
     def intern(c: UserState) -> int:
         r = rank.get(c)
@@ -447,13 +453,18 @@ def explore(
         full = False
         users, shared = s.users, s.shared
         source_ids = user_ids[i]
-        per = [moves[k, r, shared] for k, r in enumerate(source_ids)]
         # The whole state's moves in the model's order: every user's environment
         # actions, every user's due actions, then Tick (k = -1) if nothing is due.
-        batches = [(k, p.environment) for k, p in enumerate(per)]
-        batches += [(k, p.due) for k, p in enumerate(per)]
+        batches: list[tuple[int, list[Move]]] = []
+        due: list[tuple[int, list[Move]]] = []
+        for k, r in enumerate(source_ids):
+            environment, due_k = moves[k, r, shared]
+            batches.append((k, environment))
+            if due_k:
+                due.append((k, due_k))
+        batches += due
         ticks: list[Move] = []
-        if not any(p.due for p in per):  # time passes only when nothing is due
+        if not due:  # time passes only when nothing is due
             ticks = [tick_moves[r, shared] for r in source_ids]
             batches.append((-1, ticks[:1]))
         key: tuple[Any, ...]  # the users' ids, then the shared state
@@ -465,7 +476,6 @@ def explore(
             slots = shifted[k]
             # Unpacked: a named tuple's fields are slow attributes in the hot loop.
             for action, code, after, after_canon, r, after_shared, flag, breaks in batch:
-                order = None  # canonical position -> raw user, when not the identity
                 if k >= 0:
                     if sorting:
                         # It goes where a stable sort would put it: k, clamped between
@@ -476,8 +486,6 @@ def explore(
                             slot = k if k < slot else slot
                         key = (*rest[:slot], r, *rest[slot:], after_shared)
                         pc = slots[slot]
-                        if slot != k:
-                            order = shift_order[k][slot]
                     else:
                         key = (*source_ids[:k], r, *source_ids[k + 1 :], after_shared)
                         pc = identity
@@ -486,9 +494,9 @@ def explore(
                     code, flag, pc = tick_code, 0, identity
                     breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
                     if sorting:
-                        order = sorted(range(n_users), key=ids.__getitem__)
-                        pc = perm_code[_inverse(order)]
-                        ids = tuple(ids[o] for o in order)
+                        ranked = sorted(range(n_users), key=ids.__getitem__)
+                        pc = perm_code[_inverse(ranked)]
+                        ids = tuple(ids[o] for o in ranked)
                     key = (*ids, after_shared)
                 j = index.get(key)
                 if j is None:
@@ -502,6 +510,7 @@ def explore(
                     )
                     j = len(states)
                     index[key] = j
+                    order = order_of[pc]  # canonical position -> raw user
                     states.append(
                         State(tuple(cu if order is None else [cu[o] for o in order]), after_shared)
                     )
@@ -561,7 +570,8 @@ def _moved(n: int, k: int, p: int) -> list[int]:
     return order
 
 
-def _inverse(order: list[int]) -> tuple[int, ...]:
+def _inverse(order: Sequence[int]) -> tuple[int, ...]:
+    """The inverse permutation (position -> element becomes element -> position)."""
     inverse = [0] * len(order)
     for pos, raw in enumerate(order):
         inverse[raw] = pos
