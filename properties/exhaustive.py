@@ -45,6 +45,7 @@ from wsmodel.properties.explore import (
     relabel_of,
 )
 from wsmodel.properties.fairness import (
+    Components,
     LabelledGraph,
     fair_components,
     find_cycle,
@@ -538,7 +539,7 @@ class _Judge:
         return by_id
 
     @cached_property
-    def _followed(self) -> tuple[LabelledGraph, array[int], int]:
+    def _followed(self) -> tuple[LabelledGraph, Components]:
         """The graph followed by one tracked user, and its components (both liveness
         claims judge it): nodes (state, position of the tracked user); only
         fault-free edges; not through states where the tracked user holds `limit`
@@ -546,7 +547,7 @@ class _Judge:
         Connect that admits the tracked user. Labels: TICK, and RETRY for the tracked
         user's Connect."""
         lg = self._build_followed()
-        return (lg, *strongly_connected(lg))
+        return lg, strongly_connected(lg)
 
     def _build_followed(self) -> LabelledGraph:
         g = self.g
@@ -559,14 +560,18 @@ class _Judge:
         tick = self.is_tick
         connect_user = [a.user if isinstance(a, Connect) else -1 for a in acts]
         out = LabelledGraph(len(g.states) * k)
-        act, flags, gdst, gperm = g.act, g.flags, g.dst, g.perm
-        for s in range(len(g.states)):
+        add_dst, add_label, add_ref = out.dst.append, out.label.append, out.ref.append
+        act, flags, gdst, gperm, start = g.act, g.flags, g.dst, g.perm, g.edge_start
+        for s in range(g.expanded):
             # The state's fault-free edges, decoded once for every tracked position.
             edges = [
-                (e, act[e], gdst[e], perms[gperm[e]]) for e in g.out_edges(s) if not fault[act[e]]
+                (e, act[e], gdst[e], perms[gperm[e]])
+                for e in range(start[s], start[s + 1])
+                if not fault[act[e]]
             ]
+            source_ids = user_ids[s]
             for p in range(k):
-                if not exempt[user_ids[s][p]]:
+                if not exempt[source_ids[p]]:
                     for e, code, t, perm in edges:
                         q = perm[p]
                         if exempt[user_ids[t][q]]:
@@ -583,10 +588,12 @@ class _Judge:
                             continue
                         else:
                             lab = 0
-                        out.dst.append(t * k + q)
-                        out.label.append(lab)
-                        out.ref.append(e)
+                        add_dst(t * k + q)
+                        add_label(lab)
+                        add_ref(e)
                 out.start.append(len(out.dst))
+        # Frontier states (a run cut short) have no edges.
+        out.start.extend([len(out.dst)] * ((len(g.states) - g.expanded) * k))
         return out
 
     def _lasso(
@@ -613,8 +620,9 @@ class _Judge:
         return stem_actions, actions[len(stem) :], user
 
     def no_permanent_block(self) -> Result:
-        lg, comp, ncomp = self._followed
-        fair = fair_components(lg, comp, ncomp, [TICK, RETRY])
+        lg, parts = self._followed
+        comp = parts.comp
+        fair = fair_components(lg, parts, [TICK, RETRY])
         violation = None
         if fair:
             stem, cycle, user = self._lasso(lg, comp, fair[0], 1, [RETRY, TICK])
@@ -636,10 +644,10 @@ class _Judge:
     def bounded_recovery(self) -> Result:
         cfg = self.config
         bound = cfg.recovery_bound
-        followed, fcomp, _ = self._followed
+        followed, followed_parts = self._followed
         # The figure is worked out on the followed graph; the product with the retry
         # bit is built only where that cannot decide, or for a counterexample.
-        fast = recovery_ticks(followed, fcomp, TICK, RETRY)
+        fast = recovery_ticks(followed, followed_parts, TICK, RETRY)
         if fast is not None and max(fast[0], default=0) <= bound:
             worst = max(fast[0], default=0)
             return self.result(
@@ -648,8 +656,9 @@ class _Judge:
                 detail=f"worst recovery: {worst} ticks; bound H+T+C+R = {bound}",
             )
         lg = retry_product(followed, TICK, RETRY)
-        comp, ncomp = strongly_connected(lg)
-        outcome = longest_weighted(lg, comp, ncomp, TICK)
+        parts = strongly_connected(lg)
+        comp = parts.comp
+        outcome = longest_weighted(lg, parts, TICK)
         if isinstance(outcome, int):
             stem, cycle, user = self._lasso(lg, comp, outcome, 2, [TICK])
             violation = Counterexample(

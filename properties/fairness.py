@@ -19,8 +19,10 @@ from array import array
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = [
+    "Components",
     "LabelledGraph",
     "Lasso",
     "fair_components",
@@ -61,10 +63,17 @@ def from_edges(n: int, edges: Iterable[tuple[int, int, int]]) -> LabelledGraph:
     return g
 
 
-def strongly_connected(g: LabelledGraph) -> tuple[array[int], int]:
-    """Tarjan's algorithm, iterative. Returns (component of each node, count).
-    Components are numbered in completion order: every component reachable from
-    component c has a number <= c (reverse topological order)."""
+class Components(NamedTuple):
+    """The strongly connected components of a graph, numbered in completion order:
+    every component reachable from component c has a number <= c (sinks first)."""
+
+    comp: array[int]  # component of each node
+    number: int  # of components
+    order: array[int]  # the nodes grouped by component, in the components' order
+
+
+def strongly_connected(g: LabelledGraph) -> Components:
+    """Tarjan's algorithm, iterative."""
     n = g.n
     start, dst = g.start, g.dst
     # Unsigned arrays store faster than signed ones; visit order counts from 1, so 0
@@ -72,6 +81,7 @@ def strongly_connected(g: LabelledGraph) -> tuple[array[int], int]:
     index = array("I", [0]) * n
     low = array("I", [0]) * n
     comp = array("I", [0]) * n
+    order = array("I")
     on_stack = bytearray(n)
     stack: list[int] = []
     counter = 1
@@ -114,6 +124,7 @@ def strongly_connected(g: LabelledGraph) -> tuple[array[int], int]:
                     w = stack.pop()
                     on_stack[w] = 0
                     comp[w] = ncomp
+                    order.append(w)
                     if w == v:
                         break
                 ncomp += 1
@@ -121,13 +132,12 @@ def strongly_connected(g: LabelledGraph) -> tuple[array[int], int]:
                 u = work[-1]
                 if low[v] < low[u]:
                     low[u] = low[v]
-    return comp, ncomp
+    return Components(comp, ncomp, order)
 
 
-def fair_components(
-    g: LabelledGraph, comp: array[int], ncomp: int, required: Sequence[int]
-) -> list[int]:
+def fair_components(g: LabelledGraph, parts: Components, required: Sequence[int]) -> list[int]:
     """Components with, for every mask in ``required``, an internal edge carrying it."""
+    comp, ncomp = parts.comp, parts.number
     seen = [0] * ncomp
     start, dst, label = g.start, g.dst, g.label
     for v in range(g.n):
@@ -136,7 +146,10 @@ def fair_components(
             lab = label[e]
             if lab and comp[dst[e]] == c:  # most edges carry no label
                 seen[c] |= lab
-    return [c for c in range(ncomp) if all(seen[c] & r for r in required)]
+    if not required:
+        return list(range(ncomp))
+    # (most components have no labelled inner edge: skip them before all())
+    return [c for c in range(ncomp) if seen[c] and all(seen[c] & r for r in required)]
 
 
 def path_within(
@@ -210,16 +223,18 @@ def find_cycle(
 
 
 def longest_weighted(
-    g: LabelledGraph, comp: array[int], ncomp: int, weight: int
+    g: LabelledGraph, parts: Components, weight: int
 ) -> tuple[list[int], list[int]] | int:
     """Longest path, counting edges that carry label ``weight``, from every node.
 
     Returns (best per component, the edge achieving it or -1), or, if some component
     has an internal weighted edge (the longest path is unbounded), that component."""
+    comp, ncomp = parts.comp, parts.number
     best = [0] * ncomp
     via = [-1] * ncomp
     start, dst, label = g.start, g.dst, g.label
-    # Nodes by component, sinks first (the components are numbered that way).
+    # Nodes by component, sinks first, each component's in node order (so the edge
+    # chosen among equally long ones does not depend on the search's visiting order).
     order = sorted(range(g.n), key=comp.__getitem__)
     n = len(order)
     i = 0
@@ -269,11 +284,10 @@ def retry_product(g: LabelledGraph, tick: int, retry: int) -> LabelledGraph:
 
 
 def recovery_ticks(
-    g: LabelledGraph, comp: array[int], tick: int, retry: int
+    g: LabelledGraph, parts: Components, tick: int, retry: int
 ) -> tuple[list[int], list[int]] | None:
     """The longest path of :func:`retry_product` counting ticks, from every (v, 0) and
-    (v, 1), worked out on g and its components (``comp`` from
-    :func:`strongly_connected`) without building the product.
+    (v, 1), worked out on g and its components without building the product.
 
     Inside one component of g, a tick leads from layer 1 to layer 0 and a retry from
     layer 0 to layer 1. If a component has inner edges of both kinds this returns
@@ -288,7 +302,7 @@ def recovery_ticks(
     start, dst, label = g.start, g.dst, g.label
     best = ([0] * n, [0] * n)  # per layer (bit), per node
     b0, b1 = best
-    order = sorted(range(n), key=comp.__getitem__)  # nodes by component, sinks first
+    comp, order = parts.comp, parts.order
     i = 0
     while i < n:
         v = order[i]
@@ -329,7 +343,7 @@ def recovery_ticks(
 def _component_ticks(
     g: LabelledGraph,
     comp: array[int],
-    members: list[int],
+    members: Sequence[int],
     best: tuple[list[int], list[int]],
     tick: int,
     retry: int,

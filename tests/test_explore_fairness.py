@@ -22,8 +22,7 @@ TICK, RETRY, ADMIT = 1, 2, 4  # labels; an ADMIT edge leaves the restricted grap
 def _fair(n: int, edges: list[tuple[int, int, int]]) -> bool:
     # the engine's method: admitting edges removed, fair SCC = internal TICK and RETRY
     g = from_edges(n, [e for e in edges if not e[2] & ADMIT])
-    comp, ncomp = strongly_connected(g)
-    return bool(fair_components(g, comp, ncomp, [TICK, RETRY]))
+    return bool(fair_components(g, strongly_connected(g), [TICK, RETRY]))
 
 
 def _naive_bottom_sccs(n: int, edges: list[tuple[int, int, int]]) -> bool:
@@ -92,7 +91,7 @@ def test_unfair_cycles_are_not_violations() -> None:
 def test_tarjan_matches_networkx() -> None:
     edges = [(0, 1, 0), (1, 2, 0), (2, 0, 0), (2, 3, 0), (3, 4, 0), (4, 3, 0), (5, 5, 0)]
     g = from_edges(7, edges)
-    comp, ncomp = strongly_connected(g)
+    comp, ncomp, order = strongly_connected(g)
     mine = {frozenset(v for v in range(7) if comp[v] == c) for c in range(ncomp)}
     theirs = {
         frozenset(c)
@@ -101,11 +100,13 @@ def test_tarjan_matches_networkx() -> None:
     assert mine == theirs
     # reverse topological numbering: {3, 4} is reachable from {0, 1, 2}
     assert comp[3] < comp[0]
+    # every node once, grouped by component in that numbering
+    assert sorted(order) == list(range(7)) and [comp[v] for v in order] == sorted(comp)
 
 
 def test_find_cycle_passes_required_labels() -> None:
     g = from_edges(4, [(0, 1, 0), (1, 2, RETRY), (2, 3, 0), (3, 0, TICK)])
-    comp, _ = strongly_connected(g)
+    comp = strongly_connected(g).comp
     lasso = find_cycle(g, comp, comp[0], 0, [RETRY, TICK])
     labels = 0
     at = 0
@@ -118,26 +119,26 @@ def test_find_cycle_passes_required_labels() -> None:
 
 def test_longest_weighted() -> None:
     g = from_edges(4, [(0, 1, TICK), (1, 2, 0), (2, 1, 0), (2, 3, TICK), (0, 3, TICK)])
-    comp, ncomp = strongly_connected(g)
-    out = longest_weighted(g, comp, ncomp, TICK)
+    parts = strongly_connected(g)
+    out = longest_weighted(g, parts, TICK)
     assert not isinstance(out, int)
     best, _ = out
-    assert best[comp[0]] == 2
+    assert best[parts.comp[0]] == 2
     cyclic = from_edges(2, [(0, 1, TICK), (1, 0, 0)])
-    comp, ncomp = strongly_connected(cyclic)
-    assert longest_weighted(cyclic, comp, ncomp, TICK) == comp[0]
+    parts = strongly_connected(cyclic)
+    assert longest_weighted(cyclic, parts, TICK) == parts.comp[0]
 
 
 def _product_longest(g_edges: list[tuple[int, int, int]], n: int) -> list[int] | None:
     """The longest tick count from every (v, bit) of the explicit retry product, by
     the generic routines; None if it is unbounded."""
     product = retry_product(from_edges(n, g_edges), TICK, RETRY)
-    comp, ncomp = strongly_connected(product)
-    out = longest_weighted(product, comp, ncomp, TICK)
+    parts = strongly_connected(product)
+    out = longest_weighted(product, parts, TICK)
     if isinstance(out, int):
         return None
     best, _ = out
-    return [best[comp[x]] for x in range(2 * n)]
+    return [best[parts.comp[x]] for x in range(2 * n)]
 
 
 def _layered(best: tuple[list[int], list[int]]) -> list[int]:
@@ -162,8 +163,9 @@ def test_recovery_ticks_agrees_with_the_explicit_product(graph: tuple) -> None:
     # (recovery_ticks); it must equal the longest path of the explicit product.
     n, edges = graph
     g = from_edges(n, edges)
-    comp, _ = strongly_connected(g)
-    fast = recovery_ticks(g, comp, TICK, RETRY)
+    parts = strongly_connected(g)
+    comp = parts.comp
+    fast = recovery_ticks(g, parts, TICK, RETRY)
     explicit = _product_longest(edges, n)
     if fast is None:
         # only where some component has inner ticks and inner retries
@@ -181,18 +183,18 @@ def test_recovery_ticks_on_hand_built_graphs() -> None:
     # 0 -retry-> 1 -tick-> 2 -retry-> 3 -tick-> 4: two ticks, each after a retry
     chain = [(0, 1, RETRY), (1, 2, TICK), (2, 3, RETRY), (3, 4, TICK)]
     g = from_edges(5, chain)
-    best = recovery_ticks(g, strongly_connected(g)[0], TICK, RETRY)
+    best = recovery_ticks(g, strongly_connected(g), TICK, RETRY)
     assert best is not None and best[0][0] == 2 and best[1][1] == 2 and best[0][1] == 0
     # no tick before a retry: 0 -tick-> 1 -retry-> 2 -tick-> 3 counts from 1 on
     g = from_edges(4, [(0, 1, TICK), (1, 2, RETRY), (2, 3, TICK)])
-    best = recovery_ticks(g, strongly_connected(g)[0], TICK, RETRY)
+    best = recovery_ticks(g, strongly_connected(g), TICK, RETRY)
     assert best is not None and best[0][0] == 0 and best[0][1] == 1 and best[1][0] == 2
     # a cycle through a retry and a tick: left to the explicit product
     g = from_edges(2, [(0, 1, RETRY), (1, 0, TICK)])
-    assert recovery_ticks(g, strongly_connected(g)[0], TICK, RETRY) is None
+    assert recovery_ticks(g, strongly_connected(g), TICK, RETRY) is None
     # inner ticks alone (time passes without retries): bounded, the cycle adds nothing
     edges = [(0, 1, TICK), (1, 0, 0), (1, 2, RETRY), (2, 2, TICK)]
     g = from_edges(3, edges)
-    best = recovery_ticks(g, strongly_connected(g)[0], TICK, RETRY)
+    best = recovery_ticks(g, strongly_connected(g), TICK, RETRY)
     assert best is not None and best[0][1] == 1 and best[1][0] == 2
     assert _layered(best) == _product_longest(edges, 3)
