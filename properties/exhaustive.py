@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -162,7 +162,7 @@ def run_exhaustive(
     if progress is not None:
         progress(f"{policy.name} exhaustive: explored {len(g.states):,} states, {g.edges:,} edges")
 
-    judge = _Judge(g, t0)
+    judge = _Judge(g, t0, None if timeout is None else t0 + timeout)
     results = []
     for name in wanted:
         if timeout is not None and time.perf_counter() - t0 > timeout:
@@ -179,6 +179,10 @@ def run_exhaustive(
                 result = judge.safety(name, bad_edges[name], witness_edge.get(name))
         except PolicyError:
             raise  # the policy's fault: the caller reports it
+        except _OutOfTime:
+            assert timeout is not None
+            bad = len(bad_edges.get(name, ()))
+            result = judge.out_of_time(name, timeout, bad, judging=True)
         except Exception as exc:  # an engine bug must not become a traceback or a verdict
             result = judge.engine_fault(name, exc)
         results.append(result)
@@ -192,12 +196,13 @@ def run_exhaustive(
 
 
 class _Judge:
-    def __init__(self, g: StateGraph, t0: float) -> None:
+    def __init__(self, g: StateGraph, t0: float, deadline: float | None = None) -> None:
         self.g = g
         self.config = g.config
         self.policy = g.policy
         self.t0 = t0
-        self._plans: dict[tuple[UserState, object], tuple[Outcome, int | None]] = {}
+        self.deadline = deadline  # the long loops of judging stop there (_OutOfTime)
+        self._plans: dict[tuple[int, Hashable], tuple[Outcome, int | None]] = {}  # by user id
         acts = g.actions
         self.is_system = [a.system for a in acts]
         self.is_tick = [isinstance(a, Tick) for a in acts]
@@ -229,6 +234,11 @@ class _Judge:
             )
         return f"all {len(g.states):,} reachable states"
 
+    def poll(self) -> None:
+        """Raise _OutOfTime once the budget's deadline has passed."""
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise _OutOfTime
+
     def engine_fault(self, name: str, exc: Exception) -> Result:
         return Result(
             policy=self.policy.name,
@@ -242,14 +252,15 @@ class _Judge:
             coverage=self.coverage(),
         )
 
-    def out_of_time(self, name: str, timeout: float, bad: int) -> Result:
+    def out_of_time(self, name: str, timeout: float, bad: int, judging: bool = False) -> Result:
         seen = f"; a violation was seen on {bad:,} edges, not yet traced" if bad else ""
+        when = "while" if judging else "before"
         return Result(
             policy=self.policy.name,
             property=name,
             status=Status.NOT_CHECKED,
             engine=ENGINE,
-            detail=f"the {timeout:g} s budget ran out before this claim was judged{seen}; "
+            detail=f"the {timeout:g} s budget ran out {when} this claim was judged{seen}; "
             f"{self.scope()}",
             coverage=self.coverage(),
         )
@@ -391,27 +402,28 @@ class _Judge:
 
         return replay(self.config, self.policy, tuple(actions))[-1]
 
-    def plan(self, state: State, user: int) -> tuple[Outcome, int | None]:
-        """plan_connect's outcome and duration; it reads only the user and the shared
-        policy state, so it is cached on those."""
-        key = (state.users[user], state.shared)
+    def plan(self, s: int, user: int) -> tuple[Outcome, int | None]:
+        """plan_connect's outcome and duration for a user of state s; it reads only the
+        user and the shared policy state, so it is cached on those (by the user's id)."""
+        state = self.g.states[s]
+        key = (self.g.user_ids[s][user], state.shared)
         got = self._plans.get(key)
         if got is None:
             p = plan_connect(self.config, self.policy, state, user)
             got = self._plans[key] = (p.outcome, p.elapsed)
         return got
 
+    @cached_property
+    def _users_reached(self) -> list[UserState]:
+        """The distinct user states of the reached states."""
+        by_id = list(self.g.user_rank)  # ids are given in insertion order
+        return [by_id[r] for r in {r for ids in self.g.user_ids for r in ids}]
+
     def _worst_age(self, age: Callable[[Manager], int | None]) -> str | None:
         """The largest ``age`` of any manager in any state ("≥ h" at the horizon h,
         where ages saturate), or None if no manager has one."""
         worst = max(
-            (
-                a
-                for st in self.g.states
-                for u in st.users
-                for m in u.managers
-                if (a := age(m)) is not None
-            ),
+            (a for u in self._users_reached for m in u.managers if (a := age(m)) is not None),
             default=None,
         )
         if worst is None:
@@ -442,9 +454,11 @@ class _Judge:
         elif name in ("cleanup_within_budget", "cleanup_terminates"):
             worst_ms: int | None = 0
             hung = 0
-            for st in g.states[: g.expanded]:
-                for u in range(len(st.users)):
-                    _, elapsed = self.plan(st, u)
+            for s in range(g.expanded):
+                if s & 4095 == 0:
+                    self.poll()
+                for u in range(cfg.users):
+                    _, elapsed = self.plan(s, u)
                     if elapsed is None:
                         hung += 1
                     elif worst_ms is not None:
@@ -459,7 +473,7 @@ class _Judge:
                 w = "never finishes" if hung else f"{worst_ms} ms"
                 extra = f"worst emergency cleanup: {w}; budget {cfg.cleanup_budget_ms} ms"
         elif name == "per_user_limit":
-            most = max((u.live_count for st in g.states for u in st.users), default=0)
+            most = max((u.live_count for u in self._users_reached), default=0)
             extra = (
                 f"most managers in active/idle/stuck held by one user: {most}; limit {cfg.limit}"
             )
@@ -477,14 +491,16 @@ class _Judge:
         both states of a pair or in neither; where it is not, there is no outcome.)"""
         g = self.g
         per_tick = self.config.connects_per_tick
-        seen: dict[UserState, tuple[int, int, Outcome]] = {}
+        seen: dict[int, tuple[int, int, Outcome]] = {}  # by the user state's id
         for s in range(g.expanded):
+            if s & 4095 == 0:
+                self.poll()
             st = g.states[s]
             for b in range(len(st.users)):
                 if st.users[b].attempts >= per_tick:
                     continue
-                outcome, _ = self.plan(st, b)
-                proj = st.users[b]
+                outcome, _ = self.plan(s, b)
+                proj = g.user_ids[s][b]
                 first = seen.get(proj)
                 if first is None:
                     seen[proj] = (s, b, outcome)
@@ -547,7 +563,7 @@ class _Judge:
         Connect that admits the tracked user. Labels: TICK, and RETRY for the tracked
         user's Connect."""
         lg = self._build_followed()
-        return lg, strongly_connected(lg)
+        return lg, strongly_connected(lg, self.poll)
 
     def _build_followed(self) -> LabelledGraph:
         g = self.g
@@ -563,6 +579,8 @@ class _Judge:
         add_dst, add_label, add_ref = out.dst.append, out.label.append, out.ref.append
         act, flags, gdst, gperm, start = g.act, g.flags, g.dst, g.perm, g.edge_start
         for s in range(g.expanded):
+            if s & 4095 == 0:
+                self.poll()
             # The state's fault-free edges, decoded once for every tracked position.
             edges = [
                 (e, act[e], gdst[e], perms[gperm[e]])
@@ -721,6 +739,10 @@ class _Judge:
             actions,
             user=user,
         )
+
+
+class _OutOfTime(Exception):
+    """The time budget ran out in the middle of judging a claim."""
 
 
 class _EngineFault(Exception):

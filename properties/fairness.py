@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -72,8 +72,9 @@ class Components(NamedTuple):
     order: array[int]  # the nodes grouped by component, in the components' order
 
 
-def strongly_connected(g: LabelledGraph) -> Components:
-    """Tarjan's algorithm, iterative."""
+def strongly_connected(g: LabelledGraph, poll: Callable[[], None] | None = None) -> Components:
+    """Tarjan's algorithm, iterative. ``poll`` is called every 65,536 nodes (it may
+    raise to stop a search that has run out of time)."""
     n = g.n
     start, dst = g.start, g.dst
     # Unsigned arrays store faster than signed ones; visit order counts from 1, so 0
@@ -107,6 +108,8 @@ def strongly_connected(g: LabelledGraph) -> Components:
                     pos[-1] = ei
                     index[w] = low[w] = counter
                     counter += 1
+                    if counter & 65535 == 0 and poll is not None:
+                        poll()
                     stack.append(w)
                     on_stack[w] = 1
                     work.append(w)

@@ -301,6 +301,26 @@ def test_networkx_view() -> None:
     assert all(isinstance(d["action"], str) for _, _, d in view.edges(data=True))
 
 
+def test_judging_stops_when_the_budget_runs_out_mid_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the budget is left when no_permanent_block's judging starts and gone while it
+    # builds its graph: that claim stops there, not-checked, and the run goes no further
+    now = [0.0]
+    monkeypatch.setattr(exhaustive, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    build = exhaustive._Judge._build_followed
+
+    def late(judge: exhaustive._Judge) -> object:
+        now[0] = 100.0
+        return build(judge)
+
+    monkeypatch.setattr(exhaustive._Judge, "_build_followed", late)
+    cfg = preset("small").with_(users=1, limit=1)
+    claims = ["no_permanent_block", "bounded_recovery"]
+    got = check_exhaustive(cfg, BUILTIN["reference"], claims, timeout=10)
+    assert [r.status for r in got] == [Status.NOT_CHECKED, Status.NOT_CHECKED]
+    assert "the 10 s budget ran out while this claim was judged" in got[0].detail
+    assert "ran out before this claim was judged" in got[1].detail
+
+
 def test_the_time_budget_covers_judging(monkeypatch: pytest.MonkeyPatch) -> None:
     # exploration finishes well within the budget, but judging finds it spent: the
     # claims not yet judged are not-checked, and a violation already seen is said so
