@@ -102,8 +102,8 @@ def run_exhaustive(
     Every reachable state is expanded. Budgets (``max_states``, ``timeout``,
     ``max_memory_mb``) stop the exploration cleanly; what was not proven is then
     ``not-checked``. ``timeout`` covers judging too: exploration gets ``EXPLORE_SHARE`` of it,
-    and a claim not yet judged when it runs out is ``not-checked`` (the deadline is
-    checked between claims, so one claim's judging can overrun it). A fault in the
+    and a claim not yet judged, or still being judged, when it runs out is
+    ``not-checked`` (judging's long loops poll the deadline). A fault in the
     engine itself while judging one claim is reported as that claim ``not-checked`` with
     the error in its detail, never raised.
     """

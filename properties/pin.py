@@ -44,7 +44,7 @@ PINNED: tuple[Pinned, ...] = (
     # a complete limit-2 run in the suite (~15 s): reference only (conservative ~40 s,
     # graduated ~6 min)
     Pinned("small-1user-limit2", "small", users=1, limit=2, policies=("reference",)),
-    # two users, complete (~30 s, decision 0013): reference only (conservative takes
+    # two users, complete (~12 s, decisions 0013, 0014): reference only (conservative takes
     # minutes, graduated over the default budget and ~12 GB)
     Pinned("small-2users-limit1", "small", users=2, limit=1, policies=("reference",)),
     # every policy with two users: a fixed budget keeps it deterministic, so the pinned
