@@ -61,7 +61,8 @@ __all__ = ["ENGINE", "Report", "check_exhaustive", "run_exhaustive"]
 
 ENGINE = "exhaustive"
 # Of a time budget, the share exploration may use; judging (products, SCCs, shortest
-# paths) gets the rest and takes roughly a quarter of the exploration time.
+# paths) gets the rest: about a fifth of the exploration time with one user, about as
+# much as exploration with two. Judging that runs out stops (_OutOfTime).
 EXPLORE_SHARE = 0.75
 TICK = 1  # label: the edge is a Tick
 RETRY = 2  # label: the tracked user's Connect, not admitted
