@@ -675,7 +675,7 @@ class _Judge:
                 detail=f"worst recovery: {worst} ticks; bound H+T+C+R = {bound}",
             )
         lg = retry_product(followed, TICK, RETRY)
-        parts = strongly_connected(lg)
+        parts = strongly_connected(lg, self.poll)
         comp = parts.comp
         outcome = longest_weighted(lg, parts, TICK)
         if isinstance(outcome, int):
