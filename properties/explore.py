@@ -104,6 +104,7 @@ class StateGraph:
     action_code: dict[Action, int] = field(default_factory=dict)
     perms: list[tuple[int, ...]] = field(default_factory=list)  # perm code -> raw -> canonical
     user_rank: dict[UserState, int] = field(default_factory=dict)  # ids of user states
+    user_states: list[UserState] = field(default_factory=list)  # user states by id
     user_ids: list[tuple[int, ...]] = field(default_factory=list)  # per state, its users' ids
     complete: bool = False
     stopped_by: str = ""  # "", "max_states", "timeout", "memory", "max_depth"
@@ -369,7 +370,7 @@ def explore(
     # deterministic); with symmetry, users are sorted by it. States are keyed by their
     # users' ids: hashing a few ints is much cheaper than hashing the whole state.
     sorting = sym and renumber  # users are sorted only in canonical (renumbered) states
-    by_id: list[UserState] = []  # user states by id (rank), for the move caches
+    by_id = g.user_states  # user states by id (rank), for the move caches
     # A user's moves are cached per (user, user state id, shared state), a Tick's per
     # (user state id, shared state). With one user a state is its user's state and is
     # expanded once, so nothing would ever be reused: no cache then.
@@ -414,7 +415,7 @@ def explore(
     s0 = start(config, policy)
     if renumber:
         s0, _ = canonical(s0, rank, symmetry, fg)
-    by_id += rank  # canonical() gave ids to s0's users, in order
+    by_id.extend(rank)  # canonical() gave ids to s0's users, in order
     key0: tuple[Any, ...] = (*(intern(u) for u in s0.users), s0.shared)
     states.append(s0)
     user_ids = g.user_ids
@@ -472,7 +473,7 @@ def explore(
             if not batch:
                 continue
             # The source's ids are sorted: only user k's new id can be out of place.
-            rest = (*source_ids[:k], *source_ids[k + 1 :]) if k >= 0 else ()
+            rest = (*source_ids[:k], *source_ids[k + 1 :]) if sorting and k >= 0 else ()
             slots = shifted[k]
             # Unpacked: a named tuple's fields are slow attributes in the hot loop.
             for action, code, after, after_canon, r, after_shared, flag, breaks in batch:
@@ -627,8 +628,8 @@ def to_networkx(g: StateGraph) -> Any:
     """The graph as a networkx.DiGraph: nodes are state ids with ``summary`` (readable)
     and ``violates`` (claims a step into the state broke; with the reduction on, not
     a violation only inherited from a user the step did not touch, decision 0013);
-    edges carry ``action`` (str,
-    in the source state's canonical coordinates). Parallel edges keep the first action."""
+    edges carry ``action`` (str, in the source state's canonical coordinates).
+    Parallel edges keep the first action."""
     out = nx.DiGraph()
     for s, state in enumerate(g.states):
         out.add_node(
