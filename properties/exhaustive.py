@@ -417,7 +417,7 @@ class _Judge:
     @cached_property
     def _users_reached(self) -> list[UserState]:
         """The distinct user states of the reached states."""
-        by_id = list(self.g.user_rank)  # ids are given in insertion order
+        by_id = self.g.user_states
         return [by_id[r] for r in {r for ids in self.g.user_ids for r in ids}]
 
     def _worst_age(self, age: Callable[[Manager], int | None]) -> str | None:
@@ -549,11 +549,9 @@ class _Judge:
 
     @cached_property
     def _exempt(self) -> list[bool]:
-        """Per user state id: holds `limit` managers in use (both products need it)."""
-        by_id = [False] * len(self.g.user_rank)
-        for u, r in self.g.user_rank.items():
-            by_id[r] = holds_limit_in_use(self.config, u)
-        return by_id
+        """Per user state id: holds `limit` managers in use (exempt from the liveness
+        claims, decision 0010)."""
+        return [holds_limit_in_use(self.config, u) for u in self.g.user_states]
 
     @cached_property
     def _followed(self) -> tuple[LabelledGraph, Components]:
@@ -667,12 +665,12 @@ class _Judge:
         # The figure is worked out on the followed graph; the product with the retry
         # bit is built only where that cannot decide, or for a counterexample.
         fast = recovery_ticks(followed, followed_parts, TICK, RETRY)
-        if fast is not None and max(fast[0], default=0) <= bound:
-            worst = max(fast[0], default=0)
+        figure = None if fast is None else max(fast[0], default=0)
+        if figure is not None and figure <= bound:
             return self.result(
                 "bounded_recovery",
                 None,
-                detail=f"worst recovery: {worst} ticks; bound H+T+C+R = {bound}",
+                detail=f"worst recovery: {figure} ticks; bound H+T+C+R = {bound}",
             )
         lg = retry_product(followed, TICK, RETRY)
         parts = strongly_connected(lg, self.poll)
