@@ -60,7 +60,7 @@ from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned
 __all__ = ["ENGINE", "Report", "check_exhaustive", "run_exhaustive"]
 
 ENGINE = "exhaustive"
-# Of a time budget, the share exploration may use; judging (products, SCCs, shortest
+# Of a time budget, the share exploration may use; judging (the followed graph, SCCs, shortest
 # paths) gets the rest: about a fifth of the exploration time with one user, about as
 # much as exploration with two. Judging that runs out stops (_OutOfTime).
 EXPLORE_SHARE = 0.75
