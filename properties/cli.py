@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -134,6 +135,11 @@ def build_config(args: argparse.Namespace) -> Config:
             raise UsageError(f"--set {item!r}: {field} must be an integer") from None
     if args.examples is not None and args.examples < 1:
         raise UsageError(f"--examples must be at least 1, got {args.examples}")
+    if args.timeout is not None and not 0 < args.timeout < math.inf:
+        # nan fails this too: it would otherwise mean no budget at all
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.max_states is not None and args.max_states < 1:
+        raise UsageError(f"--max-states must be at least 1, got {args.max_states}")
     return config.with_(**changes)
 
 

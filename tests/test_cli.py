@@ -89,6 +89,11 @@ def test_conservative_violates_exit_1(capsys: pytest.CaptureFixture[str]) -> Non
         (["verify", "--policy", "reference", "--set", "close_timeout", *FAST], ["close_timeout"]),
         (["verify", "--policy", "reference", "--preset", "huge"], ["huge"]),
         (["verify", "--policy", "reference", "--examples", "0", "--quiet"], ["examples"]),
+        *(
+            (["verify", "--policy", "reference", "--timeout", t, "--quiet"], ["timeout", t])
+            for t in ("0", "-5", "nan", "inf")
+        ),
+        (["verify", "--policy", "reference", "--max-states", "0", "--quiet"], ["max-states"]),
         (["verify", "--policy", "no_such_module_xyz:P", *FAST], ["no_such_module_xyz"]),
     ],
 )
