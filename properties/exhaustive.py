@@ -570,45 +570,53 @@ class _Judge:
         exempt = self._exempt  # looked up by the user's id in the state (g.user_ids)
         user_ids = g.user_ids
         perms = g.perms
-        acts = g.actions
-        fault = [a.fault for a in acts]
-        tick = self.is_tick
-        connect_user = [a.user if isinstance(a, Connect) else -1 for a in acts]
+        identity = perms.index(tuple(range(k)))
+        # Per action code: -2 a fault (not followed), -1 a Tick, u >= 0 user u's
+        # Connect, k anything else.
+        kind = [
+            -2 if a.fault else -1 if tick else a.user if isinstance(a, Connect) else k
+            for a, tick in zip(g.actions, self.is_tick, strict=True)
+        ]
         out = LabelledGraph(len(g.states) * k)
         add_dst, add_label, add_ref = out.dst.append, out.label.append, out.ref.append
+        add_start = out.start.append
         act, flags, gdst, gperm, start = g.act, g.flags, g.dst, g.perm, g.edge_start
         for s in range(g.expanded):
             if s & 4095 == 0:
                 self.poll()
-            # The state's fault-free edges, decoded once for every tracked position.
-            edges = [
-                (e, act[e], gdst[e], perms[gperm[e]])
-                for e in range(start[s], start[s + 1])
-                if not fault[act[e]]
-            ]
+            # The state's followed edges, decoded once for every tracked position.
+            edges = []
+            for e in range(start[s], start[s + 1]):
+                c = kind[act[e]]
+                if c == -2:
+                    continue
+                t, pc = gdst[e], gperm[e]
+                if t == s and pc == identity and c == k:
+                    # An unlabelled self-loop has no bearing on components, fair
+                    # cycles or longest paths (about a third of the edges).
+                    continue
+                edges.append((e, c, t, perms[pc]))
             source_ids = user_ids[s]
             for p in range(k):
                 if not exempt[source_ids[p]]:
-                    for e, code, t, perm in edges:
+                    for e, c, t, perm in edges:
                         q = perm[p]
                         if exempt[user_ids[t][q]]:
                             continue
-                        if connect_user[code] == p:
+                        if c == p:
                             if flags[e] & FLAG_ADMITTED:
                                 continue
                             lab = RETRY
-                        elif tick[code]:
+                        elif c < 0:
                             lab = TICK
                         elif t == s and q == p:
-                            # An unlabelled self-loop has no bearing on components, fair
-                            # cycles or longest paths (about a third of the edges).
-                            continue
+                            continue  # unlabelled for this position (see above)
                         else:
                             lab = 0
                         add_dst(t * k + q)
                         add_label(lab)
                         add_ref(e)
-                out.start.append(len(out.dst))
+                add_start(len(out.dst))
         # Frontier states (a run cut short) have no edges.
         out.start.extend([len(out.dst)] * ((len(g.states) - g.expanded) * k))
         return out

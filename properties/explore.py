@@ -475,50 +475,58 @@ def explore(
             # The source's ids are sorted: only user k's new id can be out of place.
             rest = (*source_ids[:k], *source_ids[k + 1 :]) if sorting and k >= 0 else ()
             slots = shifted[k]
+            mine = source_ids[k] if k >= 0 else -1
             # Unpacked: a named tuple's fields are slow attributes in the hot loop.
             for action, code, after, after_canon, r, after_shared, flag, breaks in batch:
-                if k >= 0:
-                    if sorting:
-                        # It goes where a stable sort would put it: k, clamped between
-                        # the first and the last slot for r among the others.
-                        slot = bisect_left(rest, r)
-                        if slot < k:
-                            slot = bisect_right(rest, r)
-                            slot = k if k < slot else slot
-                        key = (*rest[:slot], r, *rest[slot:], after_shared)
-                        pc = slots[slot]
-                    else:
-                        key = (*source_ids[:k], r, *source_ids[k + 1 :], after_shared)
-                        pc = identity
-                else:  # a Tick ages every user
-                    ids = tuple(x.rank for x in ticks)
-                    code, flag, pc = tick_code, 0, identity
-                    breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
-                    if sorting:
-                        ranked = sorted(range(n_users), key=ids.__getitem__)
-                        pc = perm_code[_inverse(ranked)]
-                        ids = tuple(ids[o] for o in ranked)
-                    key = (*ids, after_shared)
-                j = index.get(key)
-                if j is None:
-                    if max_states is not None and len(states) >= max_states:
-                        full = True
-                        break
-                    cu = (
-                        [x.canon for x in ticks]
-                        if k < 0
-                        else [*users[:k], after_canon, *users[k + 1 :]]
-                    )
-                    j = len(states)
-                    index[key] = j
-                    order = order_of[pc]  # canonical position -> raw user
-                    states.append(
-                        State(tuple(cu if order is None else [cu[o] for o in order]), after_shared)
-                    )
-                    user_ids.append(key[:-1])
-                    depth.append(d + 1)
-                    parent.append(i)
-                    parent_act.append(code)
+                if r == mine and after_shared == shared:
+                    # User k's state is unchanged (a send that refreshes nothing, say):
+                    # a self-loop, with no key to build or look up.
+                    j, pc = i, identity
+                else:
+                    if k >= 0:
+                        if sorting:
+                            # It goes where a stable sort would put it: k, clamped between
+                            # the first and the last slot for r among the others.
+                            slot = bisect_left(rest, r)
+                            if slot < k:
+                                slot = bisect_right(rest, r)
+                                slot = k if k < slot else slot
+                            key = (*rest[:slot], r, *rest[slot:], after_shared)
+                            pc = slots[slot]
+                        else:
+                            key = (*source_ids[:k], r, *source_ids[k + 1 :], after_shared)
+                            pc = identity
+                    else:  # a Tick ages every user
+                        ids = tuple(x.rank for x in ticks)
+                        code, flag, pc = tick_code, 0, identity
+                        breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
+                        if sorting:
+                            ranked = sorted(range(n_users), key=ids.__getitem__)
+                            pc = perm_code[_inverse(ranked)]
+                            ids = tuple(ids[o] for o in ranked)
+                        key = (*ids, after_shared)
+                    j = index.get(key)
+                    if j is None:
+                        if max_states is not None and len(states) >= max_states:
+                            full = True
+                            break
+                        cu = (
+                            [x.canon for x in ticks]
+                            if k < 0
+                            else [*users[:k], after_canon, *users[k + 1 :]]
+                        )
+                        j = len(states)
+                        index[key] = j
+                        order = order_of[pc]  # canonical position -> raw user
+                        states.append(
+                            State(
+                                tuple(cu if order is None else [cu[o] for o in order]), after_shared
+                            )
+                        )
+                        user_ids.append(key[:-1])
+                        depth.append(d + 1)
+                        parent.append(i)
+                        parent_act.append(code)
                 dst.append(j)
                 act.append(code)
                 perm.append(pc)
