@@ -415,6 +415,29 @@ class _Judge:
         return got
 
     @cached_property
+    def _pairs(self) -> dict[tuple[int, Hashable], tuple[int, int, int]]:
+        """Each distinct (user state id, shared state) of the expanded states: the first
+        (state, user) where it occurs, in state order, and how many (state, user) pairs
+        have it. What a user's Connect does is a function of the two (``plan``)."""
+        g = self.g
+        first: dict[tuple[int, Hashable], tuple[int, int]] = {}
+        count: dict[tuple[int, Hashable], int] = {}
+        states, user_ids = g.states, g.user_ids
+        for s in range(g.expanded):
+            if s & 4095 == 0:
+                self.poll()
+            shared = states[s].shared
+            for b, r in enumerate(user_ids[s]):
+                key = (r, shared)
+                n = count.get(key)
+                if n is None:
+                    first[key] = (s, b)
+                    count[key] = 1
+                else:
+                    count[key] = n + 1
+        return {key: (*at, count[key]) for key, at in first.items()}
+
+    @cached_property
     def _users_reached(self) -> list[UserState]:
         """The distinct user states of the reached states."""
         by_id = self.g.user_states
@@ -432,7 +455,7 @@ class _Judge:
         return f">= {worst}" if worst >= self.config.horizon else str(worst)
 
     def _figure(self, name: str, detail: str) -> str:
-        g, cfg = self.g, self.config
+        cfg = self.config
         extra = ""
         if name == "zombies_reaped":
             worst = self._worst_age(lambda m: m.stuck_age)
@@ -454,16 +477,13 @@ class _Judge:
                 )
         elif name in ("cleanup_within_budget", "cleanup_terminates"):
             worst_ms: int | None = 0
-            hung = 0
-            for s in range(g.expanded):
-                if s & 4095 == 0:
-                    self.poll()
-                for u in range(cfg.users):
-                    _, elapsed = self.plan(s, u)
-                    if elapsed is None:
-                        hung += 1
-                    elif worst_ms is not None:
-                        worst_ms = max(worst_ms, elapsed * cfg.tick_ms)
+            hung = 0  # reachable (state, user) pairs
+            for s, u, count in self._pairs.values():
+                _, elapsed = self.plan(s, u)
+                if elapsed is None:
+                    hung += count
+                elif worst_ms is not None:
+                    worst_ms = max(worst_ms, elapsed * cfg.tick_ms)
             if name == "cleanup_terminates":
                 extra = (
                     f"{hung} reachable (state, user) pairs whose cleanup never returns"
@@ -493,20 +513,18 @@ class _Judge:
         g = self.g
         per_tick = self.config.connects_per_tick
         seen: dict[int, tuple[int, int, Outcome]] = {}  # by the user state's id
-        for s in range(g.expanded):
-            if s & 4095 == 0:
-                self.poll()
-            st = g.states[s]
-            for b in range(len(st.users)):
-                if st.users[b].attempts >= per_tick:
-                    continue
-                outcome, _ = self.plan(s, b)
-                proj = g.user_ids[s][b]
-                first = seen.get(proj)
-                if first is None:
-                    seen[proj] = (s, b, outcome)
-                elif first[2] is not outcome:
-                    return self._interference(first, (s, b, outcome)), ""
+        # Each (user state, shared state) once, at its first (state, user) in state order:
+        # the outcome is a function of the two, so the first conflict is the same.
+        for s, b, _ in self._pairs.values():
+            proj = g.user_ids[s][b]
+            if g.user_states[proj].attempts >= per_tick:
+                continue
+            outcome, _ = self.plan(s, b)
+            first = seen.get(proj)
+            if first is None:
+                seen[proj] = (s, b, outcome)
+            elif first[2] is not outcome:
+                return self._interference(first, (s, b, outcome)), ""
         return None, f"{len(seen):,} distinct user projections, each with one Connect outcome"
 
     def _interference(
