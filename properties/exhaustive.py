@@ -161,7 +161,10 @@ def run_exhaustive(
                 names.append(name)
     witness_edge = {k: e for k, e in witness_edge.items() if e < g.edges}
     if progress is not None:
-        progress(f"{policy.name} exhaustive: explored {len(g.states):,} states, {g.edges:,} edges")
+        cut = "" if g.complete else f"; stopped by {g.stopped_by}, not every state expanded"
+        progress(
+            f"{policy.name} exhaustive: explored {len(g.states):,} states, {g.edges:,} edges{cut}"
+        )
 
     judge = _Judge(g, t0, None if timeout is None else t0 + timeout)
     results = []

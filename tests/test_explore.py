@@ -287,6 +287,13 @@ def test_progress_is_reported() -> None:
     assert any("states" in line for line in seen)
     assert all(line.startswith("reference exhaustive: ") for line in seen)
     assert seen[-1] == "reference exhaustive: judging per_user_limit"
+    assert "stopped by" not in " ".join(seen)
+    cut: list[str] = []
+    check_exhaustive(
+        cfg, BUILTIN["reference"], ["per_user_limit"], max_states=100, progress=cut.append
+    )
+    (explored,) = [line for line in cut if "explored" in line]
+    assert explored.endswith("; stopped by max_states, not every state expanded")
 
 
 def test_networkx_view() -> None:
