@@ -469,6 +469,7 @@ def explore(
             ticks = [tick_moves[r, shared] for r in source_ids]
             batches.append((-1, ticks[:1]))
         key: tuple[Any, ...]  # the users' ids, then the shared state
+        j: int | None  # the successor's id
         for k, batch in batches:
             if not batch:
                 continue
