@@ -481,7 +481,9 @@ class _Judge:
         elif name in ("cleanup_within_budget", "cleanup_terminates"):
             worst_ms: int | None = 0
             hung = 0  # reachable (state, user) pairs
-            for s, u, count in self._pairs.values():
+            for n, (s, u, count) in enumerate(self._pairs.values()):
+                if n & 4095 == 0:
+                    self.poll()  # a user policy's plans may be slow
                 _, elapsed = self.plan(s, u)
                 if elapsed is None:
                     hung += count
@@ -516,18 +518,27 @@ class _Judge:
         g = self.g
         per_tick = self.config.connects_per_tick
         seen: dict[int, tuple[int, int, Outcome]] = {}  # by the user state's id
-        # Each (user state, shared state) once, at its first (state, user) in state order:
-        # the outcome is a function of the two, so the first conflict is the same.
-        for s, b, _ in self._pairs.values():
-            proj = g.user_ids[s][b]
-            if g.user_states[proj].attempts >= per_tick:
-                continue
-            outcome, _ = self.plan(s, b)
-            first = seen.get(proj)
-            if first is None:
-                seen[proj] = (s, b, outcome)
-            elif first[2] is not outcome:
-                return self._interference(first, (s, b, outcome)), ""
+        # Each (user state, shared state) once, at its first (state, user) in state
+        # order: the outcome is a function of the two, so a conflict shows there first.
+        # Scanned here rather than through _pairs, so as to stop at the first conflict.
+        visited: set[tuple[int, Hashable]] = set()
+        states, user_ids, user_states = g.states, g.user_ids, g.user_states
+        for s in range(g.expanded):
+            if s & 4095 == 0:
+                self.poll()
+            shared = states[s].shared
+            for b, proj in enumerate(user_ids[s]):
+                if (proj, shared) in visited:
+                    continue
+                visited.add((proj, shared))
+                if user_states[proj].attempts >= per_tick:
+                    continue
+                outcome, _ = self.plan(s, b)
+                first = seen.get(proj)
+                if first is None:
+                    seen[proj] = (s, b, outcome)
+                elif first[2] is not outcome:
+                    return self._interference(first, (s, b, outcome)), ""
         return None, f"{len(seen):,} distinct user projections, each with one Connect outcome"
 
     def _interference(

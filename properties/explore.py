@@ -479,9 +479,10 @@ def explore(
             mine = source_ids[k] if k >= 0 else -1
             # Unpacked: a named tuple's fields are slow attributes in the hot loop.
             for action, code, after, after_canon, r, after_shared, flag, breaks in batch:
-                if r == mine and after_shared == shared:
+                if r == mine and (after_shared is shared or after_shared == shared):
                     # User k's state is unchanged (a send that refreshes nothing, say):
-                    # a self-loop, with no key to build or look up.
+                    # a self-loop, with no key to build or look up. Never a Tick's
+                    # batch (k = -1): ids are >= 0, and a Tick sets its code below.
                     j, pc = i, identity
                 else:
                     if k >= 0:
