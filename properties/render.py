@@ -224,8 +224,10 @@ def _rounds(entries: list[_Entry]) -> list[list[_Entry]]:
             rounds.append([])
     merged: list[list[_Entry]] = []
     for r in rounds:
-        if r and _ticks_only(r) and merged and _ticks_only(merged[-1]):
-            merged[-1].extend(r)  # a run of bare ticks is one round ("N ticks pass")
+        if r and _ticks_only(r) and merged:
+            # Bare ticks join the round before, whose last step is a tick too: one run
+            # of ticks ("N ticks pass"), not "1 tick passes" then "3 ticks pass".
+            merged[-1].extend(r)
         elif r:
             merged.append(r)
     return merged

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from wsmodel.model import BUILTIN, preset
+from wsmodel.model import BUILTIN, Connect, Phase, Stall, Tick, preset
 from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.render import _compact, counterexample_lines
+from wsmodel.properties.results import Counterexample, replay
 from wsmodel.properties.search import Run, Violation, check_recovery
 
 CONFIG = preset("production")
@@ -76,3 +77,19 @@ def test_an_isolation_pair_shows_both_runs_in_words() -> None:
     assert "admitted" in connects[-1]
     assert "rejected" in [line for line in other if "connects:" in line][-1]
     assert "Connect(" not in r.counterexample.message  # words, not reprs
+
+
+def test_a_run_of_ticks_is_one_step_even_after_a_round() -> None:
+    # Connect and Stall end their round with a tick; the bare ticks after it belong to
+    # the same run of ticks, not to a second step ("1 tick passes", "2 ticks pass").
+    small = preset("small").with_(users=1, limit=1)
+    policy = BUILTIN["conservative"]
+    steps = (Connect(0), Stall(0, 0), Tick(), Tick(), Tick())
+    assert replay(small, policy, steps)[-1].users[0].managers[0].phase is Phase.STUCK
+    cx = Counterexample("x", steps, user=0)
+    lines = counterexample_lines(small, policy, cx)
+    assert [m.group(1) for line in lines if (m := re.match(r" +\d+\. (.*)", line))] == [
+        "user 0 connects: admitted as m0",
+        "user 0's m0 goes stuck: its peer vanished or its handler hung",
+        "3 ticks pass",
+    ]
