@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from typing import NoReturn
 
 from wsmodel.model import BUILTIN, PRESETS, Config, ConfigError, PolicyError, preset
 from wsmodel.properties import render
@@ -27,11 +28,19 @@ EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 EXHAUSTIVE_TIMEOUT = 600.0  # seconds, unless --timeout says otherwise
 ENGINES = ("hypothesis", "exhaustive", "all")
+DEFAULT_EXAMPLES = 200
 DEFAULT_PRESET = {"hypothesis": "production", "exhaustive": "small", "all": "small"}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line, like every other usage error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="wsmodel",
         description="Check cleanup policies of per-user WebSocket manager registries.",
     )
@@ -66,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
             help="override any configuration field (see docs/model.md)",
         )
         sp.add_argument(
-            "--examples", type=int, default=200, help="Hypothesis examples per search (default 200)"
+            "--examples",
+            type=int,
+            help=f"Hypothesis examples per search (default {DEFAULT_EXAMPLES})",
         )
         sp.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized)")
         sp.add_argument("--max-states", type=int, help="exhaustive: stop after this many states")
@@ -127,10 +138,13 @@ def build_config(args: argparse.Namespace) -> Config:
         changes["limit"] = args.limit
     for item in args.set:
         field, sep, value = item.partition("=")
-        if not sep:
+        field = field.strip()
+        if not sep or not field:
             raise UsageError(f"--set {item!r}: expected FIELD=VALUE")
+        if field in ("users", "limit") and getattr(args, field) is not None:
+            raise UsageError(f"--set {item} and --{field} both given: use one")
         try:
-            changes[field.strip()] = int(value)
+            changes[field] = int(value)
         except ValueError:
             raise UsageError(f"--set {item!r}: {field} must be an integer") from None
     if args.examples is not None and args.examples < 1:
@@ -140,6 +154,27 @@ def build_config(args: argparse.Namespace) -> Config:
         raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.max_states is not None and args.max_states < 1:
         raise UsageError(f"--max-states must be at least 1, got {args.max_states}")
+    # A flag the chosen engine would ignore is a mistake worth saying, not dropping.
+    other = {
+        "hypothesis": (
+            ("--timeout", args.timeout is not None),
+            ("--max-states", args.max_states is not None),
+            ("--no-reduction", args.no_reduction),
+        ),
+        "exhaustive": (
+            ("--examples", args.examples is not None),
+            ("--seed", args.seed is not None),
+        ),
+    }
+    for flag, given in other.get(args.engine, ()):
+        if given:
+            wanted = "exhaustive" if args.engine == "hypothesis" else "hypothesis"
+            raise UsageError(
+                f"{flag} applies to the {wanted} engine only, and --engine is {args.engine} "
+                f"(use --engine {wanted} or all)"
+            )
+    if args.examples is None:
+        args.examples = DEFAULT_EXAMPLES
     return config.with_(**changes)
 
 
@@ -225,9 +260,9 @@ def _check_all(
     config: Config, specs: list[str], properties: list[str], args: argparse.Namespace
 ) -> list[Result]:
     progress = _progress(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     jobs = args.jobs or min(len(specs), os.cpu_count() or 1)
-    if jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if jobs == 1 or len(specs) == 1:
         return [r for s in specs for r in check_policy(config, s, properties, args, progress)]
     # Longest first: a policy that breaks nothing costs full searches to the end, one
@@ -326,7 +361,7 @@ def verify(args: argparse.Namespace) -> int:
                 print(line)
     print()
     if failures:
-        print("FAILED: " + "; ".join(failures))
+        print(f"FAILED: {'; '.join(failures)} ({seconds:.1f} s)")
     else:
         what = "every policy behaved as declared" if declared else "every property holds"
         print(f"OK: {what} ({seconds:.1f} s)")

@@ -94,6 +94,26 @@ def test_conservative_violates_exit_1(capsys: pytest.CaptureFixture[str]) -> Non
             for t in ("0", "-5", "nan", "inf")
         ),
         (["verify", "--policy", "reference", "--max-states", "0", "--quiet"], ["max-states"]),
+        (["verify", "--policy", "reference", "--jobs", "0", *FAST], ["jobs", "0"]),
+        (["verify", "--policy", "reference", "--set", "=3", *FAST], ["=3", "FIELD=VALUE"]),
+        (
+            ["verify", "--policy", "reference", "--set", "users=2", "--users", "1", *FAST],
+            ["users", "both given"],
+        ),
+        # a flag the chosen engine would ignore
+        (
+            ["verify", "--policy", "reference", "--timeout", "30", *FAST],
+            ["--timeout", "exhaustive"],
+        ),
+        (["verify", "--policy", "reference", "--no-reduction", *FAST], ["--no-reduction"]),
+        (
+            ["verify", "--engine", "exhaustive", "--policy", "reference", "--seed", "3", "--quiet"],
+            ["--seed", "hypothesis"],
+        ),
+        (
+            ["explain", "isolation", "--policy", "reference", "--engine", "exhaustive", *FAST],
+            ["--examples", "hypothesis"],
+        ),
         (["verify", "--policy", "no_such_module_xyz:P", *FAST], ["no_such_module_xyz"]),
     ],
 )
@@ -103,6 +123,7 @@ def test_bad_usage_exit_2(
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert_clean_error(err, *names)
+    assert len(err.strip().splitlines()) == 1, err  # one line, argparse's errors too
 
 
 @pytest.mark.parametrize(
