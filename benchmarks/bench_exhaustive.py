@@ -8,9 +8,10 @@ canonical forms (distinct states/s, peak memory; safety-only and with liveness),
 growth table over limit and users, the largest limit fully verified in 60 s, and the
 time the cutoff lemmas take (docs/checking.md), what the reductions save at one user,
 limit 2, and two users at limit 1 run to the end with no budget (``--quick`` skips the
-last three: about 3 minutes). ``--stages N`` times exploring two users at limit 1
-and each stage of judging the liveness claims, as the best of N runs (default 5) in one
-process, for the figures that decide a goal on this noisy VM (about 2 minutes).
+baseline's limit-2 and two-user rows, limit 3 and the last three: about 3 minutes).
+``--stages N`` times exploring two users at limit 1 and each stage of judging the
+liveness claims, as the best of N runs (default 5) in one process, for the figures
+that decide a goal on this noisy VM (about 2 minutes).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(_one(json.loads(argv[1]))))
         return 0
     quick = "--quick" in argv
-    if "--two-users" in argv:  # only the complete two-user runs (about 1.5 minutes)
+    if "--two-users" in argv:  # only the complete two-user runs (about 30 s)
         return two_users()
     if "--stages" in argv:
         rest = argv[argv.index("--stages") + 1 :]

@@ -185,6 +185,8 @@ def run_exhaustive(
             raise  # the policy's fault: the caller reports it
         except _OutOfTime:
             assert timeout is not None
+            if progress is not None:
+                progress(f"{policy.name} exhaustive: the budget ran out while judging {name}")
             bad = len(bad_edges.get(name, ()))
             result = judge.out_of_time(name, timeout, bad, judging=True)
         except Exception as exc:  # an engine bug must not become a traceback or a verdict

@@ -322,9 +322,11 @@ def test_judging_stops_when_the_budget_runs_out_mid_claim(monkeypatch: pytest.Mo
     monkeypatch.setattr(exhaustive._Judge, "_build_followed", late)
     cfg = preset("small").with_(users=1, limit=1)
     claims = ["no_permanent_block", "bounded_recovery"]
-    got = check_exhaustive(cfg, BUILTIN["reference"], claims, timeout=10)
+    seen: list[str] = []
+    got = check_exhaustive(cfg, BUILTIN["reference"], claims, timeout=10, progress=seen.append)
     assert [r.status for r in got] == [Status.NOT_CHECKED, Status.NOT_CHECKED]
     assert "the 10 s budget ran out while this claim was judged" in got[0].detail
+    assert seen[-1] == "reference exhaustive: the budget ran out while judging no_permanent_block"
     assert "ran out before this claim was judged" in got[1].detail
 
 
