@@ -113,6 +113,16 @@ def test_real_verify_output_conforms_to_the_schema(capsys: pytest.CaptureFixture
     assert docs.validate(out, schema()) == []
 
 
+def test_exhaustive_output_conforms_to_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    # every built-in at 1 user, limit 1: proofs, figures, safety counterexamples, lassos
+    code = wsmodel(["verify", "--engine", "exhaustive", "--json", "--quiet", "--jobs", "1"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == out["exit_code"] == 0
+    results = [r for by_claim in out["policies"].values() for r in by_claim.values()]
+    assert any(r.get("counterexample", {}).get("cycle") for r in results)  # a lasso
+    assert docs.validate(out, schema()) == []
+
+
 def test_a_counterexample_conforms_to_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["verify", "--policy", "conservative", "--preset", "small", "--examples", "5"]
     code = wsmodel([*argv, "--property", "no_leak", "--json", "--quiet"])
