@@ -424,7 +424,7 @@ def explore(
     depth.append(0)
     parent.append(-1)
     parent_act.append(-1)
-    tick_code = code_of(TICK)
+    code_of(TICK)  # Tick gets its code first, as it always has
 
     next_report = t0 + 1.0
     last_count = 0
@@ -466,7 +466,17 @@ def explore(
         batches += due
         ticks: list[Move] = []
         if not due:  # time passes only when nothing is due
+            # A Tick ages every user: its edge is batch -1, user 0's tick move standing
+            # for all of them (code and flags alike), with the key and claims of all.
             ticks = [tick_moves[r, shared] for r in source_ids]
+            ids = tuple(x.rank for x in ticks)
+            tick_pc = identity
+            if sorting:
+                ranked = sorted(range(n_users), key=ids.__getitem__)
+                tick_pc = perm_code[_inverse(ranked)]
+                ids = tuple(ids[o] for o in ranked)
+            tick_key: tuple[Any, ...] = (*ids, ticks[0].shared)
+            tick_breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
             batches.append((-1, ticks[:1]))
         key: tuple[Any, ...]  # the users' ids, then the shared state
         j: int | None  # the successor's id
@@ -482,31 +492,23 @@ def explore(
                 if r == mine and (after_shared is shared or after_shared == shared):
                     # User k's state is unchanged (a send that refreshes nothing, say):
                     # a self-loop, with no key to build or look up. Never a Tick's
-                    # batch (k = -1): ids are >= 0, and a Tick sets its code below.
+                    # batch (k = -1): ids are >= 0, and a Tick has its own key below.
                     j, pc = i, identity
                 else:
-                    if k >= 0:
-                        if sorting:
-                            # It goes where a stable sort would put it: k, clamped between
-                            # the first and the last slot for r among the others.
-                            slot = bisect_left(rest, r)
-                            if slot < k:
-                                slot = bisect_right(rest, r)
-                                slot = k if k < slot else slot
-                            key = (*rest[:slot], r, *rest[slot:], after_shared)
-                            pc = slots[slot]
-                        else:
-                            key = (*source_ids[:k], r, *source_ids[k + 1 :], after_shared)
-                            pc = identity
-                    else:  # a Tick ages every user
-                        ids = tuple(x.rank for x in ticks)
-                        code, flag, pc = tick_code, 0, identity
-                        breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
-                        if sorting:
-                            ranked = sorted(range(n_users), key=ids.__getitem__)
-                            pc = perm_code[_inverse(ranked)]
-                            ids = tuple(ids[o] for o in ranked)
-                        key = (*ids, after_shared)
+                    if k < 0:
+                        key, pc, breaks = tick_key, tick_pc, tick_breaks
+                    elif sorting:
+                        # It goes where a stable sort would put it: k, clamped between
+                        # the first and the last slot for r among the others.
+                        slot = bisect_left(rest, r)
+                        if slot < k:
+                            slot = bisect_right(rest, r)
+                            slot = k if k < slot else slot
+                        key = (*rest[:slot], r, *rest[slot:], after_shared)
+                        pc = slots[slot]
+                    else:
+                        key = (*source_ids[:k], r, *source_ids[k + 1 :], after_shared)
+                        pc = identity
                     j = index.get(key)
                     if j is None:
                         if max_states is not None and len(states) >= max_states:
