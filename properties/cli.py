@@ -33,10 +33,10 @@ DEFAULT_PRESET = {"hypothesis": "production", "exhaustive": "small", "all": "sma
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line, like every other usage error."""
+    """argparse, but a bad argument is one line in the form of every other usage error."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"wsmodel: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -124,6 +124,7 @@ def test_bad_usage_exit_2(
     assert code == 2
     assert_clean_error(err, *names)
     assert len(err.strip().splitlines()) == 1, err  # one line, argparse's errors too
+    assert err.startswith("wsmodel: error: "), err  # in one form, whoever found it
 
 
 @pytest.mark.parametrize(
