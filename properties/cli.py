@@ -275,6 +275,50 @@ def _check_all(
         return [r for s in specs for r in futures[s].result()]
 
 
+def _failures(results: list[Result], declared: bool) -> list[tuple[str, str, str]]:
+    """(policy, property, what went wrong) for each result that fails the run."""
+    out = []
+    for r in results:
+        want = expected(r.policy, r.property) if declared else "holds"
+        if want == "violated" and r.status is not Status.VIOLATED:
+            out.append((r.policy, r.property, "was declared violated but was not found so"))
+        if want == "holds" and r.status is Status.VIOLATED:
+            out.append((r.policy, r.property, "VIOLATED"))
+        if want == "holds" and r.status is Status.NOT_CHECKED:
+            why = "engine fault" if r.coverage.get("engine_fault") else "budget"
+            out.append((r.policy, r.property, f"not checked ({why})"))
+    return out
+
+
+def _failed_line(wrong: list[tuple[str, str, str]], asked: int) -> str:
+    """The failures grouped by policy and by what went wrong, so that a run the budget
+    cut short reads "reference: every claim not checked (budget)", not nine entries."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for policy, prop, what in wrong:
+        groups.setdefault((policy, what), []).append(prop)
+    parts = []
+    for (policy, what), props in groups.items():
+        names = "every claim" if len(props) == asked > 1 else ", ".join(props)
+        parts.append(f"{policy}: {names} {what}")
+    return "; ".join(parts)
+
+
+def _header(command: str, args: argparse.Namespace, config: Config) -> str:
+    """What was checked: the engine, the configuration and the budget or search size."""
+    runs = []
+    if args.engine != "exhaustive":
+        seed = "derandomized" if args.seed is None else f"seed {args.seed}"
+        runs.append(f"{args.examples} examples, {seed}")
+    if args.engine != "hypothesis":
+        runs.append(f"budget {_timeout(args):g} s")
+    return (
+        f"wsmodel {command}: engine {args.engine} ("
+        f"users {config.users}, limit {config.limit}, H {config.heartbeat_interval}, "
+        f"T {config.heartbeat_timeout}, C {config.close_timeout}, R {config.reaper_period}, "
+        f"idle {config.idle_after}, tick {config.tick_ms} ms), " + ", ".join(runs)
+    )
+
+
 def verify(args: argparse.Namespace) -> int:
     config = build_config(args)
     specs: list[str] = args.policy or list(BUILTIN)
@@ -290,15 +334,8 @@ def verify(args: argparse.Namespace) -> int:
     results = _check_all(config, specs, properties, args)
     seconds = time.monotonic() - started
 
-    failures = []
-    for r in results:
-        want = expected(r.policy, r.property) if declared else "holds"
-        if want == "violated" and r.status is not Status.VIOLATED:
-            failures.append(f"{r.policy}: {r.property} was declared violated but was not found so")
-        if want == "holds" and r.status is Status.VIOLATED:
-            failures.append(f"{r.policy}: {r.property} VIOLATED")
-        if want == "holds" and r.status is Status.NOT_CHECKED:
-            failures.append(f"{r.policy}: {r.property} not checked (budget)")
+    wrong = _failures(results, declared)
+    failures = [f"{policy}: {prop} {what}" for policy, prop, what in wrong]
     code = EXIT_VIOLATED if failures else EXIT_OK
 
     by_name = dict(zip(names, policies, strict=True))
@@ -334,18 +371,7 @@ def verify(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return code
 
-    runs = []
-    if args.engine != "exhaustive":
-        seed = "derandomized" if args.seed is None else f"seed {args.seed}"
-        runs.append(f"{args.examples} examples, {seed}")
-    if args.engine != "hypothesis":
-        runs.append(f"budget {_timeout(args):g} s")
-    print(
-        f"wsmodel verify: engine {args.engine} ("
-        f"users {config.users}, limit {config.limit}, H {config.heartbeat_interval}, "
-        f"T {config.heartbeat_timeout}, C {config.close_timeout}, R {config.reaper_period}, "
-        f"idle {config.idle_after}, tick {config.tick_ms} ms), " + ", ".join(runs)
-    )
+    print(_header("verify", args, config))
     print()
     for line in render.verdict_table(results):
         print(line)
@@ -361,7 +387,7 @@ def verify(args: argparse.Namespace) -> int:
                 print(line)
     print()
     if failures:
-        print(f"FAILED: {'; '.join(failures)} ({seconds:.1f} s)")
+        print(f"FAILED: {_failed_line(wrong, len(properties))} ({seconds:.1f} s)")
     else:
         what = "every policy behaved as declared" if declared else "every property holds"
         print(f"OK: {what} ({seconds:.1f} s)")

@@ -255,7 +255,7 @@ class _Judge:
                 f"internal error in the exhaustive engine while judging this claim "
                 f"({type(exc).__name__}: {exc}); please report it; {self.scope()}"
             ),
-            coverage=self.coverage(),
+            coverage={**self.coverage(), "engine_fault": True},
         )
 
     def out_of_time(self, name: str, timeout: float, bad: int, judging: bool = False) -> Result:

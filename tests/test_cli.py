@@ -267,6 +267,29 @@ def test_exhaustive_defaults_to_sizes_that_finish(capsys: pytest.CaptureFixture[
     assert all(r["status"] == "holds" and r["coverage"]["complete"] for r in results)
 
 
+def test_failed_line_groups_the_failures(capsys: pytest.CaptureFixture[str]) -> None:
+    # A budget that cuts the run short leaves every claim undecided: one entry per
+    # claim in the JSON, one group on the human FAILED line.
+    argv = ["--engine", "exhaustive", "--policy", "reference", "--max-states", "50"]
+    code, doc = verify_json(capsys, *argv, "--quiet")
+    assert code == 1
+    assert doc["failures"] == [f"reference: {name} not checked (budget)" for name in NAMES]
+    code, out, _ = run(capsys, "verify", *argv, "--quiet")
+    (line,) = [x for x in out.splitlines() if x.startswith("FAILED")]
+    assert code == 1 and line.startswith("FAILED: reference: every claim not checked (budget) (")
+    # Claims that fail the same way are listed together, in the catalogue's order.
+    _, doc = verify_json(capsys, "--policy", "conservative", *FAST)
+    violated = [
+        name for name, r in doc["policies"]["conservative"].items() if r["status"] == "violated"
+    ]
+    assert len(violated) >= 2 and doc["failures"] == [
+        f"conservative: {n} VIOLATED" for n in violated
+    ]
+    code, out, _ = run(capsys, "verify", "--policy", "conservative", *FAST)
+    (line,) = [x for x in out.splitlines() if x.startswith("FAILED")]
+    assert code == 1 and line.startswith(f"FAILED: conservative: {', '.join(violated)} VIOLATED (")
+
+
 def test_explain_a_claim_left_undecided_is_not_success(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["explain", "no_permanent_block", "--policy", "reference", "--engine", "exhaustive"]
     assert main([*argv, "--max-states", "100"]) == 1

@@ -428,6 +428,7 @@ def test_an_engine_fault_is_not_checked_never_a_traceback(
     got = check_exhaustive(SMALL1, BUILTIN["reference"], ["per_user_limit", "no_permanent_block"])
     assert [r.status for r in got] == [Status.HOLDS, Status.NOT_CHECKED]
     assert "internal error" in got[1].detail and "bookkeeping bug" in got[1].detail
+    assert got[1].coverage["engine_fault"] is True and "engine_fault" not in got[0].coverage
 
 
 class LateToFree(Reference):
