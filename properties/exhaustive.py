@@ -541,7 +541,14 @@ class _Judge:
                     seen[proj] = (s, b, outcome)
                 elif first[2] is not outcome:
                     return self._interference(first, (s, b, outcome)), ""
-        return None, f"{len(seen):,} distinct user projections, each with one Connect outcome"
+        detail = f"{len(seen):,} distinct user projections, each with one Connect outcome"
+        if self.config.users == 1:
+            # The table shows "holds (no witness)": say why, and what would check more.
+            detail += (
+                "; one user, so no other user to interfere with (no witness is possible: "
+                "--users 2 checks users against each other)"
+            )
+        return None, detail
 
     def _interference(
         self, one: tuple[int, int, Outcome], two: tuple[int, int, Outcome]
