@@ -400,6 +400,7 @@ def explain(args: argparse.Namespace) -> int:
     validate_policy(policy, config)
     progress = _progress(args)
     (result,) = check_policy(config, args.policy, [args.property], args, progress)
+    print(_header("explain", args, config))
     print(f"{policy.name} / {args.property}: {BY_NAME[args.property].meaning}")
     if result.status is not Status.VIOLATED or result.counterexample is None:
         print(f"  {result.status.value} ({result.engine}); {result.detail or 'no counterexample'}")

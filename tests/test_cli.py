@@ -293,6 +293,9 @@ def test_failed_line_groups_the_failures(capsys: pytest.CaptureFixture[str]) -> 
 def test_explain_a_claim_left_undecided_is_not_success(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["explain", "no_permanent_block", "--policy", "reference", "--engine", "exhaustive"]
     assert main([*argv, "--max-states", "100"]) == 1
-    assert "not-checked (exhaustive)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "not-checked (exhaustive)" in out
+    # the header says what was checked, as verify's does
+    assert out.startswith("wsmodel explain: engine exhaustive (users 1, limit 1, ")
     assert main(argv) == 0
     assert "holds (exhaustive)" in capsys.readouterr().out
