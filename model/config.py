@@ -2,7 +2,7 @@
 
 One tick is ``tick_ms`` milliseconds of real time. Every timing is a whole number of
 ticks; the ``production`` preset uses one-second ticks and the defaults of
-DOMAIN.md section 3. Policy-specific knobs (cutoffs, probe timeouts, breaker
+docs/domain.md section 3. Policy-specific knobs (cutoffs, probe timeouts, breaker
 settings) live here too so that a configuration names everything a run depends on.
 """
 
@@ -82,7 +82,7 @@ class Config:
 
 
 PRESETS: Final[dict[str, Config]] = {
-    # DOMAIN.md section 3 defaults, one tick = one second.
+    # docs/domain.md section 3 defaults, one tick = one second.
     "production": Config(),
     # Same shape, every timing shrunk so exhaustive checking stays small.
     "small": Config(

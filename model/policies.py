@@ -1,4 +1,4 @@
-"""The three built-in policies, faithful to DOMAIN.md section 2.
+"""The three built-in policies, faithful to docs/domain.md section 2.
 
 ``conservative`` is what was deployed, ``graduated`` the later fix, ``reference``
 the design this project recommends. Each decides from observables only.

@@ -1,7 +1,7 @@
 """What each built-in policy is declared to do: the verdicts `wsmodel verify` must
 reproduce when run over the built-ins.
 
-A known-bad policy declares the claims it must break (DOMAIN.md section 2 says why);
+A known-bad policy declares the claims it must break (docs/domain.md section 2 says why);
 finding it break more is reported, not a failure. The reference policy must hold every
 claim.
 """

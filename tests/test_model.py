@@ -397,7 +397,7 @@ def test_production_preset_is_the_domain_defaults() -> None:
     )
     assert p.idle_after == 300
     assert p.cleanup_budget_ms == 500
-    assert p.recovery_bound == 55  # H + T + C + R, DOMAIN.md section 3
+    assert p.recovery_bound == 55  # H + T + C + R, docs/domain.md section 3
     assert p.verdict_after == 40
     assert p == Config()
 

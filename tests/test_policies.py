@@ -1,5 +1,5 @@
 """The built-in policies at the production limit, in hand-built scenarios: each shows
-one behaviour DOMAIN.md section 2 describes (or the reference design's answer to it)."""
+one behaviour docs/domain.md section 2 describes (or the reference design's answer to it)."""
 
 from __future__ import annotations
 
