@@ -350,7 +350,7 @@ def verify(args: argparse.Namespace) -> int:
                 "seed": None if args.engine == "exhaustive" else args.seed,
                 "max_states": args.max_states,
                 "timeout": _timeout(args),
-                "reduction": not args.no_reduction,
+                "reduction": None if args.engine == "hypothesis" else not args.no_reduction,
             },
             "mode": "declared" if declared else "all-must-hold",
             "success": not failures,

@@ -373,7 +373,7 @@ def verify_schema() -> dict[str, Any]:
                     "seed": nullable_int,
                     "max_states": nullable_int,
                     "timeout": {"type": ["number", "null"]},
-                    "reduction": {"type": "boolean"},
+                    "reduction": {"type": ["boolean", "null"]},
                 },
             },
             "mode": {"enum": ["declared", "all-must-hold"]},

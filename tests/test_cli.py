@@ -189,6 +189,8 @@ def test_json_document_and_replayable_counterexamples(capsys: pytest.CaptureFixt
     assert doc["schema"] == JSON_SCHEMA == "wsmodel.verify/1"
     config = Config(**doc["configuration"])  # the configuration, complete
     assert config.limit == 2 and doc["preset"] == "small"
+    # settings the Hypothesis engine does not use are null, not a default it ignored
+    assert doc["settings"]["reduction"] is None and doc["settings"]["timeout"] is None
     assert doc["success"] is False and doc["failures"]
     assert list(doc["policies"]) == ["conservative"]
     results = doc["policies"]["conservative"]
@@ -263,6 +265,7 @@ def test_exhaustive_defaults_to_sizes_that_finish(capsys: pytest.CaptureFixture[
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["success"] is True
     assert doc["configuration"]["users"] == 1 and doc["configuration"]["limit"] == 1
+    assert doc["settings"]["reduction"] is True and doc["settings"]["examples"] is None
     results = doc["policies"]["reference"].values()
     assert all(r["status"] == "holds" and r["coverage"]["complete"] for r in results)
 
