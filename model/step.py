@@ -17,6 +17,7 @@ alternate forever within one tick (a Zeno run) and the state space would be infi
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -111,7 +112,8 @@ def step(config: Config, policy: Policy, state: State, action: Action) -> State 
         registry = Registry(config, policy, user.managers, user.memory, state.shared)
         # A sweep that awaits a hanging close stops there; what it did so far stands,
         # and the next period's sweep starts afresh (as a restarted background task).
-        _call(policy, "sweep", lambda: policy.sweep(registry))
+        with suppress(CleanupHung):
+            _call(policy, "sweep", lambda: policy.sweep(registry))
         managers, memory, shared = settle_registry(registry)
         swept = user._replace(managers=managers, since_sweep=0, memory=memory)
         return _with_user(state._replace(shared=shared), action.user, swept)
@@ -179,10 +181,14 @@ def plan_connect(config: Config, policy: Policy, state: State, user_index: int) 
 def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> ConnectPlan:
     # Cached: the step and several claims ask for the same plan.
     registry = Registry(config, policy, user.managers, user.memory, shared)
-    decision = _call(policy, "on_connect", lambda: policy.on_connect(registry))
+    hung = False
+    try:
+        decision = _call(policy, "on_connect", lambda: policy.on_connect(registry))
+    except CleanupHung:  # the cleanup awaited a close that never ends
+        hung = True
     managers, memory, shared = settle_registry(registry)
     after = user._replace(managers=managers, memory=memory)
-    if decision is None:  # the cleanup hung
+    if hung:
         return ConnectPlan(Outcome.HUNG, None, None, registry.timeouts, after, shared)
     if isinstance(decision, Admit):
         new = new_manager(user.next_id)
@@ -208,13 +214,13 @@ def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> 
     )
 
 
-def _call(policy: Policy, method: str, call: Callable[[], T]) -> T | None:
-    """Call into the policy; None if it hung, a PolicyError for anything it raised."""
+def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
+    """Call into the policy; a PolicyError for anything it raised. CleanupHung (it
+    awaited a close that never ends) passes through for the caller to handle: a
+    sentinel return value could not be told from a policy that returned nothing."""
     try:
         return call()
-    except CleanupHung:
-        return None
-    except PolicyError:
+    except (CleanupHung, PolicyError):
         raise
     except Exception as exc:
         raise PolicyError(
@@ -227,7 +233,10 @@ def _call(policy: Policy, method: str, call: Callable[[], T]) -> T | None:
 
 def _tick(config: Config, policy: Policy, state: State) -> State:
     h = config.horizon
-    shared = _call(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
+    try:
+        shared = _call(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
+    except CleanupHung:  # raised by the policy itself: tick_shared has nothing to await
+        raise PolicyError(f"policy {policy.name!r}: tick_shared raised CleanupHung") from None
     require_hashable(policy, "shared", shared)
     return State(
         users=tuple(

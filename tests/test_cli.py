@@ -149,6 +149,7 @@ def test_bad_user_policy_spec_exit_2(
     [
         ("Raises", ["fixture-raises", "RuntimeError", "on_connect", "fixture policy exploded"]),
         ("ReturnsNonsense", ["fixture-nonsense", "on_connect", "42"]),
+        ("ReturnsNone", ["fixture-none", "on_connect", "returned None"]),
         ("PeeksAtAge", ["fixture-peeks", "on_connect", "reads_age = False"]),
     ],
 )

@@ -53,7 +53,7 @@ from wsmodel.model import (
     urgent,
 )
 from wsmodel.model import lifecycle as lifecycle_module
-from wsmodel.model.policy import view_of
+from wsmodel.model.policy import CleanupHung, view_of
 
 PRODUCTION = preset("production")
 SMALL = preset("small")
@@ -339,6 +339,30 @@ def test_age_is_hidden_from_a_policy_that_declares_it_does_not_read_it() -> None
     PeeksAtAge.reads_age = True  # declared: it reads the age and is refused by it
     after = step(PRODUCTION, pol, state, Connect(0))
     assert after is not None and len(after.users[0].managers) == 1
+
+
+def test_a_policy_that_returns_nothing_broke_the_protocol_it_did_not_hang() -> None:
+    # None is what a policy that forgot its `return` gives; a hung cleanup is
+    # CleanupHung, raised by the registry. The two must not be confused.
+    class Forgets(Reference):
+        name = "forgets"
+
+        def on_connect(self, registry: Registry) -> Decision:
+            super().on_connect(registry)
+            return None  # type: ignore[return-value]
+
+    class TickHangs(Reference):
+        name = "tick-hangs"
+
+        def tick_shared(self, shared: object) -> object:
+            raise CleanupHung
+
+    pol = Forgets()
+    with pytest.raises(PolicyError, match="'forgets': on_connect returned None"):
+        step(PRODUCTION, pol, start(PRODUCTION, pol), Connect(0))
+    pol2 = TickHangs()
+    with pytest.raises(PolicyError, match="'tick-hangs': tick_shared raised CleanupHung"):
+        step(PRODUCTION, pol2, start(PRODUCTION, pol2), Tick())
 
 
 def test_registry_public_surface_exposes_no_ground_truth() -> None:
