@@ -51,7 +51,8 @@ def load_policy(spec: str) -> Policy:
 def validate_policy(policy: Policy, config: Config) -> None:
     """Reject a policy whose declared traits are not of the protocol's types."""
     if not isinstance(policy.name, str) or not policy.name:
-        raise UsageError(f"policy {policy!r}: name must be a non-empty string")
+        spec = f"{type(policy).__module__}:{type(policy).__qualname__}"  # as --policy takes it
+        raise UsageError(f"policy {spec}: name must be a non-empty string")
     flags = ("remove_on_close", "heartbeat", "close_deadline", "refresh_on_send", "reads_age")
     for flag in flags:
         if not isinstance(getattr(policy, flag), bool):

@@ -134,6 +134,7 @@ def test_bad_usage_exit_2(
         ("NOT_A_POLICY", ["NOT_A_POLICY", "Policy"]),
         ("BadTrait", ["fixture-reference", "reads_age must be True or False"]),
         ("Unnamed", ["Unnamed", "'reference'", "its own `name`"]),
+        ("EmptyName", ["wsmodel_fixture_policies:EmptyName", "name must be a non-empty"]),
     ],
 )
 def test_bad_user_policy_spec_exit_2(
