@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import NoReturn
 
 from wsmodel.model import BUILTIN, PRESETS, Config, ConfigError, PolicyError, preset
@@ -22,7 +23,7 @@ from wsmodel.properties import render
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected
 from wsmodel.properties.loader import UsageError, load_policy, validate_policy
-from wsmodel.properties.results import Result, Status
+from wsmodel.properties.results import Counterexample, Result, Status
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
@@ -378,12 +379,20 @@ def verify(args: argparse.Namespace) -> int:
     for r in results:
         if r.detail and r.status is not Status.VIOLATED:
             print(f"  {r.policy} {r.property}: {r.detail}")
+    shown: dict[tuple[str, Counterexample], str] = {}
     for r in results:
         if r.status is Status.VIOLATED and r.counterexample is not None:
+            cx = r.counterexample
             print()
             print(f"{r.policy} violates {r.property}: {BY_NAME[r.property].meaning}")
-            print(f"  {r.counterexample.message}")
-            for line in render.counterexample_lines(config, by_name[r.policy], r.counterexample):
+            print(f"  {cx.message}")
+            # One run often breaks several claims (a permanent block is also an
+            # unbounded recovery): show it once, and point back to it.
+            first = shown.setdefault((r.policy, replace(cx, message="")), r.property)
+            if first != r.property:
+                print(f"  the same run as {first}'s counterexample, above")
+                continue
+            for line in render.counterexample_lines(config, by_name[r.policy], cx):
                 print(line)
     print()
     if failures:

@@ -295,6 +295,25 @@ def test_failed_line_groups_the_failures(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1 and line.startswith(f"FAILED: conservative: {', '.join(violated)} VIOLATED (")
 
 
+def test_a_run_breaking_several_claims_is_shown_once(capsys: pytest.CaptureFixture[str]) -> None:
+    _, doc = verify_json(capsys, "--policy", "conservative", *FAST)
+    first: dict[str, str] = {}
+    repeats = []
+    for name, r in doc["policies"]["conservative"].items():
+        if r["status"] == "violated":
+            run_only = {k: v for k, v in r["counterexample"].items() if k != "message"}
+            key = json.dumps(run_only, sort_keys=True)
+            if key in first:
+                repeats.append((name, first[key]))
+            first.setdefault(key, name)
+    assert repeats  # conservative's permanent block is also its unbounded recovery
+    _, out, _ = run(capsys, "verify", "--policy", "conservative", *FAST)
+    for _name, earlier in repeats:
+        assert f"the same run as {earlier}'s counterexample, above" in out
+    assert out.count("the same run as") == len(repeats)
+    assert out.count("   1. ") == len(first)  # each distinct run is drawn once
+
+
 def test_explain_a_claim_left_undecided_is_not_success(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["explain", "no_permanent_block", "--policy", "reference", "--engine", "exhaustive"]
     assert main([*argv, "--max-states", "100"]) == 1
