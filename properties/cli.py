@@ -113,9 +113,26 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--jobs", type=int, help="policies checked in parallel (default: cores)")
     run_options(v)
 
-    e = sub.add_parser("explain", help="show the shortest counterexample of a property")
-    e.add_argument("property", choices=NAMES, metavar="PROPERTY")
-    e.add_argument("--policy", required=True, metavar="NAME|module:attr")
+    e = sub.add_parser(
+        "explain",
+        help="show a property's counterexample step by step, with the state after each step",
+        description="Check one property of one policy and show its counterexample step by "
+        "step: the shortest one with --engine exhaustive (or a lasso, for the liveness "
+        "claims), a minimized one with the Hypothesis engine (the default). Exit 1 when "
+        "a counterexample is shown or the claim was left not-checked, 0 when it holds.",
+    )
+    e.add_argument(
+        "property",
+        choices=NAMES,
+        metavar="PROPERTY",
+        help="a property of the catalogue (`wsmodel properties` lists them)",
+    )
+    e.add_argument(
+        "--policy",
+        required=True,
+        metavar="NAME|module:attr",
+        help="a built-in policy (conservative, graduated, reference) or your own",
+    )
     run_options(e)
 
     sub.add_parser("properties", help="list the property catalogue")
