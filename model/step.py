@@ -177,9 +177,11 @@ def plan_connect(config: Config, policy: Policy, state: State, user_index: int) 
     return _plan(config, policy, state.users[user_index], state.shared)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 18)
 def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> ConnectPlan:
-    # Cached: the step and several claims ask for the same plan.
+    # Cached: the step and several claims ask for the same plan, and the exhaustive
+    # engine's judging asks again for every user state. 2**18 entries hold all of a
+    # one-user, limit-2 graph's (96k user states) from exploration to judging.
     registry = Registry(config, policy, user.managers, user.memory, shared)
     hung = False
     try:
