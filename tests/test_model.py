@@ -365,6 +365,28 @@ def test_a_policy_that_returns_nothing_broke_the_protocol_it_did_not_hang() -> N
         step(PRODUCTION, pol2, start(PRODUCTION, pol2), Tick())
 
 
+def test_a_sweep_that_hangs_keeps_what_it_did_before_the_hang() -> None:
+    # A sweep awaiting a hanging close without a deadline never returns: the model
+    # keeps what it did until then, as a restarted background task would find it.
+    class SweepHangs(Reference):
+        name = "sweep-hangs"
+
+        def sweep_period(self, config: Config) -> int | None:
+            return 1
+
+        def sweep(self, registry: Registry) -> None:
+            registry.remove(0)  # closed: removed
+            registry.close(1, deadline=None)  # its close hangs: never returns
+
+    pol = SweepHangs()
+    closing = manager(1, Phase.CLOSING, close_hangs=True)
+    before = state_with(pol, (manager(0, Phase.CLOSED), closing))
+    before = before._replace(users=(before.users[0]._replace(since_sweep=1),))
+    after = step(PRODUCTION.with_(users=1), pol, before, Sweep(0))
+    assert after is not None
+    assert after.users[0].managers == (closing,) and after.users[0].since_sweep == 0
+
+
 def test_registry_public_surface_exposes_no_ground_truth() -> None:
     """Whatever a policy can reach without an underscore carries no phase and no
     Manager (only the views and plain numbers)."""
