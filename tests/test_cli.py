@@ -295,6 +295,36 @@ def test_failed_line_groups_the_failures(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1 and line.startswith(f"FAILED: conservative: {', '.join(violated)} VIOLATED (")
 
 
+def test_a_claim_named_twice_is_checked_once(capsys: pytest.CaptureFixture[str]) -> None:
+    twice = ["--policy", "conservative", "--property", "no_leak", "--property", "no_leak"]
+    for engine in ("hypothesis", "all"):
+        code, doc = verify_json(capsys, *twice, "--engine", engine, *FAST)
+        assert code == 1 and doc["failures"] == ["conservative: no_leak VIOLATED"]
+        assert list(doc["policies"]["conservative"]) == ["no_leak"]
+    code, out, err = run(capsys, "verify", *twice, *FAST)
+    assert code == 1 and not err
+    # one claim asked for: named, not "every claim"
+    assert "FAILED: conservative: no_leak VIOLATED (" in out
+
+
+def test_an_engine_fault_is_named_and_not_covered_by_a_search(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsmodel.properties import exhaustive
+
+    def broken(self: object) -> object:
+        raise AssertionError("bookkeeping bug")
+
+    monkeypatch.setattr(exhaustive._Judge, "no_permanent_block", broken)
+    argv = ["verify", "--policy", "reference", "--property", "no_permanent_block", "--quiet"]
+    for engine in ("exhaustive", "all"):  # with all, Hypothesis's "holds" must not hide it
+        more = ["--examples", "20"] if engine == "all" else []
+        code, out, _ = run(capsys, *argv, "--engine", engine, *more)
+        assert code == 1, engine
+        assert "FAILED: reference: no_permanent_block not checked (engine fault) (" in out
+        assert "internal error in the exhaustive engine" in out
+
+
 def test_a_run_breaking_several_claims_is_shown_once(capsys: pytest.CaptureFixture[str]) -> None:
     _, doc = verify_json(capsys, "--policy", "conservative", *FAST)
     first: dict[str, str] = {}
