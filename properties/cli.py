@@ -247,10 +247,14 @@ def _timeout(args: argparse.Namespace) -> float | None:
 
 def _combine(a: Result, b: Result) -> Result:
     """Both engines on one property: a violation from either wins (the shorter
-    counterexample); a proof beats a search; otherwise whichever checked."""
+    counterexample); then an engine fault, which is a bug to report, not a verdict a
+    search may cover; a proof beats a search; otherwise whichever checked."""
     violated = [r for r in (a, b) if r.status is Status.VIOLATED]
     if violated:
         return min(violated, key=lambda r: r.counterexample.length() if r.counterexample else 0)
+    for r in (a, b):
+        if r.coverage.get("engine_fault"):
+            return r
     for r in (b, a):  # exhaustive first
         if r.status is Status.HOLDS:
             return r
