@@ -428,7 +428,7 @@ def verify(args: argparse.Namespace) -> int:
 def explain(args: argparse.Namespace) -> int:
     config = build_config(args)
     policy = load_policy(args.policy)
-    validate_policy(policy, config)
+    validate_policy(policy, config, args.policy)
     progress = _progress(args)
     (result,) = check_policy(config, args.policy, [args.property], args, progress)
     print(_header("explain", args, config))

@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = preset("small").with_(users=1, limit=1)
         walk_cfg = cfg.with_(limit=args.limit)
         policy = load_policy(args.policy)
-        validate_policy(policy, cfg)
+        validate_policy(policy, cfg, args.policy)
     except (UsageError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -48,10 +48,11 @@ def load_policy(spec: str) -> Policy:
     return obj
 
 
-def validate_policy(policy: Policy, config: Config) -> None:
-    """Reject a policy whose declared traits are not of the protocol's types."""
+def validate_policy(policy: Policy, config: Config, spec: str | None = None) -> None:
+    """Reject a policy whose declared traits are not of the protocol's types. ``spec``
+    is how the user named it (``--policy``), for the message when its name is empty."""
     if not isinstance(policy.name, str) or not policy.name:
-        spec = f"{type(policy).__module__}:{type(policy).__qualname__}"  # as --policy takes it
+        spec = spec or f"{type(policy).__module__}:{type(policy).__qualname__}"
         raise UsageError(f"policy {spec}: name must be a non-empty string")
     flags = ("remove_on_close", "heartbeat", "close_deadline", "refresh_on_send", "reads_age")
     for flag in flags:
