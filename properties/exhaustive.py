@@ -545,8 +545,8 @@ class _Judge:
         if self.config.users == 1:
             # The table shows "holds (no witness)": say why, and what would check more.
             detail += (
-                "; one user, so no other user to interfere with (no witness is possible: "
-                "--users 2 checks users against each other)"
+                "; no witness with one user (it needs another user holding managers): "
+                "--users 2 checks users against each other"
             )
         return None, detail
 

@@ -86,7 +86,7 @@ def test_reference_witnesses_make_safety_non_vacuous() -> None:
         assert got[name].witnessed, name  # isolation's witness needs a second user
     # and the detail says so, since the table shows "holds (no witness)"
     assert got["isolation"].witnessed is False
-    assert "one user, so no other user to interfere with" in got["isolation"].detail
+    assert "no witness with one user (it needs another user" in got["isolation"].detail
 
 
 def test_bounded_figures_are_reported() -> None:
