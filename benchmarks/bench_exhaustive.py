@@ -1,6 +1,6 @@
 """Speed and scale of the exhaustive engine (issue 3). Not run by pytest.
 
-    python benchmarks/bench_exhaustive.py [--quick | --two-users | --stages [N]]
+    python benchmarks/bench_exhaustive.py [--quick | --two-users | --stages [N] | --one-user]
 
 Each measurement runs in a fresh subprocess so that peak memory (ru_maxrss) is its
 own. Prints: engine vs a straightforward networkx baseline on the same model and
@@ -11,7 +11,9 @@ limit 2, and two users at limit 1 run to the end with no budget (``--quick`` ski
 baseline's limit-2 and two-user rows, limit 3 and the last three: about 3 minutes).
 ``--stages N`` times exploring two users at limit 1 and each stage of judging the
 liveness claims, as the best of N runs (default 5) in one process, for the figures
-that decide a goal on this noisy VM (about 2 minutes).
+that decide a goal on this noisy VM (about 2 minutes). ``--one-user`` breaks one
+user at limit 2 down: exploring with and without the claims and judging (best of 3),
+and the time each kind of move takes (about 2 minutes).
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ def main(argv: list[str]) -> int:
     if "--stages" in argv:
         rest = argv[argv.index("--stages") + 1 :]
         return stages(int(rest[0]) if rest else 5)
+    if "--one-user" in argv:
+        return one_user()
     print("# engine vs networkx baseline: small preset")
     print(
         "| policy | users | limit | run | states | s | states/s | peak MB | speed-up vs baseline |"
@@ -293,6 +297,59 @@ def stages(runs: int) -> int:
     print(f"exploration: {states / best['exploration']:,.0f} distinct states/s ({states:,} states)")
     liveness = sum(v for k, v in best.items() if k != "exploration")
     print(f"liveness judging in all: {liveness:.2f} s")
+    return 0
+
+
+def one_user() -> int:
+    """One user, limit 2, reference, the safety claims: where the time goes (the
+    figures behind "not done, one user" in docs/performance.md)."""
+    from collections import defaultdict
+
+    from wsmodel.properties import explore as explore_module
+
+    cfg, pol = _config(1, 2), BUILTIN["reference"]
+    gc.disable()
+    best = {"exploring alone": float("inf"), "with the claims": float("inf")}
+    best["judging"] = float("inf")
+    for _ in range(3):
+        gc.collect()
+        t0 = time.perf_counter()
+        explore(cfg, pol, forget=True)
+        best["exploring alone"] = min(best["exploring alone"], time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rep = run_exhaustive(cfg, pol, SAFETY)
+        whole = time.perf_counter() - t0
+        best["with the claims"] = min(best["with the claims"], rep.graph.seconds)
+        best["judging"] = min(best["judging"], whole - rep.graph.seconds)
+    print("# one user, limit 2, reference, safety claims: best of 3 runs in one process")
+    for name, seconds in best.items():
+        print(f"{name}: {seconds:.2f} s")
+    # One more run with each move timed by its action's kind (the timing adds a little).
+    spent: dict[str, float] = defaultdict(float)
+    count: dict[str, int] = defaultdict(int)
+    plain = explore_module.one_move
+
+    def timed(*args: Any) -> Any:
+        t = time.perf_counter()
+        move = plain(*args)
+        kind = type(args[5]).__name__  # the action
+        spent[kind] += time.perf_counter() - t
+        count[kind] += 1
+        return move
+
+    explore_module.one_move = timed
+    try:
+        rep = run_exhaustive(cfg, pol, SAFETY)
+    finally:
+        explore_module.one_move = plain
+    gc.enable()
+    print(f"\n# each move timed by kind (exploration {rep.graph.seconds:.2f} s)")
+    print("| action | edges | s | µs per edge |")
+    print("|---|---:|---:|---:|")
+    for kind in sorted(spent, key=spent.__getitem__, reverse=True):
+        per = spent[kind] / count[kind] * 1e6
+        print(f"| {kind} | {count[kind]:,} | {spent[kind]:.2f} | {per:.1f} |")
+    print(f"| the rest of exploration | | {rep.graph.seconds - sum(spent.values()):.2f} | |")
     return 0
 
 
