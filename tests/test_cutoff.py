@@ -103,6 +103,7 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert cutoff.main(quick) == 0
     out = capsys.readouterr().out
     assert "lemma L: holds" in out and "lemma M holds" in out
+    assert "no check failed for reference" in out and "The cutoff in the limit" in out
     assert cutoff.main(["--policy", "conservative", *quick]) == 1
     assert "lemma L: FAILS" in capsys.readouterr().out
     assert cutoff.main(["--policy", "no-such-policy"]) == 2
