@@ -420,10 +420,12 @@ class _Judge:
         return got
 
     @cached_property
-    def _pairs(self) -> dict[tuple[int, Hashable], tuple[int, int, int]]:
-        """Each distinct (user state id, shared state) of the expanded states: the first
-        (state, user) where it occurs, in state order, and how many (state, user) pairs
-        have it. What a user's Connect does is a function of the two (``plan``)."""
+    def _cleanup(self) -> tuple[int, int]:
+        """The longest emergency cleanup in ms, and how many reachable (state, user)
+        pairs have a cleanup that never returns: the figures of both cleanup claims.
+        What a user's Connect does is a function of the user's state and the shared
+        state (``plan``), so it is asked once per distinct pair, at the pair's first
+        (state, user), and counted as often as the pair occurs."""
         g = self.g
         first: dict[tuple[int, Hashable], tuple[int, int]] = {}
         count: dict[tuple[int, Hashable], int] = {}
@@ -440,7 +442,16 @@ class _Judge:
                     count[key] = 1
                 else:
                     count[key] = n + 1
-        return {key: (*at, count[key]) for key, at in first.items()}
+        worst_ms = hung = 0
+        for n, (key, (s, b)) in enumerate(first.items()):
+            if n & 4095 == 0:
+                self.poll()  # a user policy's plans may be slow
+            _, elapsed = self.plan(s, b)
+            if elapsed is None:
+                hung += count[key]
+            else:
+                worst_ms = max(worst_ms, elapsed * self.config.tick_ms)
+        return worst_ms, hung
 
     @cached_property
     def _users_reached(self) -> list[UserState]:
@@ -481,16 +492,7 @@ class _Judge:
                     f"closing; R = {cfg.reaper_period}"
                 )
         elif name in ("cleanup_within_budget", "cleanup_terminates"):
-            worst_ms: int | None = 0
-            hung = 0  # reachable (state, user) pairs
-            for n, (s, u, count) in enumerate(self._pairs.values()):
-                if n & 4095 == 0:
-                    self.poll()  # a user policy's plans may be slow
-                _, elapsed = self.plan(s, u)
-                if elapsed is None:
-                    hung += count
-                elif worst_ms is not None:
-                    worst_ms = max(worst_ms, elapsed * cfg.tick_ms)
+            worst_ms, hung = self._cleanup
             if name == "cleanup_terminates":
                 extra = (
                     f"{hung} reachable (state, user) pairs whose cleanup never returns"
@@ -522,7 +524,7 @@ class _Judge:
         seen: dict[int, tuple[int, int, Outcome]] = {}  # by the user state's id
         # Each (user state, shared state) once, at its first (state, user) in state
         # order: the outcome is a function of the two, so a conflict shows there first.
-        # Scanned here rather than through _pairs, so as to stop at the first conflict.
+        # Scanned here rather than as _cleanup does, so as to stop at the first conflict.
         visited: set[tuple[int, Hashable]] = set()
         states, user_ids, user_states = g.states, g.user_ids, g.user_states
         for s in range(g.expanded):
