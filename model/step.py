@@ -218,11 +218,12 @@ def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> 
 
 def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
     """Call into the policy; a PolicyError for anything it raised. CleanupHung (it
-    awaited a close that never ends) passes through for the caller to handle: a
-    sentinel return value could not be told from a policy that returned nothing."""
+    awaited a close that never ends; a BaseException) passes through for the caller
+    to handle: a sentinel return value could not be told from a policy that returned
+    nothing."""
     try:
         return call()
-    except (CleanupHung, PolicyError):
+    except PolicyError:
         raise
     except Exception as exc:
         raise PolicyError(
