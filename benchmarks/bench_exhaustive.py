@@ -309,8 +309,7 @@ def one_user() -> int:
 
     cfg, pol = _config(1, 2), BUILTIN["reference"]
     gc.disable()
-    best = {"exploring alone": float("inf"), "with the claims": float("inf")}
-    best["judging"] = float("inf")
+    best = dict.fromkeys(("exploring alone", "with the claims", "judging"), float("inf"))
     for _ in range(3):
         gc.collect()
         t0 = time.perf_counter()
