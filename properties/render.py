@@ -170,7 +170,7 @@ def counterexample_lines(
             if times > 1:
                 number += 1
                 folded = rounds[r : r + period * times]
-                each = " / ".join("; ".join(_shape(rnd)) for rnd in folded[:period])
+                each = " / ".join("; ".join(_tick_runs(_shape(rnd))) for rnd in folded[:period])
                 which = _placeholders(folded, period)
                 label = "one round" if period == 1 else f"a block of {period} rounds"
                 lines.append(f"{number:4}. {times} times over, {label}: {each}{which}")
@@ -231,6 +231,19 @@ def _rounds(entries: list[_Entry]) -> list[list[_Entry]]:
         elif r:
             merged.append(r)
     return merged
+
+
+def _ticks_pass(n: int) -> str:
+    return f"{_ticks(n)} {'passes' if n == 1 else 'pass'}"
+
+
+def _tick_runs(texts: list[str]) -> list[str]:
+    """Runs of single ticks as one "N ticks pass" (a round may end with several)."""
+    out: list[str] = []
+    for text, group in itertools.groupby(texts):
+        n = len(list(group))
+        out += [_ticks_pass(n)] if text == ONE_TICK else [text] * n
+    return out
 
 
 def _ticks_only(rnd: list[_Entry]) -> bool:
@@ -296,7 +309,7 @@ def _fold(entries: list[_Entry]) -> list[_Entry]:
         if e.text == ONE_TICK:
             while j < len(entries) and entries[j].text == e.text:
                 j += 1
-            text = e.text if j - i == 1 else f"{j - i} ticks pass"
+            text = _ticks_pass(j - i)
         elif e.system and (key := _MANAGER.sub("{}", e.text, count=1)) != e.text:
             names = [_MANAGER.search(e.text).group(0)]  # type: ignore[union-attr]
             while j < len(entries) and entries[j].system:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from wsmodel.model import BUILTIN, Connect, Phase, Stall, Tick, preset
+from wsmodel.model import BUILTIN, Connect, Phase, Stall, Tick, Traffic, preset, start, step, urgent
 from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.render import _compact, counterexample_lines
 from wsmodel.properties.results import Counterexample, replay
@@ -93,3 +93,24 @@ def test_a_run_of_ticks_is_one_step_even_after_a_round() -> None:
         "user 0's m0 goes stuck: its peer vanished or its handler hung",
         "3 ticks pass",
     ]
+
+
+def test_a_repeated_round_ending_in_several_ticks_says_how_many() -> None:
+    # A round ends with its run of ticks; folded as "N times over", that run still
+    # reads "2 ticks pass", not "1 tick passes; 1 tick passes".
+    small = preset("small").with_(users=1, limit=1)
+    policy = BUILTIN["reference"]
+    state, steps = start(small, policy), []
+    for a in (Connect(0), Tick(), *((Traffic(0, 0), Connect(0), Tick(), Tick()) * 3)):
+        while step(small, policy, state, a) is None:  # the due sweeps first
+            due = urgent(small, policy, state)[0]
+            steps.append(due)
+            state = step(small, policy, state, due)
+        steps.append(a)
+        state = step(small, policy, state, a)
+    lines = counterexample_lines(small, policy, Counterexample("x", tuple(steps), user=0))
+    (folded,) = [line for line in lines if "times over" in line]
+    assert folded.endswith(
+        "3 times over, one round: user 0's m<a> receives a message from its peer; "
+        "user 0 connects: rejected, retry after 2 ticks; 2 ticks pass (a = m0, m0, m0)"
+    )
