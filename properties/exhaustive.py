@@ -697,7 +697,7 @@ class _Judge:
             violation = Counterexample(
                 f"faults have stopped, user {user} retries forever and time passes, yet "
                 f"user {user} is never admitted and never holds its limit of managers "
-                f"in use ({self.config.limit}; the cycle repeats forever)",
+                f"in use (limit {self.config.limit}; the cycle repeats forever)",
                 stem,
                 cycle,
                 user=user,
