@@ -39,6 +39,7 @@ from wsmodel.model import (
     Phase,
     Policy,
     State,
+    Sweep,
     UserState,
     plan_connect,
     user_of,
@@ -107,6 +108,15 @@ def _limit_reached(config: Config, policy: Policy, b: State, a: Action, after: S
     return any(user.live_count == config.limit for user in after.users)
 
 
+def _doer(a: Action) -> str:
+    """The action as the subject of a message, in words where a policy acts in it."""
+    if isinstance(a, Connect):
+        return f"user {a.user}'s connect (its emergency cleanup)"
+    if isinstance(a, Sweep):
+        return f"the periodic sweep over user {a.user}'s entries"
+    return str(a)  # the model's own actions: no policy code runs in them
+
+
 def _isolation_step(
     config: Config, policy: Policy, b: State, a: Action, after: State
 ) -> str | None:
@@ -115,7 +125,7 @@ def _isolation_step(
         return None
     for u in range(len(b.users)):
         if u != owner and b.users[u] != after.users[u]:
-            return f"{a} by user {owner} changed user {u}'s managers"
+            return f"{_doer(a)} changed user {u}'s managers"
     return None
 
 
@@ -139,7 +149,7 @@ def _no_healthy_eviction(
         phases = {m.id: m.phase for m in now.managers}
         for m in before.managers:
             if m.phase is Phase.ACTIVE and phases.get(m.id) not in LIVE:
-                return f"{a} closed user {u}'s manager m{m.id}, which was active"
+                return f"{_doer(a)} closed user {u}'s manager m{m.id}, which was active"
     return None
 
 

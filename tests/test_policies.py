@@ -172,7 +172,7 @@ def test_graduated_force_evicts_healthy_active_managers() -> None:
     check = BY_NAME["no_healthy_eviction"].check
     assert check is not None
     assert check(ONE, GRADUATED, s, Connect(0), after) == (
-        "Connect(user=0) closed user 0's manager m0, which was active"
+        "user 0's connect (its emergency cleanup) closed user 0's manager m0, which was active"
     )
 
 
