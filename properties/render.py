@@ -50,7 +50,11 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
         if plan.outcome is Outcome.ADMITTED:
             return f"user {u} connects: admitted as m{before.users[u].next_id}{took}"
         if plan.outcome is Outcome.HUNG:
-            return f"user {u} connects: the emergency cleanup awaits a close that never ends"
+            # The model abandons the attempt (the client gives up); the close stays.
+            return (
+                f"user {u} connects: the attempt hangs, its emergency cleanup awaiting a close "
+                "that never ends (the client gives up on it)"
+            )
         retry = "" if plan.retry_after is None else f", retry after {_ticks(plan.retry_after)}"
         return f"user {u} connects: rejected{took}{retry}"
     if isinstance(action, ServerSend):
