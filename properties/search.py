@@ -166,6 +166,10 @@ def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery
         clock += 1
 
 
+def _managers(n: int) -> str:
+    return "1 manager" if n == 1 else f"{n} managers"
+
+
 def check_recovery(run: Run, user: int, claims: set[str]) -> None:
     """Raise a Violation if the user is never admitted, or admitted too late."""
     config, policy = run.config, run.policy
@@ -176,7 +180,8 @@ def check_recovery(run: Run, user: int, claims: set[str]) -> None:
         raise Violation(
             "no_permanent_block",
             Counterexample(
-                f"faults stopped with user {user} holding {held} managers; retrying every tick "
+                f"faults stopped with user {user} holding {_managers(held)} (active, idle or "
+                f"stuck; limit {config.limit}); retrying every tick "
                 "while the application keeps sending, the user is never admitted (the run "
                 "returns to a state it has already visited)",
                 (*run.trace, *rec.steps[: rec.cycle_from]),
@@ -557,6 +562,14 @@ def _every(seconds: float, report: Callable[[int], None]) -> Callable[[], None]:
     return on_run
 
 
+# Why the search cannot break isolation with one user (the table says "no witness").
+ONE_USER_ISOLATION = (
+    "no witness with one user: the search replays a user's run without the other users, "
+    "and there are none; --users 2, or --engine exhaustive, which also judges a user's "
+    "admission against the shared policy state"
+)
+
+
 @gc_tuned(50_000)  # measured: reference's verify 39.5 s -> 31.6 s, peak 66 -> 132 MB
 def check_hypothesis(
     config: Config,
@@ -606,6 +619,7 @@ def check_hypothesis(
                     "hypothesis",
                     witnessed=(name in witnessed) if has_witness else None,
                     coverage=coverage,
+                    detail=ONE_USER_ISOLATION if name == "isolation" and config.users == 1 else "",
                 )
             break
         broken = [found.prop]

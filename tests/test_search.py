@@ -220,6 +220,17 @@ def test_isolation_replay_passes_for_reference() -> None:
         isolation_replay(run, user)
 
 
+def test_one_user_isolation_says_why_it_has_no_witness() -> None:
+    # graduated breaks isolation, but with one user the replay has nobody to leave
+    # out: the result must say so rather than read as a plain "holds".
+    one = PROD.with_(users=1, limit=1)
+    (r,) = check_hypothesis(one, BUILTIN["graduated"], ["isolation"], examples=20)
+    assert r.status is Status.HOLDS and r.witnessed is False
+    assert r.detail == search.ONE_USER_ISOLATION
+    (two,) = check_hypothesis(PROD.with_(limit=1), BUILTIN["reference"], ["isolation"], examples=5)
+    assert two.detail == ""
+
+
 # --- mutants -----------------------------------------------------------------------------
 
 
