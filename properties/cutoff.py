@@ -282,14 +282,14 @@ def main(argv: list[str] | None = None) -> int:
         policy = load_policy(args.policy)
         validate_policy(policy, cfg, args.policy)
     except (UsageError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # each finding as it comes, even piped
     try:
         return _check(policy, cfg, walk_cfg, args)
     except PolicyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: policy error: {exc}", file=sys.stderr)
         return 3
     except Incomplete as exc:
         print(f"not checked: {exc}", file=sys.stderr)

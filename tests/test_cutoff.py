@@ -110,6 +110,10 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert cutoff.main(["--limit", "0"]) == 2
     err = capsys.readouterr().err
     assert "unknown policy 'no-such-policy'" in err and "limit must be at least 1" in err
+    # one line each, in argparse's own form: "PROG: error: ..."
+    assert [line.split(": error: ")[0] for line in err.splitlines()] == [
+        "python -m wsmodel.properties.cutoff"
+    ] * 2
     assert cutoff.main(["--timeout", "0.001"]) == 1
     assert "not checked" in capsys.readouterr().err
 
