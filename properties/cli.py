@@ -334,7 +334,8 @@ def _header(command: str, args: argparse.Namespace, config: Config) -> str:
     if args.engine != "hypothesis":
         runs.append(f"budget {_timeout(args):g} s")
     return (
-        f"wsmodel {command}: engine {args.engine} ("
+        f"wsmodel {command}: engine {args.engine}, preset "
+        f"{args.preset or DEFAULT_PRESET[args.engine]} ("
         f"users {config.users}, limit {config.limit}, H {config.heartbeat_interval}, "
         f"T {config.heartbeat_timeout}, C {config.close_timeout}, R {config.reaper_period}, "
         f"idle {config.idle_after}, tick {config.tick_ms} ms), " + ", ".join(runs)

@@ -350,6 +350,6 @@ def test_explain_a_claim_left_undecided_is_not_success(capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert "not-checked (exhaustive)" in out
     # the header says what was checked, as verify's does
-    assert out.startswith("wsmodel explain: engine exhaustive (users 1, limit 1, ")
+    assert out.startswith("wsmodel explain: engine exhaustive, preset small (users 1, limit 1, ")
     assert main(argv) == 0
     assert "holds (exhaustive)" in capsys.readouterr().out
