@@ -302,14 +302,21 @@ def _failures(results: list[Result], declared: bool) -> list[tuple[str, str, str
     out = []
     for r in results:
         want = expected(r.policy, r.property) if declared else "holds"
-        if want == "violated" and r.status is not Status.VIOLATED:
+        if r.status is Status.NOT_CHECKED:  # whatever was wanted, it was not decided
+            out.append((r.policy, r.property, f"not checked ({_why_not_checked(r)})"))
+        elif want == "violated" and r.status is not Status.VIOLATED:
             out.append((r.policy, r.property, "declared violated but not found so"))
-        if want == "holds" and r.status is Status.VIOLATED:
+        elif want == "holds" and r.status is Status.VIOLATED:
             out.append((r.policy, r.property, "VIOLATED"))
-        if want == "holds" and r.status is Status.NOT_CHECKED:
-            why = "engine fault" if r.coverage.get("engine_fault") else "budget"
-            out.append((r.policy, r.property, f"not checked ({why})"))
     return out
+
+
+def _why_not_checked(r: Result) -> str:
+    if r.coverage.get("engine_fault"):
+        return "engine fault"
+    if r.coverage.get("one_user"):
+        return "one user: the search needs two"
+    return "budget"
 
 
 def _failed_line(wrong: list[tuple[str, str, str]], whole_catalogue: bool) -> str:

@@ -295,6 +295,26 @@ def test_failed_line_groups_the_failures(capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1 and line.startswith(f"FAILED: conservative: {', '.join(violated)} VIOLATED (")
 
 
+def test_an_undecided_claim_says_why_whatever_was_declared(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Declared violated but cut short by the budget: "not checked (budget)", not "not
+    # found so", which would read as checked and clean.
+    argv = ["--engine", "exhaustive", "--policy", "conservative", "--max-states", "50"]
+    code, doc = verify_json(capsys, *argv, "--quiet")
+    assert code == 1 and "conservative: no_permanent_block not checked (budget)" in doc["failures"]
+    # The search cannot check isolation with one user: says so, for every policy.
+    argv = ["--users", "1", "--property", "isolation", *FAST]
+    code, doc = verify_json(capsys, *argv)
+    assert code == 1 and doc["failures"] == [
+        f"{p}: isolation not checked (one user: the search needs two)"
+        for p in ("conservative", "graduated", "reference")
+    ]
+    # With the exhaustive engine one user is enough: graduated's breaker is found.
+    code, doc = verify_json(capsys, "--engine", "exhaustive", "--users", "1", *FAST[-1:])
+    assert code == 0 and doc["policies"]["graduated"]["isolation"]["status"] == "violated"
+
+
 def test_a_claim_named_twice_is_checked_once(capsys: pytest.CaptureFixture[str]) -> None:
     twice = ["--policy", "conservative", "--property", "no_leak", "--property", "no_leak"]
     for engine in ("hypothesis", "all"):

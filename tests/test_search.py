@@ -220,15 +220,19 @@ def test_isolation_replay_passes_for_reference() -> None:
         isolation_replay(run, user)
 
 
-def test_one_user_isolation_says_why_it_has_no_witness() -> None:
-    # graduated breaks isolation, but with one user the replay has nobody to leave
-    # out: the result must say so rather than read as a plain "holds".
+def test_one_user_isolation_is_not_checked_by_the_search() -> None:
+    # graduated breaks isolation (the exhaustive engine finds it with one user), but
+    # with one user the search's replay has nobody to leave out: its check could not
+    # fail, so the result is not-checked with the reason, not "holds".
     one = PROD.with_(users=1, limit=1)
-    (r,) = check_hypothesis(one, BUILTIN["graduated"], ["isolation"], examples=20)
-    assert r.status is Status.HOLDS and r.witnessed is False
-    assert r.detail == search.ONE_USER_ISOLATION
+    got = check_hypothesis(one, BUILTIN["graduated"], ["isolation", "no_leak"], examples=20)
+    assert [(r.property, r.status) for r in got] == [
+        ("isolation", Status.NOT_CHECKED),
+        ("no_leak", Status.VIOLATED),  # the other claims are searched as usual
+    ]
+    assert got[0].detail == search.ONE_USER_ISOLATION and got[0].coverage["one_user"] is True
     (two,) = check_hypothesis(PROD.with_(limit=1), BUILTIN["reference"], ["isolation"], examples=5)
-    assert two.detail == ""
+    assert two.status is Status.HOLDS and "one_user" not in two.coverage
 
 
 # --- mutants -----------------------------------------------------------------------------
