@@ -285,6 +285,8 @@ class _Judge:
             status = Status.HOLDS
         else:
             status = Status.NOT_CHECKED
+        if detail and status is Status.NOT_CHECKED:
+            detail = f"in the part explored, {detail}"  # not to be read as a verdict
         full = f"{detail}; {self.scope()}" if detail else self.scope()
         return Result(
             policy=self.policy.name,
