@@ -85,8 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--timeout",
             type=float,
-            help=f"exhaustive: time budget in seconds, judging included (default "
-            f"{EXHAUSTIVE_TIMEOUT:.0f}); unproven properties are then not-checked",
+            help=f"exhaustive: time budget in seconds for each policy, judging included "
+            f"(default {EXHAUSTIVE_TIMEOUT:.0f}; policies run in parallel, --jobs); unproven "
+            "properties are then not-checked",
         )
         sp.add_argument(
             "--no-reduction",
@@ -339,7 +340,7 @@ def _header(command: str, args: argparse.Namespace, config: Config) -> str:
         seed = "derandomized" if args.seed is None else f"seed {args.seed}"
         runs.append(f"{args.examples} examples, {seed}")
     if args.engine != "hypothesis":
-        runs.append(f"budget {_timeout(args):g} s")
+        runs.append(f"budget {_timeout(args):g} s per policy")
     return (
         f"wsmodel {command}: engine {args.engine}, preset "
         f"{args.preset or DEFAULT_PRESET[args.engine]} ("
