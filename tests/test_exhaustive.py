@@ -484,3 +484,14 @@ def test_unbounded_recovery_lasso_retries_before_every_tick(policy: str) -> None
     states = replay(SMALL1, BUILTIN[policy], ce.steps + ce.cycle)
     loop = states[len(ce.steps) :]
     assert len({st.users[ce.user].next_id for st in loop}) == 1
+
+
+def test_a_budgeted_figure_does_not_read_as_a_verdict() -> None:
+    # Cut short, "no fair cycle ..." and the figures describe the part explored only.
+    names = ["per_user_limit", "no_permanent_block"]
+    got = check_exhaustive(SMALL1, BUILTIN["reference"], names, max_states=200)
+    assert [r.status for r in got] == [Status.NOT_CHECKED] * 2
+    assert all(r.detail.startswith("in the part explored, ") for r in got)
+    assert "stopped by max_states" in got[1].detail
+    complete = check_exhaustive(SMALL1, BUILTIN["reference"], names)
+    assert not any("in the part explored" in r.detail for r in complete)
