@@ -18,6 +18,7 @@ from wsmodel.model import (
     FinishClose,
     GoIdle,
     HeartbeatVerdict,
+    Manager,
     Outcome,
     Phase,
     Policy,
@@ -46,32 +47,36 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
     u = action.user
     if isinstance(action, Connect):
         plan = plan_connect(config, policy, before, u)
-        took = "" if not plan.elapsed else f" after a {plan.elapsed * config.tick_ms} ms cleanup"
-        if plan.outcome is Outcome.ADMITTED:
-            return f"user {u} connects: admitted as m{before.users[u].next_id}{took}"
+        did = _cleanup_did(before.users[u].managers, after.users[u].managers)
         if plan.outcome is Outcome.HUNG:
             # The model abandons the attempt (the client gives up); the close stays.
             return (
-                f"user {u} connects: the attempt hangs, its emergency cleanup awaiting a close "
-                "that never ends (the client gives up on it)"
+                f"user {u} connects: its emergency cleanup {did + ' and ' if did else ''}awaits "
+                "a close that never ends: the attempt hangs (the client gives up on it)"
             )
+        took = f" {plan.elapsed * config.tick_ms} ms" if plan.elapsed else ""
+        cleanup = f" after a{took} cleanup that {did}" if did else ""
+        cleanup = cleanup or (f" after a{took} cleanup" if took else "")
+        if plan.outcome is Outcome.ADMITTED:
+            return f"user {u} connects: admitted as m{before.users[u].next_id}{cleanup}"
         retry = "" if plan.retry_after is None else f", retry after {_ticks(plan.retry_after)}"
-        return f"user {u} connects: rejected{took}{retry}"
+        return f"user {u} connects: rejected{cleanup}{retry}"
     if isinstance(action, ServerSend):
         return f"the application sends to every manager of user {u}"
     if isinstance(action, Sweep):
-        return f"the periodic sweep runs over user {u}'s entries"
+        did = _cleanup_did(before.users[u].managers, after.users[u].managers)
+        return f"the periodic sweep runs over user {u}'s entries" + (f" and {did}" if did else "")
     m = f"user {u}'s m{action.manager}"
     words = {
         Traffic: f"{m} receives a message from its peer",
         Stall: f"{m} goes stuck: its peer vanished or its handler hung",
         ClientClose: f"the client closes {m}",
-        CloseHangs: f"{m}'s close hangs: the peer stopped reading",
+        CloseHangs: f"the close of {m} hangs: the peer stopped reading",
         GoIdle: f"{m} goes idle ({config.idle_after} ticks without inbound traffic)",
         HeartbeatVerdict: f"{m} missed its heartbeats for H+T = {config.verdict_after} ticks: "
         "the server aborts it",
-        FinishClose: f"{m}'s close completes",
-        AbortClose: f"{m}'s close is aborted",
+        FinishClose: f"the close of {m} completes",
+        AbortClose: f"the close of {m} is aborted",
     }
     text = words[type(action)]
     if (
@@ -80,6 +85,23 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
     ):
         text += "; its entry is removed"
     return text
+
+
+def _cleanup_did(before: tuple[Manager, ...], after: tuple[Manager, ...]) -> str:
+    """What a policy's cleanup does to a user's entries, e.g. "closes and removes m0 …
+    m9 (10), starts closing m12"; "" if nothing. (A new entry is not its doing.)"""
+    now = {m.id: m for m in after}
+    did: dict[str, list[str]] = {}
+    for m in before:
+        n = now.get(m.id)
+        if n is None:
+            what = "removes" if m.phase is Phase.CLOSED else "closes and removes"
+        elif n.phase is m.phase:
+            continue
+        else:
+            what = "closes" if n.phase is Phase.CLOSED else "starts closing"
+        did.setdefault(what, []).append(m.name)
+    return ", ".join(f"{what} {_compact(names)}" for what, names in did.items())
 
 
 def summarize_user(state: State, user: int) -> str:
@@ -103,8 +125,10 @@ def _ticks(n: int) -> str:
 
 
 def _compact(names: list[str]) -> str:
-    """Names, folded: a run of consecutive keys is "m0 … m18 (19)", one name repeated
-    is "m0 (5 times)"; a fold never hides a gap."""
+    """Names, folded: a run of consecutive keys is "m0 … m18", one name repeated is
+    "m0 (5 times)"; a fold never hides a gap. With a fold, the count of all the names
+    follows: "m0 … m18 (19)", "m0, m2 … m19 (19 in all)" (a count after one part of
+    a list would read as the whole list's)."""
     if len(names) <= 4:
         return ", ".join(names)
     repeats = [(name, len(list(same))) for name, same in itertools.groupby(names)]
@@ -115,7 +139,14 @@ def _compact(names: list[str]) -> str:
             runs[-1].append((name, times))
         else:
             runs.append([(name, times)])
-    return ", ".join(_run_text(run) for run in runs)
+    text = ", ".join(_run_text(run) for run in runs)
+    if all(len(run) <= 3 for run in runs):
+        return text  # nothing folded: every name is shown
+    if len(runs) == 1:
+        return f"{text} ({len(names)})"
+    if len(repeats) < len(names):
+        return text  # a count would mix managers and repetitions
+    return f"{text} ({len(names)} in all)"
 
 
 def _run_text(run: list[tuple[str, int]]) -> str:
@@ -123,7 +154,7 @@ def _run_text(run: list[tuple[str, int]]) -> str:
         name, times = run[0]
         return name if times == 1 else f"{name} ({times} times)"
     names = [name for name, _ in run]
-    return ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]} ({len(names)})"
+    return ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
 
 
 def _next_key(name: str) -> str | None:

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import re
 
-from wsmodel.model import BUILTIN, Connect, Phase, Stall, Tick, Traffic, preset, start, step, urgent
+from wsmodel.model import (
+    BUILTIN,
+    Connect,
+    Phase,
+    Stall,
+    Tick,
+    Traffic,
+    new_manager,
+    preset,
+    start,
+    step,
+    urgent,
+)
 from wsmodel.properties.exhaustive import check_exhaustive
-from wsmodel.properties.render import _compact, counterexample_lines
+from wsmodel.properties.render import _cleanup_did, _compact, counterexample_lines, describe
 from wsmodel.properties.results import Counterexample, replay
 from wsmodel.properties.search import Run, Violation, check_recovery
 
@@ -54,15 +66,16 @@ def test_folded_rounds_count_what_happened() -> None:
 
 def test_folded_names_never_hide_a_gap() -> None:
     names = [f"m{i}" for i in range(19)] + ["m24"]
-    assert _compact(names) == "m0 … m18 (19), m24"
+    # the count is of the whole list, not of the part before it
+    assert _compact(names) == "m0 … m18, m24 (20 in all)"
     assert _compact(["m1", "m3 (hangs)", "m4", "m5", "m6", "m7", "m9"]) == (
-        "m1, m3 (hangs), m4 … m7 (4), m9"
+        "m1, m3 (hangs), m4 … m7, m9 (7 in all)"
     )
     assert _compact(["m2", "m7"]) == "m2, m7"
     hanging = [f"m{i} (hangs)" for i in range(20)]
     assert _compact(hanging) == "m0 (hangs) … m19 (hangs) (20)"
     # the same manager in every folded round
-    assert _compact(["m0"] * 5 + ["m1", "m2", "m3", "m4"]) == "m0 (5 times), m1 … m4 (4)"
+    assert _compact(["m0"] * 5 + ["m1", "m2", "m3", "m4"]) == "m0 (5 times), m1 … m4"
 
 
 def test_an_isolation_pair_shows_both_runs_in_words() -> None:
@@ -114,3 +127,27 @@ def test_a_repeated_round_ending_in_several_ticks_says_how_many() -> None:
         "3 times over, one round: user 0's m<a> receives a message from its peer; "
         "user 0 connects: rejected, retry after 2 ticks; 2 ticks pass (a = m0, m0, m0)"
     )
+
+
+def test_a_connect_says_what_its_cleanup_did() -> None:
+    # graduated evicts the oldest half of a full registry, healthy or not: the step
+    # must name them, not leave the reader to spot them missing from the state after.
+    run = Run(CONFIG, BUILTIN["graduated"], [])
+    for _ in range(CONFIG.limit + 1):
+        run.connect(0)
+    assert run.trace[-1] == Connect(0)
+    text = describe(CONFIG, run.policy, run.states[-2], run.trace[-1], run.states[-1])
+    assert (
+        text
+        == "user 0 connects: admitted as m20 after a cleanup that closes and removes m0 … m9 (10)"
+    )
+
+
+def test_cleanup_effects_in_words() -> None:
+    m = [new_manager(i) for i in range(5)]
+    before = (m[0], m[1]._replace(phase=Phase.IDLE), m[2]._replace(phase=Phase.CLOSED), m[3])
+    after = (m[1]._replace(phase=Phase.CLOSING), m[3], m[4])  # m4 is the newcomer
+    assert _cleanup_did(before, after) == "closes and removes m0, starts closing m1, removes m2"
+    assert _cleanup_did(before, before) == ""
+    closed = (m[0]._replace(phase=Phase.CLOSED), *before[1:])
+    assert _cleanup_did(before, closed) == "closes m0"
