@@ -68,6 +68,11 @@ class Property:
     witness: Witness | None  # a step that shows the guarded situation is reachable
     witness_meaning: str = ""
 
+    @property
+    def plain(self) -> str:
+        """The meaning for a terminal: without Markdown's code marks."""
+        return self.meaning.replace("`", "")
+
 
 # --- helpers over one step --------------------------------------------------------
 
@@ -212,7 +217,7 @@ def _zombies_reaped(
             if m.stuck_age is not None and m.stuck_age > bound:
                 return (
                     f"user {u}'s manager {m.name} went stuck {m.stuck_age} ticks ago and is "
-                    f"still registered ({m.phase.value}); bound H+T+C+R = {bound}"
+                    f"still registered ({m.phase.value}); bound H + T + C + R = {bound}"
                 )
     return None
 
@@ -284,16 +289,17 @@ CATALOGUE: Final[tuple[Property, ...]] = (
     Property(
         "no_permanent_block",
         Kind.LIVENESS,
-        "Once faults stop, a user who keeps retrying is admitted, unless they hold `limit` "
-        "managers in use, even if the application keeps sending to them.",
+        "Once faults stop, a user who keeps retrying is admitted, even if the application "
+        "keeps sending to them, unless they hold `limit` managers in use (active, or gone "
+        "idle this very tick).",
         None,
         None,
     ),
     Property(
         "bounded_recovery",
         Kind.BOUNDED,
-        "That admission comes within H + T + C + R ticks of faults stopping (or of the "
-        "user last holding `limit` managers in use, if later).",
+        "A user who keeps retrying once faults stop is admitted within H + T + C + R ticks "
+        "of faults stopping (or of last holding `limit` managers in use, if later).",
         None,
         None,
     ),

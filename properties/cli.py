@@ -415,7 +415,7 @@ def verify(args: argparse.Namespace) -> int:
         if r.status is Status.VIOLATED and r.counterexample is not None:
             cx = r.counterexample
             print()
-            print(f"{r.policy} violates {r.property}: {BY_NAME[r.property].meaning}")
+            print(f"{r.policy} violates {r.property}: {BY_NAME[r.property].plain}")
             print(f"  {cx.message}")
             # One run often breaks several claims (a permanent block is also an
             # unbounded recovery): show it once, and point back to it.
@@ -441,7 +441,7 @@ def explain(args: argparse.Namespace) -> int:
     progress = _progress(args)
     (result,) = check_policy(config, args.policy, [args.property], args, progress)
     print(_header("explain", args, config))
-    print(f"{policy.name} / {args.property}: {BY_NAME[args.property].meaning}")
+    print(f"{policy.name} / {args.property}: {BY_NAME[args.property].plain}")
     if result.status is not Status.VIOLATED or result.counterexample is None:
         print(f"  {result.status.value} ({result.engine}); {result.detail or 'no counterexample'}")
         # as for verify: a claim the budget left undecided is not a success

@@ -434,4 +434,4 @@ def config_json(config: Config) -> dict[str, Any]:
 
 def catalogue_lines() -> list[str]:
     width = max(len(p.name) for p in CATALOGUE)
-    return [f"{p.name.ljust(width)}  {p.kind.value:<15} {p.meaning}" for p in CATALOGUE]
+    return [f"{p.name.ljust(width)}  {p.kind.value:<15} {p.plain}" for p in CATALOGUE]
