@@ -482,7 +482,7 @@ class _Judge:
             else:
                 extra = (
                     f"worst zombie: still registered {worst} ticks after going stuck; "
-                    f"bound H+T+C+R = {cfg.recovery_bound}"
+                    f"bound H + T + C + R = {cfg.recovery_bound}"
                 )
         elif name == "no_leak":
             worst = self._worst_age(lambda m: m.phase_age if m.phase is Phase.CLOSED else None)
@@ -723,7 +723,7 @@ class _Judge:
             return self.result(
                 "bounded_recovery",
                 None,
-                detail=f"worst recovery: {figure} ticks; bound H+T+C+R = {bound}",
+                detail=f"worst recovery: {figure} ticks; bound H + T + C + R = {bound}",
             )
         lg = retry_product(followed, TICK, RETRY)
         parts = strongly_connected(lg, self.poll)
@@ -733,7 +733,7 @@ class _Judge:
             stem, cycle, user = self._lasso(lg, comp, outcome, 2, [TICK])
             violation = Counterexample(
                 f"on the cycle, where no fault happens, user {user} retries before every "
-                f"tick and is never admitted: recovery is unbounded; bound H+T+C+R = {bound}",
+                f"tick and is never admitted: recovery is unbounded; bound H + T + C + R = {bound}",
                 stem,
                 cycle,
                 user=user,
@@ -757,7 +757,7 @@ class _Judge:
         return self.result(
             "bounded_recovery",
             slow,
-            detail=f"worst recovery: {worst} ticks; bound H+T+C+R = {bound}",
+            detail=f"worst recovery: {worst} ticks; bound H + T + C + R = {bound}",
         )
 
     def _slow_recovery(
@@ -786,7 +786,7 @@ class _Judge:
         user = relabel_of(g, at_start).users[(start_node // 2) % k]
         return Counterexample(
             f"after this run's last fault, user {user} retries before every tick and is "
-            f"still not admitted {worst} ticks later; bound H+T+C+R = "
+            f"still not admitted {worst} ticks later; bound H + T + C + R = "
             f"{self.config.recovery_bound}",
             actions,
             user=user,

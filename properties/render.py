@@ -73,7 +73,7 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
         ClientClose: f"the client closes {m}",
         CloseHangs: f"the close of {m} hangs: the peer stopped reading",
         GoIdle: f"{m} goes idle ({config.idle_after} ticks without inbound traffic)",
-        HeartbeatVerdict: f"{m} missed its heartbeats for H+T = {config.verdict_after} ticks: "
+        HeartbeatVerdict: f"{m} missed its heartbeats for H + T = {config.verdict_after} ticks: "
         "the server aborts it",
         FinishClose: f"the close of {m} completes",
         AbortClose: f"the close of {m} is aborted",

@@ -196,7 +196,8 @@ def check_recovery(run: Run, user: int, claims: set[str]) -> None:
         raise Violation(
             "bounded_recovery",
             Counterexample(
-                f"after faults stopped, user {user} was admitted {took}; bound H+T+C+R = {bound}",
+                f"after faults stopped, user {user} was admitted {took}; "
+                f"bound H + T + C + R = {bound}",
                 (*run.trace, *rec.steps),
                 user=user,
                 probe_from=len(run.trace),

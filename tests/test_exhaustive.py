@@ -91,7 +91,7 @@ def test_reference_witnesses_make_safety_non_vacuous() -> None:
 
 def test_bounded_figures_are_reported() -> None:
     got = results("reference")
-    assert "worst recovery: 2 ticks; bound H+T+C+R = 4" in got["bounded_recovery"].detail
+    assert "worst recovery: 2 ticks; bound H + T + C + R = 4" in got["bounded_recovery"].detail
     assert "worst zombie" in got["zombies_reaped"].detail
     assert "worst emergency cleanup: 0 ms; budget 500 ms" in got["cleanup_within_budget"].detail
     assert "2000 ms" in results("graduated")["cleanup_within_budget"].detail
@@ -454,7 +454,7 @@ class LateToFree(Reference):
 def test_slow_but_finite_recovery_is_shown_as_its_worst_run() -> None:
     (r,) = check_exhaustive(SMALL1, LateToFree(), ["bounded_recovery"])
     assert r.status is Status.VIOLATED
-    assert "worst recovery: 5 ticks; bound H+T+C+R = 4" in r.detail
+    assert "worst recovery: 5 ticks; bound H + T + C + R = 4" in r.detail
     ce = r.counterexample
     assert ce is not None and not ce.cycle and ce.user is not None
     # What the message says, checked on the run: after its last fault the user retries
