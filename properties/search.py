@@ -237,18 +237,20 @@ def isolation_replay(run: Run, user: int) -> None:
         last = i + 1 == len(run.trace)
         if not last and not (others_acted and isinstance(run.trace[i + 1], Tick)):
             continue  # compare once per instant in which another user acted, and at the end
+        if full.users[user].attempts >= config.connects_per_tick:
+            continue  # no Connect to decide until the next tick: compare then
         others_acted = False
         with_others = plan_connect(config, policy, full, user).outcome
         without = plan_connect(config, policy, alone, user).outcome
         if with_others is not without:
-            probe = (Connect(user),) if step(config, policy, full, Connect(user)) else ()
+            shared = f" (the shared policy state: {full.shared} vs {alone.shared})"
             raise Violation(
                 "isolation",
                 Counterexample(
-                    f"a connect by user {user} now would be {with_others.value}, but "
+                    f"user {user}'s last connect is {with_others.value}, but would be "
                     f"{without.value} with the same history for user {user} and the other "
-                    "users' actions left out",
-                    (*run.trace[: i + 1], *probe),
+                    "users' actions left out" + (shared if full.shared != alone.shared else ""),
+                    (*run.trace[: i + 1], Connect(user)),
                     user=user,
                 ),
             )

@@ -13,7 +13,17 @@ from types import ModuleType
 
 import pytest
 from hypothesis import settings
-from wsmodel.model import BUILTIN, Breaker, ClientClose, Connect, Phase, Policy, Stall, preset
+from wsmodel.model import (
+    BUILTIN,
+    Breaker,
+    ClientClose,
+    Connect,
+    Phase,
+    Policy,
+    Stall,
+    plan_connect,
+    preset,
+)
 from wsmodel.properties import search
 from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES, Kind
 from wsmodel.properties.expectations import MUST_BREAK, MUST_HOLD
@@ -168,6 +178,10 @@ def reproduce(pol: Policy, r: Result, states: list) -> None:  # type: ignore[typ
         return
     if prop.name == "isolation":
         assert ce.user is not None
+        # the evidence is in the trace: it ends with the user's Connect, decided as said
+        assert ce.steps[-1] == Connect(ce.user)
+        outcome = plan_connect(PROD, pol, states[-2], ce.user).outcome
+        assert f"user {ce.user}'s last connect is {outcome.value}, but" in ce.message
         run = Run(PROD, pol, ())
         for a in ce.steps:
             assert run.apply(a), a
