@@ -442,11 +442,13 @@ def explain(args: argparse.Namespace) -> int:
     (result,) = check_policy(config, args.policy, [args.property], args, progress)
     print(_header("explain", args, config))
     print(f"{policy.name} / {args.property}: {BY_NAME[args.property].plain}")
+    by = {"hypothesis": "the Hypothesis search", "exhaustive": "the exhaustive engine"}
     if result.status is not Status.VIOLATED or result.counterexample is None:
-        print(f"  {result.status.value} ({result.engine}); {result.detail or 'no counterexample'}")
+        print(f"  {result.status.value}, by {by[result.engine]}; ", end="")
+        print(result.detail or "no counterexample")
         # as for verify: a claim the budget left undecided is not a success
         return EXIT_VIOLATED if result.status is Status.NOT_CHECKED else EXIT_OK
-    print(f"  {result.counterexample.message} ({result.engine})")
+    print(f"  found by {by[result.engine]}: {result.counterexample.message}")
     lines = render.counterexample_lines(config, policy, result.counterexample, every_state=True)
     for line in lines:
         print(line)

@@ -368,8 +368,8 @@ def test_explain_a_claim_left_undecided_is_not_success(capsys: pytest.CaptureFix
     argv = ["explain", "no_permanent_block", "--policy", "reference", "--engine", "exhaustive"]
     assert main([*argv, "--max-states", "100"]) == 1
     out = capsys.readouterr().out
-    assert "not-checked (exhaustive)" in out
+    assert "not-checked, by the exhaustive engine; " in out
     # the header says what was checked, as verify's does
     assert out.startswith("wsmodel explain: engine exhaustive, preset small (users 1, limit 1, ")
     assert main(argv) == 0
-    assert "holds (exhaustive)" in capsys.readouterr().out
+    assert "holds, by the exhaustive engine; " in capsys.readouterr().out
