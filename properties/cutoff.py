@@ -255,13 +255,24 @@ def main(argv: list[str] | None = None) -> int:
     checked, 2 on bad input, 3 if the policy broke the protocol."""
     parser = argparse.ArgumentParser(
         prog="python -m wsmodel.properties.cutoff",
-        description="Check the cutoff argument's lemmas (docs/checking.md), small timings.",
+        description="Check the lemmas of the cutoff argument (docs/checking.md, 'The cutoff "
+        "in the limit'), one user, small timings: lemma L, every manager that is live but not "
+        "in use at limit 1 is stuck or evictable; lemma M, every step of one manager at a "
+        "larger limit is a step it can take at limit 1. Exit 0 if both hold, 1 if one fails "
+        "or could not be checked, 2 on bad input, 3 if the policy broke the protocol.",
     )
-    parser.add_argument("--policy", default="reference", metavar="NAME|module:attr")
-    parser.add_argument("--limit", type=int, default=20, help="limit of the random runs")
+    parser.add_argument(
+        "--policy",
+        default="reference",
+        metavar="NAME|module:attr",
+        help="the policy (default reference; the argument is made for reference only)",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=20, help="limit of the random runs (default 20)"
+    )
     parser.add_argument("--runs", type=int, default=200, help="random runs (default 200)")
-    parser.add_argument("--length", type=int, default=1000, help="steps per run")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--length", type=int, default=1000, help="steps per run (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random runs (default 0)")
     parser.add_argument(
         "--exhaustive-limit",
         type=int,
