@@ -190,7 +190,16 @@ def counterexample_lines(
             f"application sends and user {cx.user} retries --"
         )
     if cx.cycle:
-        marks[len(cx.steps)] = "   -- the cycle: from here the run repeats forever --"
+        n, c = len(cx.steps), len(cx.cycle)
+        alike = n >= c and [e.text for e in entries[n - c : n]] == [e.text for e in entries[n:]]
+        # The stem may end in rounds that read like the cycle's: say why they are not in it.
+        why = (
+            " (the rounds just before read the same, but ages the words do not show were "
+            "still growing)"
+            if alike and _only_ages_differ(states[n - c], states[n])
+            else ""
+        )
+        marks[n] = f"   -- the cycle: from here the run repeats forever{why} --"
     lines: list[str] = []
     number = 0
     bounds = sorted({0, len(entries), *marks})
@@ -232,6 +241,22 @@ def counterexample_lines(
         )
         lines += counterexample_lines(config, policy, other, every_state=every_state)
     return lines
+
+
+def _only_ages_differ(a: State, b: State) -> bool:
+    """Whether a and b differ, and only in managers' ages (not whether stuck_age is set)."""
+
+    def ageless(m: Manager) -> Manager:
+        stuck = None if m.stuck_age is None else 0
+        return m._replace(
+            age=0, activity_age=0, quiet_age=0, pong_age=0, phase_age=0, stuck_age=stuck
+        )
+
+    def without_ages(s: State) -> State:
+        users = tuple(u._replace(managers=tuple(map(ageless, u.managers))) for u in s.users)
+        return s._replace(users=users)
+
+    return a != b and without_ages(a) == without_ages(b)
 
 
 def _idle_sweep(action: Action, before: State, after: State) -> bool:

@@ -18,7 +18,13 @@ from wsmodel.model import (
     urgent,
 )
 from wsmodel.properties.exhaustive import check_exhaustive
-from wsmodel.properties.render import _cleanup_did, _compact, counterexample_lines, describe
+from wsmodel.properties.render import (
+    _cleanup_did,
+    _compact,
+    _only_ages_differ,
+    counterexample_lines,
+    describe,
+)
 from wsmodel.properties.results import Counterexample, replay
 from wsmodel.properties.search import Run, Violation, check_recovery
 
@@ -151,3 +157,33 @@ def test_cleanup_effects_in_words() -> None:
     assert _cleanup_did(before, before) == ""
     closed = (m[0]._replace(phase=Phase.CLOSED), *before[1:])
     assert _cleanup_did(before, closed) == "closes m0"
+
+
+def test_a_stem_that_reads_like_its_cycle_says_why_it_is_not_part_of_it() -> None:
+    # conservative at production: the last stem rounds read like the cycle's, but the
+    # closing managers' phase ages are still growing towards the horizon.
+    found, _ = _liveness_counterexample()
+    cx = found.counterexample
+    lines = counterexample_lines(CONFIG, BUILTIN["conservative"], cx)
+    (marker,) = [line for line in lines if "-- the cycle" in line]
+    assert "ages the words do not show were still growing" in marker
+    # a lasso whose stem does not end like its cycle gets the bare marker
+    small = preset("small").with_(users=1, limit=1)
+    (r,) = check_exhaustive(small, BUILTIN["conservative"], ["no_permanent_block"])
+    assert r.counterexample is not None
+    lines = counterexample_lines(small, BUILTIN["conservative"], r.counterexample)
+    assert "   -- the cycle: from here the run repeats forever --" in lines
+
+
+def test_only_ages_differ() -> None:
+    s = start(CONFIG, BUILTIN["reference"])
+    a = step(CONFIG, BUILTIN["reference"], s, Connect(0))
+    assert a is not None
+    (u0, u1) = a.users
+    older = a._replace(users=(u0._replace(managers=(u0.managers[0]._replace(age=7),)), u1))
+    assert _only_ages_differ(a, older)
+    ticked = step(CONFIG, BUILTIN["reference"], a, Tick())  # also resets this tick's attempts
+    assert ticked is not None and not _only_ages_differ(a, ticked)
+    assert not _only_ages_differ(a, a)
+    stuck = step(CONFIG, BUILTIN["reference"], a, Stall(0, 0))
+    assert stuck is not None and not _only_ages_differ(a, stuck)
