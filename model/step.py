@@ -16,11 +16,13 @@ alternate forever within one tick (a Zeno run) and the state space would be infi
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Hashable
 from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import TypeVar
 
 from wsmodel.model.actions import (
@@ -216,6 +218,10 @@ def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> 
     )
 
 
+# wsmodel itself, as imported (not resolved: an editable install links to the checkout)
+_PACKAGE = Path(__file__).absolute().parents[1]
+
+
 def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
     """Call into the policy; a PolicyError for anything it raised. CleanupHung (it
     awaited a close that never ends; a BaseException) passes through for the caller
@@ -226,8 +232,13 @@ def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
     except PolicyError:
         raise
     except Exception as exc:
+        # Where in the policy's own code, so the user need not rerun it to find out.
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if not Path(f.filename).absolute().is_relative_to(_PACKAGE)]
+        frame = (own or frames)[-1]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
         raise PolicyError(
-            f"policy {policy.name!r} raised {type(exc).__name__} in {method}: {exc}"
+            f"policy {policy.name!r} raised {type(exc).__name__} in {method} ({where}): {exc}"
         ) from exc
 
 
