@@ -77,6 +77,11 @@ class Property:
 # --- helpers over one step --------------------------------------------------------
 
 
+def plural(n: int, noun: str) -> str:
+    """ "1 manager", "2 managers": for messages."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def in_use(config: Config, m: Manager) -> bool:
     """A connection in use: its peer answers heartbeats and sent an application message
     within `idle_after` ticks (so active, or gone idle this very tick). A user holding
@@ -246,9 +251,12 @@ def _no_leak(config: Config, policy: Policy, b: State, a: Action, after: State) 
     ):
         held = sum(1 for m in b.users[a.user].managers if m.phase is not Phase.CLOSED)
         if held < config.limit:
+            holding = (
+                "no unclosed manager" if held == 0 else f"only {plural(held, 'unclosed manager')}"
+            )
             return (
-                f"user {a.user}'s connect was refused while holding only {held} unclosed "
-                f"managers (limit {config.limit}): closed entries counted against the limit"
+                f"user {a.user}'s connect was refused while holding {holding} "
+                f"(limit {config.limit}): closed entries counted against the limit"
             )
     return None
 

@@ -30,7 +30,7 @@ from wsmodel.model import (
     Traffic,
     plan_connect,
 )
-from wsmodel.properties.catalogue import BY_NAME, CATALOGUE
+from wsmodel.properties.catalogue import BY_NAME, CATALOGUE, plural
 from wsmodel.properties.results import Counterexample, Result, Status, replay
 
 JSON_SCHEMA = "wsmodel.verify/1"
@@ -121,7 +121,7 @@ def summarize_user(state: State, user: int) -> str:
 
 
 def _ticks(n: int) -> str:
-    return "1 tick" if n == 1 else f"{n} ticks"
+    return plural(n, "tick")
 
 
 def _compact(names: list[str]) -> str:

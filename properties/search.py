@@ -49,7 +49,13 @@ from wsmodel.model import (
 from wsmodel.model import (
     Phase as Lifecycle,
 )
-from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, Property, holds_limit_in_use
+from wsmodel.properties.catalogue import (
+    BY_NAME,
+    LIVENESS_NAMES,
+    Property,
+    holds_limit_in_use,
+    plural,
+)
 from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned
 
 
@@ -166,10 +172,6 @@ def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery
         clock += 1
 
 
-def _managers(n: int) -> str:
-    return "1 manager" if n == 1 else f"{n} managers"
-
-
 def check_recovery(run: Run, user: int, claims: set[str]) -> None:
     """Raise a Violation if the user is never admitted, or admitted too late."""
     config, policy = run.config, run.policy
@@ -180,8 +182,8 @@ def check_recovery(run: Run, user: int, claims: set[str]) -> None:
         raise Violation(
             "no_permanent_block",
             Counterexample(
-                f"faults stopped with user {user} holding {_managers(held)} (active, idle or "
-                f"stuck; limit {config.limit}); retrying every tick "
+                f"faults stopped with user {user} holding {plural(held, 'manager')} "
+                f"(active, idle or stuck; limit {config.limit}); retrying every tick "
                 "while the application keeps sending, the user is never admitted (the run "
                 "returns to a state it has already visited)",
                 (*run.trace, *rec.steps[: rec.cycle_from]),
