@@ -214,10 +214,15 @@ def counterexample_lines(
             if times > 1:
                 number += 1
                 folded = rounds[r : r + period * times]
-                each = " / ".join("; ".join(_tick_runs(_shape(rnd))) for rnd in folded[:period])
-                which = _placeholders(folded, period)
-                label = "one round" if period == 1 else f"a block of {period} rounds"
-                lines.append(f"{number:4}. {times} times over, {label}: {each}{which}")
+                texts = ["; ".join(_tick_runs(_shape(rnd))) for rnd in folded[:period]]
+                texts, which = _placeholders(folded, period, texts)
+                if period == 1:
+                    lines.append(f"{number:4}. {times} times over, one round: {texts[0]}{which}")
+                else:  # one round per line: a block on one line ran to hundreds of characters
+                    lines.append(
+                        f"{number:4}. {times} times over, a block of {period} rounds{which}:"
+                    )
+                    lines += [f"          {i}) {text}" for i, text in enumerate(texts, 1)]
                 if every_state:
                     lines.append(f"          state: {summarize_state(folded[-1][-1].after)}")
                 r += period * times
@@ -348,15 +353,24 @@ def _shape(rnd: list[_Entry]) -> list[str]:
     ]
 
 
-def _placeholders(folded: list[list[_Entry]], period: int) -> str:
-    """What each placeholder stood for, round by round: " (a = m0 … m18; b = ...)"."""
+def _placeholders(
+    folded: list[list[_Entry]], period: int, texts: list[str]
+) -> tuple[list[str], str]:
+    """The texts with each placeholder that stood for one manager throughout put back
+    ("m0", not "m<a>" and "a = m0, m0, m0"), and what the others stood for, round by
+    round: " (a = m0 … m18; b = ...)"."""
     per_slot: dict[str, list[str]] = {}
     for i in range(0, len(folded), period):
         for rnd in folded[i : i + period]:
             for slot, name in zip(_SLOTS, _names(rnd), strict=False):
                 per_slot.setdefault(slot, []).append("m" + name)
-    parts = [f"{slot} = {_compact(names)}" for slot, names in per_slot.items()]
-    return f" ({'; '.join(parts)})" if parts else ""
+    parts = []
+    for slot, names in per_slot.items():
+        if len(set(names)) == 1:
+            texts = [t.replace(f"m<{slot}>", names[0]) for t in texts]
+        else:
+            parts.append(f"{slot} = {_compact(names)}")
+    return texts, f" ({'; '.join(parts)})" if parts else ""
 
 
 def _fold(entries: list[_Entry]) -> list[_Entry]:

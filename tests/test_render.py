@@ -8,6 +8,7 @@ from wsmodel.model import (
     BUILTIN,
     Connect,
     Phase,
+    ServerSend,
     Stall,
     Tick,
     Traffic,
@@ -130,8 +131,8 @@ def test_a_repeated_round_ending_in_several_ticks_says_how_many() -> None:
     lines = counterexample_lines(small, policy, Counterexample("x", tuple(steps), user=0))
     (folded,) = [line for line in lines if "times over" in line]
     assert folded.endswith(
-        "3 times over, one round: user 0's m<a> receives a message from its peer; "
-        "user 0 connects: rejected, retry after 2 ticks; 2 ticks pass (a = m0, m0, m0)"
+        "3 times over, one round: user 0's m0 receives a message from its peer; "
+        "user 0 connects: rejected, retry after 2 ticks; 2 ticks pass"  # one manager: named
     )
 
 
@@ -187,3 +188,14 @@ def test_only_ages_differ() -> None:
     assert not _only_ages_differ(a, a)
     stuck = step(CONFIG, BUILTIN["reference"], a, Stall(0, 0))
     assert stuck is not None and not _only_ages_differ(a, stuck)
+
+
+def test_a_repeated_block_of_rounds_shows_one_round_per_line() -> None:
+    rounds = (Traffic(0, 0), Tick(), ServerSend(0), Tick())
+    cx = Counterexample("a block", (Connect(0), Tick(), *rounds * 3), user=0)
+    lines = counterexample_lines(CONFIG, BUILTIN["conservative"], cx)  # no sweep due
+    at = lines.index("   3. 3 times over, a block of 2 rounds:")
+    assert lines[at + 1 : at + 3] == [
+        "          1) user 0's m0 receives a message from its peer; 1 tick passes",
+        "          2) the application sends to every manager of user 0; 1 tick passes",
+    ]
