@@ -206,6 +206,9 @@ def counterexample_lines(
     for lo, hi in itertools.pairwise(bounds):
         if lo in marks:
             lines.append(marks[lo])
+            if lo == cx.probe_from and not every_state:
+                # what the user holds from here on: the cause of a slow or no recovery
+                lines.append(f"          state: {summarize_state(states[lo])}")
         rounds = _rounds([e for e, keep in zip(entries[lo:hi], shown[lo:hi], strict=True) if keep])
         shapes = [tuple(_shape(rnd)) for rnd in rounds]  # once per segment, not per round
         r = 0

@@ -199,3 +199,19 @@ def test_a_repeated_block_of_rounds_shows_one_round_per_line() -> None:
         "          1) user 0's m0 receives a message from its peer; 1 tick passes",
         "          2) the application sends to every manager of user 0; 1 tick passes",
     ]
+
+
+def test_the_state_when_faults_stop_is_shown() -> None:
+    # what the user holds when recovery starts is what explains a slow or no recovery
+    found, _ = _liveness_counterexample()
+    lines = counterexample_lines(CONFIG, BUILTIN["conservative"], found.counterexample)
+    at = next(i for i, line in enumerate(lines) if line.startswith("   -- faults stop;"))
+    held = "user 0: 20 registered, 20 live — active m0 … m19 (20) | user 1: no managers"
+    assert lines[at + 1] == f"          state: {held}"
+    # with every state shown (explain), the step before already says it: not twice
+    lines = counterexample_lines(
+        CONFIG, BUILTIN["conservative"], found.counterexample, every_state=True
+    )
+    at = next(i for i, line in enumerate(lines) if line.startswith("   -- faults stop;"))
+    assert lines[at - 1].lstrip().startswith("state:")
+    assert not lines[at + 1].lstrip().startswith("state:")
