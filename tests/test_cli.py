@@ -303,13 +303,15 @@ def test_an_undecided_claim_says_why_whatever_was_declared(
     argv = ["--engine", "exhaustive", "--policy", "conservative", "--max-states", "50"]
     code, doc = verify_json(capsys, *argv, "--quiet")
     assert code == 1 and "conservative: no_permanent_block not checked (budget)" in doc["failures"]
-    # The search cannot check isolation with one user: says so, for every policy.
+    # The search cannot check isolation with one user: says so where a verdict was
+    # declared (conservative declares none for isolation: no gate, decision 0007).
     argv = ["--users", "1", "--property", "isolation", *FAST]
     code, doc = verify_json(capsys, *argv)
     assert code == 1 and doc["failures"] == [
         f"{p}: isolation not checked (one user: the search needs two)"
-        for p in ("conservative", "graduated", "reference")
+        for p in ("graduated", "reference")
     ]
+    assert doc["policies"]["conservative"]["isolation"]["status"] == "not-checked"
     # With the exhaustive engine one user is enough: graduated's breaker is found.
     code, doc = verify_json(capsys, "--engine", "exhaustive", "--users", "1", *FAST[-1:])
     assert code == 0 and doc["policies"]["graduated"]["isolation"]["status"] == "violated"
