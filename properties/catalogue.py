@@ -40,6 +40,7 @@ from wsmodel.model import (
     Policy,
     State,
     Sweep,
+    Tick,
     UserState,
     plan_connect,
     user_of,
@@ -118,12 +119,14 @@ def _limit_reached(config: Config, policy: Policy, b: State, a: Action, after: S
     return any(user.live_count == config.limit for user in after.users)
 
 
-def _doer(a: Action) -> str:
+def doer(a: Action) -> str:
     """The action as the subject of a message, in words where a policy acts in it."""
     if isinstance(a, Connect):
         return f"user {a.user}'s connect (its emergency cleanup)"
     if isinstance(a, Sweep):
         return f"the periodic sweep over user {a.user}'s entries"
+    if isinstance(a, Tick):
+        return "a tick"
     return str(a)  # the model's own actions: no policy code runs in them
 
 
@@ -135,7 +138,7 @@ def _isolation_step(
         return None
     for u in range(len(b.users)):
         if u != owner and b.users[u] != after.users[u]:
-            return f"{_doer(a)} changed user {u}'s managers"
+            return f"{doer(a)} changed user {u}'s managers"
     return None
 
 
@@ -159,7 +162,7 @@ def _no_healthy_eviction(
         phases = {m.id: m.phase for m in now.managers}
         for m in before.managers:
             if m.phase is Phase.ACTIVE and phases.get(m.id) not in LIVE:
-                return f"{_doer(a)} closed user {u}'s manager m{m.id}, which was active"
+                return f"{doer(a)} closed user {u}'s manager m{m.id}, which was active"
     return None
 
 

@@ -53,6 +53,7 @@ from wsmodel.properties.catalogue import (
     BY_NAME,
     LIVENESS_NAMES,
     Property,
+    doer,
     holds_limit_in_use,
     plural,
 )
@@ -212,12 +213,33 @@ def check_recovery(run: Run, user: int, claims: set[str]) -> None:
 
 def isolation_replay(run: Run, user: int) -> None:
     """Replay only ``user``'s actions (and time): the user's managers must come out the
-    same, and a Connect by the user, taken at any point, must be decided the same."""
+    same, and the user's Connects must be decided the same (admitted, rejected, hung):
+    each one the run takes, and one taken at the end of every instant in which another
+    user acted, and at the end of the run, where the user may still connect."""
     config, policy = run.config, run.policy
-    alone = start(config, policy)
-    others_acted = False  # since the last comparison of connect outcomes
+
+    def compare(whole: State, lone: State, upto: int) -> None:
+        with_others = plan_connect(config, policy, whole, user).outcome
+        without = plan_connect(config, policy, lone, user).outcome
+        if with_others is not without:
+            shared = f" (the shared policy state: {whole.shared} vs {lone.shared})"
+            raise Violation(
+                "isolation",
+                Counterexample(
+                    f"user {user}'s last connect is {with_others.value}, but would be "
+                    f"{without.value} with the same history for user {user} and the other "
+                    "users' actions left out" + (shared if whole.shared != lone.shared else ""),
+                    (*run.trace[:upto], Connect(user)),
+                    user=user,
+                ),
+            )
+
+    alone = before = start(config, policy)
+    others_acted = False  # since the last comparison at the end of an instant
     for i, (action, full) in enumerate(zip(run.trace, run.states, strict=True)):
         others_acted |= user_of(action) not in (None, user)
+        if action == Connect(user):
+            compare(before, alone, i)  # the run's own Connect
         if user_of(action) in (None, user):
             if isinstance(action, Tick):
                 # Alone, the other users' registries are empty; their periodic reactions
@@ -229,33 +251,21 @@ def isolation_replay(run: Run, user: int) -> None:
                 raise Violation(
                     "isolation",
                     Counterexample(
-                        f"user {user}'s managers after {action} differ once the other "
+                        f"user {user}'s managers after {doer(action)} differ once the other "
                         "users' actions are left out",
                         tuple(run.trace[: i + 1]),
                         user=user,
                     ),
                 )
             alone = nxt
+        before = full
         last = i + 1 == len(run.trace)
         if not last and not (others_acted and isinstance(run.trace[i + 1], Tick)):
             continue  # compare once per instant in which another user acted, and at the end
         if full.users[user].attempts >= config.connects_per_tick:
             continue  # no Connect to decide until the next tick: compare then
         others_acted = False
-        with_others = plan_connect(config, policy, full, user).outcome
-        without = plan_connect(config, policy, alone, user).outcome
-        if with_others is not without:
-            shared = f" (the shared policy state: {full.shared} vs {alone.shared})"
-            raise Violation(
-                "isolation",
-                Counterexample(
-                    f"user {user}'s last connect is {with_others.value}, but would be "
-                    f"{without.value} with the same history for user {user} and the other "
-                    "users' actions left out" + (shared if full.shared != alone.shared else ""),
-                    (*run.trace[: i + 1], Connect(user)),
-                    user=user,
-                ),
-            )
+        compare(full, alone, i + 1)
 
 
 def _must_step(config: Config, policy: Policy, state: State, action: Action) -> State:

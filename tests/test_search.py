@@ -15,11 +15,15 @@ import pytest
 from hypothesis import settings
 from wsmodel.model import (
     BUILTIN,
+    Admit,
     Breaker,
     ClientClose,
     Connect,
+    Decision,
     Phase,
     Policy,
+    Registry,
+    Reject,
     Stall,
     plan_connect,
     preset,
@@ -352,3 +356,31 @@ def test_a_long_search_reports_how_far_it_got(monkeypatch: pytest.MonkeyPatch) -
     counts = [int(line.split("(")[1].split()[0]) for line in runs]
     assert counts and counts == list(range(1, len(counts) + 1))
     assert seen[-1] == "reference: no violation of per_user_limit found"
+
+
+class Alternating(Policy):
+    """Admits every other connect, counted over all users: a shared state hazard."""
+
+    name = "alternating"
+
+    def initial_shared(self) -> int:
+        return 0
+
+    def on_connect(self, registry: Registry) -> Decision:
+        count = registry.shared
+        assert isinstance(count, int)
+        registry.shared = count + 1
+        return Admit() if registry.shared % 2 else Reject()
+
+
+def test_isolation_replay_compares_the_users_own_connects() -> None:
+    # User 1's connect makes user 0's connect in the same instant a rejection: the
+    # counterexample ends with that connect, decided as its message says.
+    run = Run(PROD, Alternating(), ())
+    assert run.apply(Connect(1)) and run.apply(Connect(0))
+    with pytest.raises(Violation) as caught:
+        isolation_replay(run, 0)
+    cx = caught.value.counterexample
+    assert cx.steps == (Connect(1), Connect(0))
+    assert cx.message.startswith("user 0's last connect is rejected, but would be admitted")
+    assert "(the shared policy state: 1 vs 0)" in cx.message
