@@ -16,6 +16,7 @@ alternate forever within one tick (a Zeno run) and the state space would be infi
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Callable, Hashable
 from contextlib import suppress
@@ -232,10 +233,14 @@ def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
     except PolicyError:
         raise
     except Exception as exc:
-        # Where in the policy's own code, so the user need not rerun it to find out.
+        # Where in the policy's own code (its classes' files; failing those, anything
+        # outside wsmodel), so the user need not rerun it to find out.
         frames = traceback.extract_tb(exc.__traceback__)
         own = [f for f in frames if not Path(f.filename).absolute().is_relative_to(_PACKAGE)]
-        frame = (own or frames)[-1]
+        files = {
+            getattr(sys.modules.get(c.__module__), "__file__", 0) for c in type(policy).__mro__
+        }
+        frame = ([f for f in own if f.filename in files] or own or frames)[-1]
         where = f"{Path(frame.filename).name}:{frame.lineno}"
         raise PolicyError(
             f"policy {policy.name!r} raised {type(exc).__name__} in {method} ({where}): {exc}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
+import json
 import random
 from collections.abc import Iterator
 
@@ -364,6 +366,23 @@ def test_a_policy_that_returns_nothing_broke_the_protocol_it_did_not_hang() -> N
     pol2 = TickHangs()
     with pytest.raises(PolicyError, match="'tick-hangs': tick_shared raised CleanupHung"):
         step(PRODUCTION, pol2, start(PRODUCTION, pol2), Tick())
+
+
+def test_a_policy_error_names_the_line_in_the_policy() -> None:
+    # Raised inside a library the policy calls: still the policy's own line, the one
+    # its author can act on (not json's decoder.py).
+    class Parses(Reference):
+        name = "parses"
+
+        def on_connect(self, registry: Registry) -> Decision:
+            json.loads("{not json")  # the line the message names
+            return Admit()
+
+    pol = Parses()
+    line = inspect.getsourcelines(Parses.on_connect)[1] + 1
+    with pytest.raises(PolicyError) as exc:
+        step(PRODUCTION, pol, start(PRODUCTION, pol), Connect(0))
+    assert f"raised JSONDecodeError in on_connect (test_model.py:{line}): " in str(exc.value)
 
 
 def test_a_sweep_that_hangs_keeps_what_it_did_before_the_hang() -> None:
