@@ -59,7 +59,8 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
         cleanup = cleanup or (f" after a{took} cleanup" if took else "")
         if plan.outcome is Outcome.ADMITTED:
             return f"user {u} connects: admitted as m{before.users[u].next_id}{cleanup}"
-        retry = "" if plan.retry_after is None else f", retry after {_ticks(plan.retry_after)}"
+        sep = "; " if did else ", "  # after a list of what the cleanup did, a comma would join it
+        retry = "" if plan.retry_after is None else f"{sep}retry after {_ticks(plan.retry_after)}"
         return f"user {u} connects: rejected{cleanup}{retry}"
     if isinstance(action, ServerSend):
         return f"the application sends to every manager of user {u}"

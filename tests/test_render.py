@@ -6,12 +6,20 @@ import re
 
 from wsmodel.model import (
     BUILTIN,
+    Admit,
+    ClientClose,
     Connect,
+    Decision,
+    FinishClose,
     Phase,
+    Policy,
+    Registry,
+    Reject,
     ServerSend,
     Stall,
     Tick,
     Traffic,
+    Transport,
     new_manager,
     preset,
     start,
@@ -215,3 +223,24 @@ def test_the_state_when_faults_stop_is_shown() -> None:
     at = next(i for i, line in enumerate(lines) if line.startswith("   -- faults stop;"))
     assert lines[at - 1].lstrip().startswith("state:")
     assert not lines[at + 1].lstrip().startswith("state:")
+
+
+class RemovesThenRejects(Policy):
+    name = "removes-then-rejects"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        closed = [e.id for e in registry.entries if e.transport is Transport.CLOSED]
+        for key in closed:
+            registry.remove(key)
+        return Reject(retry_after=2) if closed or registry.entries else Admit()
+
+
+def test_a_rejection_after_a_cleanup_that_did_something() -> None:
+    pol = RemovesThenRejects()
+    states = replay(CONFIG, pol, (Connect(0), Tick(), ClientClose(0, 0), FinishClose(0, 0)))
+    before = states[-1]
+    after = step(CONFIG, pol, before, Connect(0))
+    assert after is not None
+    assert describe(CONFIG, pol, before, Connect(0), after) == (
+        "user 0 connects: rejected after a cleanup that removes m0; retry after 2 ticks"
+    )
