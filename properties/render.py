@@ -253,7 +253,8 @@ def counterexample_lines(
 
 
 def _only_ages_differ(a: State, b: State) -> bool:
-    """Whether a and b differ, and only in managers' ages (not whether stuck_age is set)."""
+    """Whether a and b differ, and only in ages: the managers' (not whether stuck_age is
+    set) and the ticks since the user's last sweep."""
 
     def ageless(m: Manager) -> Manager:
         stuck = None if m.stuck_age is None else 0
@@ -262,7 +263,9 @@ def _only_ages_differ(a: State, b: State) -> bool:
         )
 
     def without_ages(s: State) -> State:
-        users = tuple(u._replace(managers=tuple(map(ageless, u.managers))) for u in s.users)
+        users = tuple(
+            u._replace(managers=tuple(map(ageless, u.managers)), since_sweep=0) for u in s.users
+        )
         return s._replace(users=users)
 
     return a != b and without_ages(a) == without_ages(b)
