@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import time
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -36,7 +37,7 @@ from wsmodel.model import (
     step,
     user_of,
 )
-from wsmodel.properties.catalogue import BY_NAME, holds_limit_in_use
+from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, holds_limit_in_use
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
     StateGraph,
@@ -167,15 +168,18 @@ def run_exhaustive(
         )
 
     judge = _Judge(g, t0, None if timeout is None else t0 + timeout)
-    results = []
-    for name in wanted:
-        if timeout is not None and time.perf_counter() - t0 > timeout:
-            results.append(judge.out_of_time(name, timeout, len(bad_edges.get(name, ()))))
-            continue
-        if progress is not None:
+    results: dict[str, Result] = {}
+    # Cheapest first, so that a budget leaves the costly claims undecided, not these:
+    # the claims seen broken (a trace decides them), the other safety claims, liveness.
+    for name in sorted(wanted, key=lambda n: (not bad_edges.get(n), n in LIVENESS_NAMES)):
+        late = timeout is not None and time.perf_counter() - t0 > timeout
+        if progress is not None and not late:
             progress(f"{policy.name} exhaustive: judging {name}")
         try:
-            if name == "no_permanent_block":
+            if late:
+                assert timeout is not None
+                result = judge.out_of_time(name, timeout, bad_edges.get(name))
+            elif name == "no_permanent_block":
                 result = judge.no_permanent_block()
             elif name == "bounded_recovery":
                 result = judge.bounded_recovery()
@@ -187,15 +191,14 @@ def run_exhaustive(
             assert timeout is not None
             if progress is not None:
                 progress(f"{policy.name} exhaustive: the budget ran out while judging {name}")
-            bad = len(bad_edges.get(name, ()))
-            result = judge.out_of_time(name, timeout, bad, judging=True)
+            result = judge.out_of_time(name, timeout, bad_edges.get(name), judging=True)
         except Exception as exc:  # an engine bug must not become a traceback or a verdict
             result = judge.engine_fault(name, exc)
-        results.append(result)
+        results[name] = result
     seconds = time.perf_counter() - t0
-    for r in results:
+    for r in results.values():
         r.coverage["seconds"] = round(seconds, 3)
-    return Report(results, g)
+    return Report([results[name] for name in wanted], g)
 
 
 # --- judging ------------------------------------------------------------------------
@@ -258,16 +261,33 @@ class _Judge:
             coverage={**self.coverage(), "engine_fault": True},
         )
 
-    def out_of_time(self, name: str, timeout: float, bad: int, judging: bool = False) -> Result:
-        seen = f"; a violation was seen on {bad:,} edges, not yet traced" if bad else ""
+    def out_of_time(
+        self, name: str, timeout: float, bad: array[int] | None, judging: bool = False
+    ) -> Result:
         when = "while" if judging else "before"
+        if bad:
+            # Seen broken: violated, whatever the budget. The BFS tree's path to the first
+            # such edge is shortest in steps; only the search for the shortest in
+            # numbered steps (as judging does) is skipped.
+            e = min(bad)
+            s = bisect_right(self.g.edge_start, e) - 1
+            try:
+                violation = self._violation(name, [*self.g.path_to(s), (s, self.g.act[e])])
+            except Exception as exc:  # called outside the judging loop's guard
+                return self.engine_fault(name, exc)
+            return self.result(
+                name,
+                violation,
+                detail=f"the {timeout:g} s budget ran out {when} this claim was judged: "
+                "the counterexample is the exploration's first path to a violation, "
+                "not sought shortest",
+            )
         return Result(
             policy=self.policy.name,
             property=name,
             status=Status.NOT_CHECKED,
             engine=ENGINE,
-            detail=f"the {timeout:g} s budget ran out {when} this claim was judged{seen}; "
-            f"{self.scope()}",
+            detail=f"the {timeout:g} s budget ran out {when} this claim was judged; {self.scope()}",
             coverage=self.coverage(),
         )
 
@@ -375,13 +395,7 @@ class _Judge:
             for e, s in zip(bad, src, strict=True):
                 targets.setdefault(s, []).append((name, e))
             (path, _end) = self.shortest(targets)[name]
-            actions, final = self.trace(path)
-            before = self._replay_state(actions[:-1])
-            assert prop.check is not None
-            message = prop.check(self.config, self.policy, before, actions[-1], final)
-            if message is None:
-                raise _EngineFault(f"the {name} counterexample does not reproduce")
-            violation = Counterexample(message, actions, user=user_of(actions[-1]))
+            violation = self._violation(name, path)
         if name == "isolation":
             if violation is None:
                 violation, detail = self.noninterference()
@@ -389,6 +403,18 @@ class _Judge:
                 detail = "an action of one user changed another user's managers"
         detail = self._figure(name, detail)
         return self.result(name, violation, witnessed=witnessed, detail=detail)
+
+    def _violation(self, name: str, path: list[tuple[int, int]]) -> Counterexample:
+        """The counterexample along ``path``, whose last edge breaks step claim ``name``,
+        checked by replaying it through the model."""
+        actions, final = self.trace(path)
+        before = self._replay_state(actions[:-1])
+        check = BY_NAME[name].check
+        assert check is not None
+        message = check(self.config, self.policy, before, actions[-1], final)
+        if message is None:
+            raise _EngineFault(f"the {name} counterexample does not reproduce")
+        return Counterexample(message, actions, user=user_of(actions[-1]))
 
     def _sources(self, edges: array[int]) -> list[int]:
         """Source state of each edge (edges are sorted by source)."""

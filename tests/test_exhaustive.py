@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from array import array
 from dataclasses import replace
 from functools import cache
 from itertools import pairwise
@@ -495,3 +496,29 @@ def test_a_budgeted_figure_does_not_read_as_a_verdict() -> None:
     assert "stopped by max_states" in got[1].detail
     complete = check_exhaustive(SMALL1, BUILTIN["reference"], names)
     assert not any("in the part explored" in r.detail for r in complete)
+
+
+def test_a_claim_seen_broken_is_violated_even_when_the_budget_runs_out() -> None:
+    # Out of time before judging, an edge already seen breaking a step claim still
+    # decides it: the counterexample follows the exploration's BFS tree to that edge.
+    rep = run_exhaustive(SMALL1, BUILTIN["conservative"], ["no_leak"], max_states=3000)
+    g = rep.graph
+    bad = array("q", [e for e, names in g.move_violations if "no_leak" in names])
+    assert bad and rep.results[0].status is Status.VIOLATED
+    r = exhaustive._Judge(g, 0.0).out_of_time("no_leak", 1.0, bad)
+    assert r.status is Status.VIOLATED and "not sought shortest" in r.detail
+    cx = r.counterexample
+    judged = rep.results[0].counterexample
+    assert judged is not None
+    # BFS: fewest steps (judging seeks the fewest numbered steps, ticks folded)
+    assert cx is not None and len(cx.steps) <= len(judged.steps)
+    states = replay(SMALL1, BUILTIN["conservative"], cx.steps)
+    check = BY_NAME["no_leak"].check
+    assert check is not None and check(
+        SMALL1, BUILTIN["conservative"], states[-2], cx.steps[-1], states[-1]
+    )
+    # nothing seen broken: still not-checked
+    assert (
+        exhaustive._Judge(g, 0.0).out_of_time("no_leak", 1.0, array("q")).status
+        is Status.NOT_CHECKED
+    )

@@ -331,13 +331,15 @@ def test_judging_stops_when_the_budget_runs_out_mid_claim(monkeypatch: pytest.Mo
 
 
 def test_the_time_budget_covers_judging(monkeypatch: pytest.MonkeyPatch) -> None:
-    # exploration finishes well within the budget, but judging finds it spent: the
-    # claims not yet judged are not-checked, and a violation already seen is said so
-    ticks = iter([0.0])  # the run starts at 0; every later reading says 1 s later
+    # exploration finishes well within the budget, but judging finds it spent: a claim
+    # not yet judged is not-checked, unless it was already seen broken (violated, with
+    # the exploration's path to it)
     cfg = preset("small").with_(users=1, limit=1)
+    names = ["no_healthy_eviction", "per_user_limit"]
+    ticks = iter([0.0])  # the run starts at 0; every later reading says 1 s later
     clock = SimpleNamespace(perf_counter=lambda: next(ticks, 1.0))
     monkeypatch.setattr(exhaustive, "time", clock)
-    got = check_exhaustive(cfg, BUILTIN["graduated"], ["no_healthy_eviction"], timeout=0.5)
-    assert got[0].status is Status.NOT_CHECKED
-    assert "budget ran out before this claim was judged" in got[0].detail
-    assert "a violation was seen" in got[0].detail
+    got = check_exhaustive(cfg, BUILTIN["graduated"], names, timeout=0.5)
+    assert [r.status for r in got] == [Status.VIOLATED, Status.NOT_CHECKED]
+    assert all("budget ran out before this claim was judged" in r.detail for r in got)
+    assert got[0].counterexample is not None and "not sought shortest" in got[0].detail
