@@ -30,6 +30,7 @@ from wsmodel.model import (
 )
 from wsmodel.properties import search
 from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES, Kind
+from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.expectations import MUST_BREAK, MUST_HOLD
 from wsmodel.properties.results import Result, Status, replay
 from wsmodel.properties.search import (
@@ -128,6 +129,35 @@ def test_declared_verdicts(policy: str, verdicts: dict[str, dict[str, Result]]) 
         assert got[name].status is Status.VIOLATED, f"{policy} should break {name}"
     for name in MUST_HOLD.get(policy, frozenset()):
         assert got[name].status is Status.HOLDS, f"{policy} should hold {name}"
+
+
+def _cell(r: Result, declared: bool) -> str:
+    if r.status is Status.VIOLATED:
+        return "**V**" if declared else "V"
+    return "h*" if r.witnessed is False else "h" if r.status is Status.HOLDS else "?"
+
+
+@pytest.mark.slow
+def test_the_policies_page_shows_what_both_engines_find(
+    verdicts: dict[str, dict[str, Result]],
+) -> None:
+    # docs/policies.md "What the model finds": this search (H) and the exhaustive
+    # engine at small, one user, limit 1 (E), cell for cell, bold where declared.
+    small = preset("small").with_(users=1, limit=1)
+    order = ["conservative", "graduated", "reference"]
+    exhaustive = {p: check_exhaustive(small, BUILTIN[p], NAMES) for p in order}
+
+    def row(i: int, name: str) -> str:
+        cells = []
+        for p in order:
+            d = name in MUST_BREAK.get(p, frozenset())
+            cells.append(f"{_cell(verdicts[p][name], d)} / {_cell(exhaustive[p][i], d)}")
+        return f"| `{name}` | " + " | ".join(cells) + " |"
+
+    page = (Path(__file__).parents[1] / "docs" / "policies.md").read_text()
+    section = page.split("## What the model finds", 1)[1]
+    got = [line for line in section.splitlines() if line.startswith("| `")][: len(NAMES)]
+    assert got == [row(i, name) for i, name in enumerate(NAMES)]
 
 
 @pytest.mark.slow
