@@ -195,8 +195,8 @@ def counterexample_lines(
         alike = n >= c and [e.text for e in entries[n - c : n]] == [e.text for e in entries[n:]]
         # The stem may end in rounds that read like the cycle's: say why they are not in it.
         why = (
-            " (the rounds just before read the same, but ages the words do not show were "
-            "still growing)"
+            " (the rounds just before it look the same; they differ only in ages, which "
+            "the steps do not show)"
             if alike and _only_ages_differ(states[n - c], states[n])
             else ""
         )
@@ -421,14 +421,14 @@ def verdict_table(results: Sequence[Result]) -> list[str]:
     head = "property".ljust(width) + "".join(
         p.ljust(c) for p, c in zip(policies, cols, strict=True)
     )
-    lines = [head, "-" * len(head)]
+    lines = [head.rstrip(), "-" * len(head.rstrip())]
     for prop in props:
         cells = []
         for pol, c in zip(policies, cols, strict=True):
             r = by.get((pol, prop))
             cell = "—" if r is None else _cell(r)
             cells.append(cell.ljust(c))
-        lines.append(prop.ljust(width) + "".join(cells))
+        lines.append((prop.ljust(width) + "".join(cells)).rstrip())  # no trailing blanks
     return lines
 
 
