@@ -604,12 +604,13 @@ class _Judge:
             ):
                 raise _EngineFault(f"the {run} run's {connect} does not reproduce its outcome")
         message = (
-            f"user {u1}'s last Connect is {o1.value} in this run but {o2.value} in another "
+            f"user {u1}'s last connect is {o1.value} in this run but {o2.value} in another "
             f"(the contrast, shown after it) that brings user {u1} to the same state before "
             "it (up to manager keys and ages nothing reads): the outcome depends on "
             "something outside the user's own state"
             + (
-                f" (the shared policy state: {r1.shared} vs {final2.shared})"
+                f" (the shared policy state: {r1.shared} in this run, {final2.shared} in "
+                "the contrast)"
                 if r1.shared != final2.shared
                 else ""
             )

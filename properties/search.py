@@ -222,7 +222,10 @@ def isolation_replay(run: Run, user: int) -> None:
         with_others = plan_connect(config, policy, whole, user).outcome
         without = plan_connect(config, policy, lone, user).outcome
         if with_others is not without:
-            shared = f" (the shared policy state: {whole.shared} vs {lone.shared})"
+            shared = (
+                f" (the shared policy state: {whole.shared} in this run, {lone.shared} "
+                "without the others)"
+            )
             raise Violation(
                 "isolation",
                 Counterexample(
