@@ -29,6 +29,7 @@ from wsmodel.model import (
     Tick,
     Traffic,
     plan_connect,
+    step,
 )
 from wsmodel.properties.catalogue import BY_NAME, CATALOGUE, plural
 from wsmodel.properties.results import Counterexample, Result, Status, replay
@@ -165,7 +166,9 @@ def _next_key(name: str) -> str | None:
 
 
 def summarize_state(state: State) -> str:
-    return " | ".join(summarize_user(state, u) for u in range(len(state.users)))
+    users = " | ".join(summarize_user(state, u) for u in range(len(state.users)))
+    # The policy's shared state (graduated's breaker) decides admissions too: show it.
+    return users if state.shared is None else f"{users} | shared: {state.shared}"
 
 
 # --- counterexamples -----------------------------------------------------------------
@@ -180,7 +183,11 @@ def counterexample_lines(
     actions = (*cx.steps, *cx.cycle)
     states = replay(config, policy, actions)
     entries = [
-        _Entry(a.system, describe(config, policy, states[i], a, states[i + 1]), states[i + 1])
+        _Entry(
+            _reaction_to(config, policy, actions, states, i),
+            describe(config, policy, states[i], a, states[i + 1]),
+            states[i + 1],
+        )
         for i, a in enumerate(actions)
     ]
     shown = [not _idle_sweep(a, states[i], states[i + 1]) for i, a in enumerate(actions)]
@@ -240,7 +247,8 @@ def counterexample_lines(
                 if every_state:
                     lines.append(f"          state: {summarize_state(block.after)}")
             r += 1
-    lines.append(f"   state after the last step: {summarize_state(states[-1])}")
+    if not every_state:  # else the last step's own state line says it
+        lines.append(f"   state after the last step: {summarize_state(states[-1])}")
     if cx.contrast:
         other = replace(cx, steps=cx.contrast, cycle=(), contrast=(), probe_from=None)
         lines.append(
@@ -250,6 +258,21 @@ def counterexample_lines(
         )
         lines += counterexample_lines(config, policy, other, every_state=every_state)
     return lines
+
+
+def _reaction_to(
+    config: Config, policy: Policy, actions: Sequence[Action], states: list[State], i: int
+) -> bool:
+    """Whether system action i is a reaction to the last environment action before it
+    (shown indented under it): it was not yet due before that action. One that was
+    already due (an idle verdict from the last tick, taken after a connect) is a step
+    of its own."""
+    if not actions[i].system:
+        return False
+    anchor = i - 1
+    while anchor >= 0 and actions[anchor].system:
+        anchor -= 1
+    return anchor < 0 or step(config, policy, states[anchor], actions[i]) is None
 
 
 def _only_ages_differ(a: State, b: State) -> bool:

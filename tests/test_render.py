@@ -11,6 +11,7 @@ from wsmodel.model import (
     Connect,
     Decision,
     FinishClose,
+    GoIdle,
     Phase,
     Policy,
     Registry,
@@ -33,6 +34,7 @@ from wsmodel.properties.render import (
     _only_ages_differ,
     counterexample_lines,
     describe,
+    summarize_state,
 )
 from wsmodel.properties.results import Counterexample, replay
 from wsmodel.properties.search import Run, Violation, check_recovery
@@ -223,6 +225,8 @@ def test_the_state_when_faults_stop_is_shown() -> None:
     at = next(i for i, line in enumerate(lines) if line.startswith("   -- faults stop;"))
     assert lines[at - 1].lstrip().startswith("state:")
     assert not lines[at + 1].lstrip().startswith("state:")
+    assert lines[-1].lstrip().startswith("state:")  # not repeated as "state after the last step"
+    assert not any(line.startswith("   state after the last step") for line in lines)
 
 
 class RemovesThenRejects(Policy):
@@ -244,3 +248,24 @@ def test_a_rejection_after_a_cleanup_that_did_something() -> None:
     assert describe(CONFIG, pol, before, Connect(0), after) == (
         "user 0 connects: rejected after a cleanup that removes m0; retry after 2 ticks"
     )
+
+
+def test_a_reaction_is_indented_only_under_the_step_that_caused_it() -> None:
+    # m0 goes idle because of the third tick: under the ticks if it follows them, a
+    # step of its own if user 1's connect comes between (it did not cause it).
+    small = preset("small").with_(users=2, limit=1)
+    pol = BUILTIN["conservative"]
+    start_ = (Connect(0), Tick(), Tick(), Tick())
+    idle = "user 0's m0 goes idle (3 ticks without inbound traffic)"
+    at_once = counterexample_lines(small, pol, Counterexample("x", (*start_, GoIdle(0, 0))))
+    assert at_once[1:3] == ["   2. 3 ticks pass", f"        ↳ {idle}"]
+    later = (*start_, Connect(1), GoIdle(0, 0))
+    lines = counterexample_lines(small, pol, Counterexample("x", later))
+    assert lines[2:4] == ["   3. user 1 connects: admitted as m0", f"   4. {idle}"]
+
+
+def test_a_state_shows_the_policys_shared_state() -> None:
+    # graduated's breaker decides admissions: a state line without it would hide why
+    grad = start(CONFIG, BUILTIN["graduated"])
+    assert summarize_state(grad).endswith(" | shared: Breaker(failures=0, open_for=0)")
+    assert "shared" not in summarize_state(start(CONFIG, BUILTIN["reference"]))
