@@ -326,10 +326,16 @@ def _failed_line(wrong: list[tuple[str, str, str]], whole_catalogue: bool) -> st
     groups: dict[tuple[str, str], list[str]] = {}
     for policy, prop, what in wrong:
         groups.setdefault((policy, what), []).append(prop)
-    parts = []
+    # Then policies that failed in the same way: "graduated, reference: isolation ...".
+    same: dict[tuple[tuple[str, ...], str], list[str]] = {}
     for (policy, what), props in groups.items():
-        names = "every claim" if whole_catalogue and len(props) == len(NAMES) else ", ".join(props)
-        parts.append(f"{policy}: {names} {what}")
+        same.setdefault((tuple(props), what), []).append(policy)
+    parts = []
+    for (claims, what), owners in same.items():
+        names = (
+            "every claim" if whole_catalogue and len(claims) == len(NAMES) else ", ".join(claims)
+        )
+        parts.append(f"{', '.join(owners)}: {names} {what}")
     return "; ".join(parts)
 
 
@@ -407,9 +413,13 @@ def verify(args: argparse.Namespace) -> int:
     print()
     for line in render.verdict_table(results):
         print(line)
+    # One line per distinct detail: the same reason for several policies is said once.
+    details: dict[tuple[str, str], list[str]] = {}
     for r in results:
         if r.detail and r.status is not Status.VIOLATED:
-            print(f"  {r.policy} {r.property}: {r.detail}")
+            details.setdefault((r.property, r.detail), []).append(r.policy)
+    for (prop, detail), owners in details.items():
+        print(f"  {', '.join(owners)} {prop}: {detail}")
     shown: dict[tuple[str, Counterexample], str] = {}
     for r in results:
         if r.status is Status.VIOLATED and r.counterexample is not None:

@@ -583,7 +583,7 @@ def _every(seconds: float, report: Callable[[int], None]) -> Callable[[], None]:
 # Why the search leaves isolation not-checked with one user.
 ONE_USER_ISOLATION = (
     "not checked with one user: the search compares a user's run with the same run "
-    "without the other users, and there are none, so the check could not fail; "
+    "without the other users, and there are none, so the check could not fail; use "
     "--users 2, or --engine exhaustive, which also judges a user's admission against "
     "the shared policy state"
 )

@@ -312,6 +312,15 @@ def test_an_undecided_claim_says_why_whatever_was_declared(
         for p in ("graduated", "reference")
     ]
     assert doc["policies"]["conservative"]["isolation"]["status"] == "not-checked"
+    # the human output says a reason shared by several policies once
+    code, out, _ = run(capsys, "verify", *argv)
+    lines = out.splitlines()
+    assert sum("not checked with one user" in line for line in lines) == 1
+    assert "  conservative, graduated, reference isolation: not checked with one user" in out
+    (failed,) = [line for line in lines if line.startswith("FAILED")]
+    assert failed.startswith(
+        "FAILED: graduated, reference: isolation not checked (one user: the search needs two) ("
+    )
     # With the exhaustive engine one user is enough: graduated's breaker is found.
     code, doc = verify_json(capsys, "--engine", "exhaustive", "--users", "1", *FAST[-1:])
     assert code == 0 and doc["policies"]["graduated"]["isolation"]["status"] == "violated"
