@@ -212,7 +212,7 @@ class Registry:
         m = self._get(manager_id, "remove")
         if m.phase is not Phase.CLOSED:
             raise PolicyError(
-                f"policy removed entry m{manager_id} whose socket is still {m.transport.value}; "
+                f"removed entry m{manager_id} whose socket is still {m.transport.value}; "
                 "close or abort it first"
             )
         del self._managers[manager_id]
@@ -222,7 +222,7 @@ class Registry:
 
     def _get(self, manager_id: object, operation: str) -> Manager:
         if not isinstance(manager_id, int) or manager_id not in self._managers:
-            raise PolicyError(f"policy called {operation}({manager_id!r}): no such entry")
+            raise PolicyError(f"called {operation}({manager_id!r}): no such entry")
         return self._managers[manager_id]
 
     def _begin_close(self, m: Manager) -> Manager:
@@ -264,7 +264,7 @@ def require_hashable(policy: Policy, what: str, value: object) -> None:
 
 def _positive(value: object, what: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise PolicyError(f"policy gave a {what} of {value!r}; it must be a positive integer")
+        raise PolicyError(f"gave a {what} of {value!r}; it must be a positive integer")
 
 
 def begin_close(m: Manager, *, hangs: bool, aborting: bool) -> Manager:

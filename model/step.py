@@ -230,21 +230,24 @@ def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
     nothing."""
     try:
         return call()
-    except PolicyError:
-        raise
+    except PolicyError as exc:  # the registry refused a call: say which policy, and where
+        where = _where(policy, exc)
+        raise PolicyError(f"policy {policy.name!r}, in {method} ({where}): {exc}") from exc
     except Exception as exc:
-        # Where in the policy's own code (its classes' files; failing those, anything
-        # outside wsmodel), so the user need not rerun it to find out.
-        frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if not Path(f.filename).absolute().is_relative_to(_PACKAGE)]
-        files = {
-            getattr(sys.modules.get(c.__module__), "__file__", 0) for c in type(policy).__mro__
-        }
-        frame = ([f for f in own if f.filename in files] or own or frames)[-1]
-        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        where = _where(policy, exc)
         raise PolicyError(
             f"policy {policy.name!r} raised {type(exc).__name__} in {method} ({where}): {exc}"
         ) from exc
+
+
+def _where(policy: Policy, exc: BaseException) -> str:
+    """file:line in the policy's own code (its classes' files; failing those, anything
+    outside wsmodel) where ``exc`` came from, so the user need not rerun it to find out."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if not Path(f.filename).absolute().is_relative_to(_PACKAGE)]
+    files = {getattr(sys.modules.get(c.__module__), "__file__", 0) for c in type(policy).__mro__}
+    frame = ([f for f in own if f.filename in files] or own or frames)[-1]
+    return f"{Path(frame.filename).name}:{frame.lineno}"
 
 
 # --- time ------------------------------------------------------------------------

@@ -384,6 +384,24 @@ def test_a_policy_error_names_the_line_in_the_policy() -> None:
         step(PRODUCTION, pol, start(PRODUCTION, pol), Connect(0))
     assert f"raised JSONDecodeError in on_connect (test_model.py:{line}): " in str(exc.value)
 
+    # A call the registry refuses: the policy and its line are named too.
+    class ZeroProbe(Reference):
+        name = "zero-probe"
+
+        def on_connect(self, registry: Registry) -> Decision:
+            registry.probe(registry.entries[0].id, 0)  # the line the message names
+            return Admit()
+
+    zero = ZeroProbe()
+    state = state_with(zero, (manager(0),))
+    line = inspect.getsourcelines(ZeroProbe.on_connect)[1] + 1
+    with pytest.raises(PolicyError) as exc:
+        step(PRODUCTION, zero, state, Connect(0))
+    assert str(exc.value) == (
+        f"policy 'zero-probe', in on_connect (test_model.py:{line}): "
+        "gave a probe timeout of 0; it must be a positive integer"
+    )
+
 
 def test_a_sweep_that_hangs_keeps_what_it_did_before_the_hang() -> None:
     # A sweep awaiting a hanging close without a deadline never returns: the model
