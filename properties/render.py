@@ -55,9 +55,10 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
                 f"user {u} connects: its emergency cleanup {did + ' and ' if did else ''}awaits "
                 "a close that never ends: the attempt hangs (the client gives up on it)"
             )
-        took = f" {plan.elapsed * config.tick_ms} ms" if plan.elapsed else ""
-        cleanup = f" after a{took} cleanup that {did}" if did else ""
-        cleanup = cleanup or (f" after a{took} cleanup" if took else "")
+        # "a cleanup of 11000 ms": no article to agree with the number
+        took = f" of {plan.elapsed * config.tick_ms} ms" if plan.elapsed else ""
+        cleanup = f" after a cleanup{took} that {did}" if did else ""
+        cleanup = cleanup or (f" after a cleanup{took}" if took else "")
         if plan.outcome is Outcome.ADMITTED:
             return f"user {u} connects: admitted as m{before.users[u].next_id}{cleanup}"
         sep = "; " if did else ", "  # after a list of what the cleanup did, a comma would join it

@@ -158,6 +158,15 @@ def test_a_connect_says_what_its_cleanup_did() -> None:
         text
         == "user 0 connects: admitted as m20 after a cleanup that closes and removes m0 … m9 (10)"
     )
+    # a probe of a stuck peer costs its timeout: the cleanup's duration is said too
+    while run.state.users[0].live_count < CONFIG.limit:
+        run.connect(0)
+    assert run.apply(Stall(0, run.state.users[0].managers[-1].id))
+    run.connect(0)
+    text = describe(CONFIG, run.policy, run.states[-2], run.trace[-1], run.states[-1])
+    assert text == (
+        "user 0 connects: admitted as m30 after a cleanup of 12000 ms that closes and removes m29"
+    )
 
 
 def test_cleanup_effects_in_words() -> None:
