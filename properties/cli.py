@@ -23,7 +23,7 @@ from wsmodel.properties import render
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected
 from wsmodel.properties.loader import UsageError, load_policy, validate_policy
-from wsmodel.properties.results import Counterexample, Result, Status
+from wsmodel.properties.results import Counterexample, Result, Status, split_scope
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
@@ -413,11 +413,18 @@ def verify(args: argparse.Namespace) -> int:
     print()
     for line in render.verdict_table(results):
         print(line)
-    # One line per distinct detail: the same reason for several policies is said once.
+    # The exhaustive scope once per policy, then one line per distinct detail: the same
+    # reason for several policies is said once.
+    scopes: dict[str, str] = {}
     details: dict[tuple[str, str], list[str]] = {}
     for r in results:
-        if r.detail and r.status is not Status.VIOLATED:
-            details.setdefault((r.property, r.detail), []).append(r.policy)
+        own, scope = split_scope(r.detail) if r.engine == "exhaustive" else (r.detail, "")
+        if scope:
+            scopes[r.policy] = scope
+        if own and r.status is not Status.VIOLATED:
+            details.setdefault((r.property, own), []).append(r.policy)
+    for name, scope in scopes.items():
+        print(f"  {name}: {'judged on ' if scope.startswith('all ') else ''}{scope}")
     for (prop, detail), owners in details.items():
         print(f"  {', '.join(owners)} {prop}: {detail}")
     shown: dict[tuple[str, Counterexample], str] = {}

@@ -56,7 +56,7 @@ from wsmodel.properties.fairness import (
     retry_product,
     strongly_connected,
 )
-from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned
+from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned, scope_text
 
 __all__ = ["ENGINE", "Report", "check_exhaustive", "run_exhaustive"]
 
@@ -236,12 +236,7 @@ class _Judge:
 
     def scope(self) -> str:
         g = self.g
-        if not g.complete:
-            return (
-                f"stopped by {g.stopped_by} after {len(g.states):,} states "
-                f"({g.expanded:,} expanded)"
-            )
-        return f"all {len(g.states):,} reachable states"
+        return scope_text(g.complete, g.stopped_by, len(g.states), g.expanded)
 
     def poll(self) -> None:
         """Raise _OutOfTime once the budget's deadline has passed."""

@@ -4,6 +4,7 @@ as replayable action sequences. Both engines produce these; the CLI renders them
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -106,3 +107,22 @@ def gc_tuned(threshold0: int | None) -> Callable[[Callable[P, R]], Callable[P, R
         return tuned
 
     return tune
+
+
+# --- an exhaustive result's scope ----------------------------------------------------
+
+
+def scope_text(complete: bool, stopped_by: str, states: int, expanded: int) -> str:
+    """What an exhaustive run covered; every detail of its results ends with it."""
+    if not complete:
+        return f"stopped by {stopped_by} after {states:,} states ({expanded:,} expanded)"
+    return f"all {states:,} reachable states"
+
+
+def split_scope(detail: str) -> tuple[str, str]:
+    """A detail's own part, and the scope_text it ends with, if any: the CLI says the
+    scope once per policy rather than on every claim."""
+    head, _, tail = detail.rpartition("; ")
+    if tail.startswith("stopped by ") or re.fullmatch(r"all [\d,]+ reachable states", tail):
+        return head, tail
+    return detail, ""

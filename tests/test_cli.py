@@ -14,6 +14,7 @@ from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
 from wsmodel.properties.render import JSON_SCHEMA
+from wsmodel.properties.results import scope_text, split_scope
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST = ["--preset", "small", "--examples", "20", "--quiet"]
@@ -384,3 +385,26 @@ def test_explain_a_claim_left_undecided_is_not_success(capsys: pytest.CaptureFix
     assert out.startswith("wsmodel explain: engine exhaustive, preset small (users 1, limit 1, ")
     assert main(argv) == 0
     assert "holds, by the exhaustive engine; " in capsys.readouterr().out
+
+
+def test_the_exhaustive_scope_is_said_once_per_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", "--engine", "exhaustive", "--quiet")
+    assert code == 0
+    assert out.count("reachable states") == 3  # not on every claim's detail
+    assert "  reference: judged on all 1,016 reachable states\n" in out
+    # the JSON keeps it in every detail, for machines reading one result alone
+    _, doc = verify_json(capsys, "--engine", "exhaustive", "--policy", "reference", "--quiet")
+    assert all(
+        r["detail"].endswith("all 1,016 reachable states")
+        for r in doc["policies"]["reference"].values()
+    )
+
+
+def test_split_scope_undoes_scope_text() -> None:
+    for scope in (scope_text(True, "", 1016, 1016), scope_text(False, "timeout", 2000, 1500)):
+        assert split_scope(f"worst: 2 ticks; bound 4; {scope}") == (
+            "worst: 2 ticks; bound 4",
+            scope,
+        )
+        assert split_scope(scope) == ("", scope)
+    assert split_scope("implied by no_permanent_block") == ("implied by no_permanent_block", "")
