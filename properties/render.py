@@ -22,6 +22,7 @@ from wsmodel.model import (
     Outcome,
     Phase,
     Policy,
+    PolicyError,
     ServerSend,
     Stall,
     State,
@@ -183,12 +184,9 @@ def counterexample_lines(
     steps up to and including a tick) that repeat."""
     actions = (*cx.steps, *cx.cycle)
     states = replay(config, policy, actions)
+    reactions = _reactions(config, policy, actions, states)
     entries = [
-        _Entry(
-            _reaction_to(config, policy, actions, states, i),
-            describe(config, policy, states[i], a, states[i + 1]),
-            states[i + 1],
-        )
+        _Entry(reactions[i], describe(config, policy, states[i], a, states[i + 1]), states[i + 1])
         for i, a in enumerate(actions)
     ]
     shown = [not _idle_sweep(a, states[i], states[i + 1]) for i, a in enumerate(actions)]
@@ -261,19 +259,28 @@ def counterexample_lines(
     return lines
 
 
-def _reaction_to(
-    config: Config, policy: Policy, actions: Sequence[Action], states: list[State], i: int
-) -> bool:
-    """Whether system action i is a reaction to the last environment action before it
-    (shown indented under it): it was not yet due before that action. One that was
+def _reactions(
+    config: Config, policy: Policy, actions: Sequence[Action], states: list[State]
+) -> list[bool]:
+    """Per action, whether it is a reaction to the last step shown on its own line (and
+    is indented under it): a system action that was not yet due before that step. One
     already due (an idle verdict from the last tick, taken after a connect) is a step
-    of its own."""
-    if not actions[i].system:
-        return False
-    anchor = i - 1
-    while anchor >= 0 and actions[anchor].system:
-        anchor -= 1
-    return anchor < 0 or step(config, policy, states[anchor], actions[i]) is None
+    of its own, and later reactions then hang under it."""
+    out: list[bool] = []
+    parent = -1  # the last action shown as a step of its own
+    for i, a in enumerate(actions):
+        reaction = a.system and parent >= 0 and not _enabled(config, policy, states[parent], a)
+        out.append(reaction)
+        if not reaction:
+            parent = i
+    return out
+
+
+def _enabled(config: Config, policy: Policy, state: State, a: Action) -> bool:
+    try:
+        return step(config, policy, state, a) is not None
+    except PolicyError:  # a policy's sweep that fails there: say nothing about causes
+        return True
 
 
 def _only_ages_differ(a: State, b: State) -> bool:

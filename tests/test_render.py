@@ -271,6 +271,20 @@ def test_a_reaction_is_indented_only_under_the_step_that_caused_it() -> None:
     later = (*start_, Connect(1), GoIdle(0, 0))
     lines = counterexample_lines(small, pol, Counterexample("x", later))
     assert lines[2:4] == ["   3. user 1 connects: admitted as m0", f"   4. {idle}"]
+    # a step of its own is no parent for a reaction that was due before it (a review)
+    closes = (Connect(0), Connect(1), ClientClose(0, 0), ClientClose(1, 0))
+    both = (*closes, FinishClose(0, 0), FinishClose(1, 0))
+    lines = counterexample_lines(small, pol, Counterexample("x", both))
+    assert lines[4:6] == [
+        "   5. the close of user 0's m0 completes",
+        "   6. the close of user 1's m0 completes",
+    ]
+    # and a reaction to a step of its own hangs under it
+    lines = counterexample_lines(small, pol, Counterexample("x", (*closes[:3], FinishClose(0, 0))))
+    assert lines[2:4] == [
+        "   3. the client closes user 0's m0",
+        "        ↳ the close of user 0's m0 completes",
+    ]
 
 
 def test_a_state_shows_the_policys_shared_state() -> None:
