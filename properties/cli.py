@@ -424,7 +424,7 @@ def verify(args: argparse.Namespace) -> int:
         if own and r.status is not Status.VIOLATED:
             details.setdefault((r.property, own), []).append(r.policy)
     for name, scope in scopes.items():
-        print(f"  {name}: {'judged on ' if scope.startswith('all ') else ''}{scope}")
+        print(f"  {name}: {'explored ' if scope.startswith('all ') else ''}{scope}")
     for (prop, detail), owners in details.items():
         print(f"  {', '.join(owners)} {prop}: {detail}")
     shown: dict[tuple[str, Counterexample], str] = {}

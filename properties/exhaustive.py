@@ -105,7 +105,8 @@ def run_exhaustive(
     ``max_memory_mb``) stop the exploration cleanly; what was not proven is then
     ``not-checked``. ``timeout`` covers judging too: exploration gets ``EXPLORE_SHARE`` of it,
     and a claim not yet judged, or still being judged, when it runs out is
-    ``not-checked`` (judging's long loops poll the deadline). A fault in the
+    ``not-checked`` (judging's long loops poll the deadline), unless an edge was already
+    seen breaking it: it is then violated, traced along the BFS tree. A fault in the
     engine itself while judging one claim is reported as that claim ``not-checked`` with
     the error in its detail, never raised.
     """
@@ -169,9 +170,10 @@ def run_exhaustive(
 
     judge = _Judge(g, t0, None if timeout is None else t0 + timeout)
     results: dict[str, Result] = {}
-    # Cheapest first, so that a budget leaves the costly claims undecided, not these:
-    # the claims seen broken (a trace decides them), the other safety claims, liveness.
-    for name in sorted(wanted, key=lambda n: (not bad_edges.get(n), n in LIVENESS_NAMES)):
+    # So that a budget decides as many claims as it can: the safety claims not seen
+    # broken, then liveness, then those seen broken, which a budget cannot leave
+    # undecided (out_of_time traces them), only without the search for the shortest.
+    for name in sorted(wanted, key=lambda n: (bool(bad_edges.get(n)), n in LIVENESS_NAMES)):
         late = timeout is not None and time.perf_counter() - t0 > timeout
         if progress is not None and not late:
             progress(f"{policy.name} exhaustive: judging {name}")
@@ -339,7 +341,11 @@ class _Judge:
                 return (1 if flag else big + 1), 1
             return big + 1, 0
 
+        pops = 0
         while heap:
+            pops += 1
+            if pops & 4095 == 0:
+                self.poll()  # a large graph's search must keep to the budget too
             d, s, flag = heapq.heappop(heap)
             if dist.get((s, flag), -1) != d:
                 continue

@@ -391,7 +391,7 @@ def test_the_exhaustive_scope_is_said_once_per_policy(capsys: pytest.CaptureFixt
     code, out, _ = run(capsys, "verify", "--engine", "exhaustive", "--quiet")
     assert code == 0
     assert out.count("reachable states") == 3  # not on every claim's detail
-    assert "  reference: judged on all 1,016 reachable states\n" in out
+    assert "  reference: explored all 1,016 reachable states\n" in out
     # the JSON keeps it in every detail, for machines reading one result alone
     _, doc = verify_json(capsys, "--engine", "exhaustive", "--policy", "reference", "--quiet")
     assert all(

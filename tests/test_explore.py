@@ -335,11 +335,12 @@ def test_the_time_budget_covers_judging(monkeypatch: pytest.MonkeyPatch) -> None
     # not yet judged is not-checked, unless it was already seen broken (violated, with
     # the exploration's path to it)
     cfg = preset("small").with_(users=1, limit=1)
-    names = ["no_healthy_eviction", "per_user_limit"]
+    names = ["no_healthy_eviction", "per_user_limit"]  # not the judging order: put back
     ticks = iter([0.0])  # the run starts at 0; every later reading says 1 s later
     clock = SimpleNamespace(perf_counter=lambda: next(ticks, 1.0))
     monkeypatch.setattr(exhaustive, "time", clock)
     got = check_exhaustive(cfg, BUILTIN["graduated"], names, timeout=0.5)
+    assert [r.property for r in got] == names
     assert [r.status for r in got] == [Status.VIOLATED, Status.NOT_CHECKED]
     assert all("budget ran out before this claim was judged" in r.detail for r in got)
     assert got[0].counterexample is not None and "not sought shortest" in got[0].detail
