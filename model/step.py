@@ -17,6 +17,7 @@ alternate forever within one tick (a Zeno run) and the state space would be infi
 from __future__ import annotations
 
 import sys
+import sysconfig
 import traceback
 from collections.abc import Callable, Hashable
 from contextlib import suppress
@@ -219,8 +220,13 @@ def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> 
     )
 
 
-# wsmodel itself, as imported (not resolved: an editable install links to the checkout)
+# wsmodel itself, as imported (not resolved: an editable install links to the checkout),
+# and the installed libraries (the standard library, site-packages)
 _PACKAGE = Path(__file__).absolute().parents[1]
+_LIBRARIES = tuple(
+    Path(sysconfig.get_paths()[k]).absolute()
+    for k in ("stdlib", "platstdlib", "purelib", "platlib")
+)
 
 
 def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
@@ -241,13 +247,20 @@ def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
 
 
 def _where(policy: Policy, exc: BaseException) -> str:
-    """file:line in the policy's own code (its classes' files; failing those, anything
-    outside wsmodel) where ``exc`` came from, so the user need not rerun it to find out."""
+    """file:line in the user's code where ``exc`` came from (not wsmodel's, not a
+    library's: failing that, the policy's classes' files), so the user need not rerun
+    it to find out."""
     frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if not Path(f.filename).absolute().is_relative_to(_PACKAGE)]
+    own = [f for f in frames if not _under(f.filename, (_PACKAGE,))]
+    users = [f for f in own if not _under(f.filename, _LIBRARIES)]
     files = {getattr(sys.modules.get(c.__module__), "__file__", 0) for c in type(policy).__mro__}
-    frame = ([f for f in own if f.filename in files] or own or frames)[-1]
+    frame = (users or [f for f in own if f.filename in files] or own or frames)[-1]
     return f"{Path(frame.filename).name}:{frame.lineno}"
+
+
+def _under(filename: str, roots: tuple[Path, ...]) -> bool:
+    path = Path(filename).absolute()
+    return any(path.is_relative_to(root) for root in roots)
 
 
 # --- time ------------------------------------------------------------------------

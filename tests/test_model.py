@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
 import inspect
 import json
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -368,7 +370,9 @@ def test_a_policy_that_returns_nothing_broke_the_protocol_it_did_not_hang() -> N
         step(PRODUCTION, pol2, start(PRODUCTION, pol2), Tick())
 
 
-def test_a_policy_error_names_the_line_in_the_policy() -> None:
+def test_a_policy_error_names_the_line_in_the_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Raised inside a library the policy calls: still the policy's own line, the one
     # its author can act on (not json's decoder.py).
     class Parses(Reference):
@@ -383,6 +387,24 @@ def test_a_policy_error_names_the_line_in_the_policy() -> None:
     with pytest.raises(PolicyError) as exc:
         step(PRODUCTION, pol, start(PRODUCTION, pol), Connect(0))
     assert f"raised JSONDecodeError in on_connect (test_model.py:{line}): " in str(exc.value)
+
+    # Raised in a helper module of the user's own: that module's line, not the call.
+    helpers = tmp_path / "policy_helpers.py"
+    helpers.write_text("import json\n\n\ndef parse():\n    return json.loads('{bad')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    parse = importlib.import_module("policy_helpers").parse
+
+    class UsesHelper(Reference):
+        name = "uses-helper"
+
+        def on_connect(self, registry: Registry) -> Decision:
+            parse()
+            return Admit()
+
+    helped = UsesHelper()
+    with pytest.raises(PolicyError) as exc:
+        step(PRODUCTION, helped, start(PRODUCTION, helped), Connect(0))
+    assert "in on_connect (policy_helpers.py:5): " in str(exc.value)
 
     # A call the registry refuses: the policy and its line are named too.
     class ZeroProbe(Reference):
