@@ -434,6 +434,8 @@ def verify(args: argparse.Namespace) -> int:
             print()
             print(f"{r.policy} violates {r.property}: {BY_NAME[r.property].plain}")
             print(f"  {cx.message}")
+            if "budget ran out" in r.detail:  # a counterexample not sought shortest: say so
+                print(f"  ({split_scope(r.detail)[0]})")
             # One run often breaks several claims (a permanent block is also an
             # unbounded recovery): show it once, and point back to it.
             first = shown.setdefault((r.policy, replace(cx, message="")), r.property)

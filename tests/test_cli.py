@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from wsmodel.model import Config, action_from_json, step
 from wsmodel.model import start as initial
+from wsmodel.properties import exhaustive
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
@@ -408,3 +410,16 @@ def test_split_scope_undoes_scope_text() -> None:
         )
         assert split_scope(scope) == ("", scope)
     assert split_scope("implied by no_permanent_block") == ("implied by no_permanent_block", "")
+
+
+def test_a_counterexample_the_budget_cut_short_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Judging finds the budget spent (every clock reading after the first is 1 s on):
+    # the claim seen broken is shown with a note that its run was not sought shortest.
+    ticks = iter([0.0])
+    monkeypatch.setattr(exhaustive, "time", SimpleNamespace(perf_counter=lambda: next(ticks, 1.0)))
+    argv = ["--engine", "exhaustive", "--policy", "graduated", "--property", "no_healthy_eviction"]
+    code, out, _ = run(capsys, "verify", *argv, "--timeout", "0.5", "--quiet")
+    assert code == 1 and "graduated violates no_healthy_eviction" in out
+    assert "  (the 0.5 s budget ran out before this claim was judged: the counterexample is " in out
