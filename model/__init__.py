@@ -26,7 +26,16 @@ from wsmodel.model.actions import (
 from wsmodel.model.config import PRESETS, Config, ConfigError, preset
 from wsmodel.model.lifecycle import ALIVE, EDGES, LIVE, MACHINE, TABLE, Phase, Trigger, fire
 from wsmodel.model.policies import BUILTIN, Breaker, Conservative, Graduated, Reference
-from wsmodel.model.policy import Admit, Decision, ManagerView, Policy, PolicyError, Registry, Reject
+from wsmodel.model.policy import (
+    Admit,
+    Decision,
+    ManagerView,
+    Policy,
+    PolicyError,
+    Registry,
+    Reject,
+    Wait,
+)
 from wsmodel.model.state import Manager, State, Transport, UserState, new_manager
 from wsmodel.model.step import (
     ConnectPlan,
@@ -82,6 +91,7 @@ __all__ = [
     "Transport",
     "Trigger",
     "UserState",
+    "Wait",
     "action_from_json",
     "enabled",
     "environment",

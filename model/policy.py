@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from wsmodel.model.config import Config
 from wsmodel.model.lifecycle import ALIVE, LIVE, Phase, Trigger, fire
@@ -125,6 +125,15 @@ class Policy:
         """The periodic background pass over one user's entries."""
 
 
+class Wait(NamedTuple):
+    """An await that ran into its timeout: a probe of a peer that never answered, or a
+    close cut off at its deadline (then aborted). What a cleanup's duration is made of."""
+
+    what: str  # "probe" or "close"
+    manager: int
+    ticks: int
+
+
 class Registry:
     """One user's registry, handed to a policy for the length of one call.
 
@@ -149,7 +158,7 @@ class Registry:
         self.memory = memory
         self.shared = shared
         self.elapsed = 0  # ticks spent awaiting, so far
-        self.timeouts = 0  # awaits that ran into their timeout, so far
+        self.waits: list[Wait] = []  # the awaits that ran into their timeout, in order
 
     # --- what the policy reads ----------------------------------------------------
 
@@ -166,6 +175,12 @@ class Registry:
         """Entries whose socket is open: not closing, not closed."""
         return sum(1 for m in self._managers.values() if m.phase in LIVE)
 
+    @property
+    def timeouts(self) -> int:
+        """Awaits in this call that ran into their timeout so far: a probe of a peer
+        that never answered, a close cut off at its deadline."""
+        return len(self.waits)
+
     # --- what the policy does -----------------------------------------------------
 
     def probe(self, manager_id: int, timeout: int) -> bool:
@@ -177,7 +192,7 @@ class Registry:
             return True
         if m.phase is Phase.STUCK:
             self.elapsed += timeout
-            self.timeouts += 1
+            self.waits.append(Wait("probe", m.id, timeout))
         return False
 
     def close(self, manager_id: int, deadline: int | None) -> None:
@@ -194,7 +209,7 @@ class Registry:
             else:
                 _positive(deadline, "close deadline")
                 self.elapsed += deadline
-                self.timeouts += 1
+                self.waits.append(Wait("close", m.id, deadline))
                 self._end(m, Trigger.ABORT)
 
     def close_nowait(self, manager_id: int) -> None:

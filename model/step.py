@@ -51,6 +51,7 @@ from wsmodel.model.policy import (
     PolicyError,
     Registry,
     Reject,
+    Wait,
     begin_close,
     end_close,
     require_hashable,
@@ -74,9 +75,15 @@ class ConnectPlan:
     outcome: Outcome
     elapsed: int | None  # ticks the admission decision awaited; None if it never returns
     retry_after: int | None  # the policy's advice on a rejection
-    timeouts: int  # awaits that ran into their deadline (a probe, or a close then aborted)
+    waits: tuple[
+        Wait, ...
+    ]  # awaits that ran into their deadline (a probe, or a close then aborted)
     user: UserState  # the user's state afterwards
     shared: object  # the shared policy state afterwards
+
+    @property
+    def timeouts(self) -> int:
+        return len(self.waits)
 
 
 def start(config: Config, policy: Policy) -> State:
@@ -195,12 +202,12 @@ def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> 
     managers, memory, shared = settle_registry(registry)
     after = user._replace(managers=managers, memory=memory)
     if hung:
-        return ConnectPlan(Outcome.HUNG, None, None, registry.timeouts, after, shared)
+        return ConnectPlan(Outcome.HUNG, None, None, tuple(registry.waits), after, shared)
     if isinstance(decision, Admit):
         new = new_manager(user.next_id)
         after = after._replace(managers=(*after.managers, new), next_id=user.next_id + 1)
         return ConnectPlan(
-            Outcome.ADMITTED, registry.elapsed, None, registry.timeouts, after, shared
+            Outcome.ADMITTED, registry.elapsed, None, tuple(registry.waits), after, shared
         )
     if isinstance(decision, Reject) and (
         decision.retry_after is None
@@ -210,7 +217,7 @@ def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> 
             Outcome.REJECTED,
             registry.elapsed,
             decision.retry_after,
-            registry.timeouts,
+            tuple(registry.waits),
             after,
             shared,
         )

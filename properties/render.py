@@ -29,6 +29,7 @@ from wsmodel.model import (
     Sweep,
     Tick,
     Traffic,
+    Wait,
     plan_connect,
     step,
 )
@@ -58,6 +59,8 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
             )
         # "a cleanup of 11000 ms": no article to agree with the number
         took = f" of {plan.elapsed * config.tick_ms} ms" if plan.elapsed else ""
+        if plan.waits:  # what the time went on, the incident's question
+            took += f" ({_waited(config, plan.waits)})"
         cleanup = f" after a cleanup{took} that {did}" if did else ""
         cleanup = cleanup or (f" after a cleanup{took}" if took else "")
         if plan.outcome is Outcome.ADMITTED:
@@ -89,6 +92,16 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
     ):
         text += "; its entry is removed"
     return text
+
+
+def _waited(config: Config, waits: Sequence[Wait]) -> str:
+    """What a cleanup's duration is made of: "probing m19: 2000 ms, no answer; ..."."""
+    return "; ".join(
+        f"probing m{w.manager}: {w.ticks * config.tick_ms} ms, no answer"
+        if w.what == "probe"
+        else f"closing m{w.manager}: {w.ticks * config.tick_ms} ms, cut off at its deadline"
+        for w in waits
+    )
 
 
 def _cleanup_did(before: tuple[Manager, ...], after: tuple[Manager, ...]) -> str:

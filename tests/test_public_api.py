@@ -52,6 +52,7 @@ MODEL_ALL = [
     "Transport",
     "Trigger",
     "UserState",
+    "Wait",
     "action_from_json",
     "enabled",
     "environment",

@@ -21,7 +21,9 @@ from wsmodel.model import (
     Tick,
     Traffic,
     Transport,
+    Wait,
     new_manager,
+    plan_connect,
     preset,
     start,
     step,
@@ -158,15 +160,20 @@ def test_a_connect_says_what_its_cleanup_did() -> None:
         text
         == "user 0 connects: admitted as m20 after a cleanup that closes and removes m0 … m9 (10)"
     )
-    # a probe of a stuck peer costs its timeout: the cleanup's duration is said too
+    # a probe of a stuck peer costs its timeout, a hung close its deadline: the
+    # cleanup's duration is said, and what it went on
     while run.state.users[0].live_count < CONFIG.limit:
         run.connect(0)
     assert run.apply(Stall(0, run.state.users[0].managers[-1].id))
     run.connect(0)
     text = describe(CONFIG, run.policy, run.states[-2], run.trace[-1], run.states[-1])
     assert text == (
-        "user 0 connects: admitted as m30 after a cleanup of 12000 ms that closes and removes m29"
+        "user 0 connects: admitted as m30 after a cleanup of 12000 ms (probing m29: 2000 ms, "
+        "no answer; closing m29: 10000 ms, cut off at its deadline) that closes and removes m29"
     )
+    plan = plan_connect(CONFIG, run.policy, run.states[-2], 0)
+    assert plan.waits == (Wait("probe", 29, 2), Wait("close", 29, 10))
+    assert plan.elapsed == sum(w.ticks for w in plan.waits) and plan.timeouts == 2
 
 
 def test_cleanup_effects_in_words() -> None:
