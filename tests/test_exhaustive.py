@@ -522,3 +522,15 @@ def test_a_claim_seen_broken_is_violated_even_when_the_budget_runs_out() -> None
         exhaustive._Judge(g, 0.0).out_of_time("no_leak", 1.0, array("q")).status
         is Status.NOT_CHECKED
     )
+
+
+def test_the_shortest_counterexample_search_keeps_to_the_budget() -> None:
+    # It walks the whole graph in the worst case: it must poll the deadline as the
+    # other long loops of judging do.
+    g = run_exhaustive(SMALL1, BUILTIN["graduated"], ["no_leak"]).graph
+    far = max(range(len(g.states)), key=g.depth.__getitem__)  # the last state BFS reached
+    spent = exhaustive._Judge(g, 0.0, deadline=-1.0)  # a deadline already passed
+    with pytest.raises(exhaustive._OutOfTime):
+        spent.shortest({far: [("far", -1)]})
+    ((path, end),) = exhaustive._Judge(g, 0.0).shortest({far: [("far", -1)]}).values()
+    assert end == far and len(path) >= g.depth[far]
