@@ -23,7 +23,7 @@ from wsmodel.properties import render
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected
 from wsmodel.properties.loader import UsageError, load_policy, validate_policy
-from wsmodel.properties.results import Counterexample, Result, Status, split_scope
+from wsmodel.properties.results import Counterexample, Result, Status, full_detail
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
@@ -418,11 +418,10 @@ def verify(args: argparse.Namespace) -> int:
     scopes: dict[str, str] = {}
     details: dict[tuple[str, str], list[str]] = {}
     for r in results:
-        own, scope = split_scope(r.detail) if r.engine == "exhaustive" else (r.detail, "")
-        if scope:
-            scopes[r.policy] = scope
-        if own and r.status is not Status.VIOLATED:
-            details.setdefault((r.property, own), []).append(r.policy)
+        if r.scope:
+            scopes[r.policy] = r.scope
+        if r.detail and r.status is not Status.VIOLATED:
+            details.setdefault((r.property, r.detail), []).append(r.policy)
     for name, scope in scopes.items():
         print(f"  {name}: {'explored ' if scope.startswith('all ') else ''}{scope}")
     for (prop, detail), owners in details.items():
@@ -435,7 +434,7 @@ def verify(args: argparse.Namespace) -> int:
             print(f"{r.policy} violates {r.property}: {BY_NAME[r.property].plain}")
             print(f"  {cx.message}")
             if "budget ran out" in r.detail:  # a counterexample not sought shortest: say so
-                print(f"  ({split_scope(r.detail)[0]})")
+                print(f"  ({r.detail})")
             # One run often breaks several claims (a permanent block is also an
             # unbounded recovery): show it once, and point back to it.
             first = shown.setdefault((r.policy, replace(cx, message="")), r.property)
@@ -464,7 +463,7 @@ def explain(args: argparse.Namespace) -> int:
     by = {"hypothesis": "the Hypothesis search", "exhaustive": "the exhaustive engine"}
     if result.status is not Status.VIOLATED or result.counterexample is None:
         print(f"  {result.status.value}, by {by[result.engine]}; ", end="")
-        print(result.detail or "no counterexample")
+        print(full_detail(result) or "no counterexample")
         # as for verify: a claim the budget left undecided is not a success
         return EXIT_VIOLATED if result.status is Status.NOT_CHECKED else EXIT_OK
     print(f"  found by {by[result.engine]}: {result.counterexample.message}")

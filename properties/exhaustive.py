@@ -56,7 +56,7 @@ from wsmodel.properties.fairness import (
     retry_product,
     strongly_connected,
 )
-from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned, scope_text
+from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned
 
 __all__ = ["ENGINE", "Report", "check_exhaustive", "run_exhaustive"]
 
@@ -238,7 +238,12 @@ class _Judge:
 
     def scope(self) -> str:
         g = self.g
-        return scope_text(g.complete, g.stopped_by, len(g.states), g.expanded)
+        if not g.complete:
+            return (
+                f"stopped by {g.stopped_by} after {len(g.states):,} states "
+                f"({g.expanded:,} expanded)"
+            )
+        return f"all {len(g.states):,} reachable states"
 
     def poll(self) -> None:
         """Raise _OutOfTime once the budget's deadline has passed."""
@@ -253,9 +258,10 @@ class _Judge:
             engine=ENGINE,
             detail=(
                 f"internal error in the exhaustive engine while judging this claim "
-                f"({type(exc).__name__}: {exc}); please report it; {self.scope()}"
+                f"({type(exc).__name__}: {exc}); please report it"
             ),
             coverage={**self.coverage(), "engine_fault": True},
+            scope=self.scope(),
         )
 
     def out_of_time(
@@ -284,8 +290,9 @@ class _Judge:
             property=name,
             status=Status.NOT_CHECKED,
             engine=ENGINE,
-            detail=f"the {timeout:g} s budget ran out {when} this claim was judged; {self.scope()}",
+            detail=f"the {timeout:g} s budget ran out {when} this claim was judged",
             coverage=self.coverage(),
+            scope=self.scope(),
         )
 
     def result(
@@ -304,7 +311,6 @@ class _Judge:
             status = Status.NOT_CHECKED
         if detail and status is Status.NOT_CHECKED:
             detail = f"in the part explored, {detail}"  # not to be read as a verdict
-        full = f"{detail}; {self.scope()}" if detail else self.scope()
         return Result(
             policy=self.policy.name,
             property=name,
@@ -312,8 +318,9 @@ class _Judge:
             engine=ENGINE,
             counterexample=violation,
             witnessed=witnessed,
-            detail=full,
+            detail=detail,
             coverage=self.coverage(),
+            scope=self.scope(),
         )
 
     # shortest paths in the Counterexample.length() metric --------------------------

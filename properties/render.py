@@ -34,7 +34,7 @@ from wsmodel.model import (
     step,
 )
 from wsmodel.properties.catalogue import BY_NAME, CATALOGUE, plural
-from wsmodel.properties.results import Counterexample, Result, Status, replay
+from wsmodel.properties.results import Counterexample, Result, Status, full_detail, replay
 
 JSON_SCHEMA = "wsmodel.verify/1"
 ONE_TICK = "1 tick passes"
@@ -61,8 +61,9 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
         took = f" of {plan.elapsed * config.tick_ms} ms" if plan.elapsed else ""
         if plan.waits:  # what the time went on, the incident's question
             took += f" ({_waited(config, plan.waits)})"
-        cleanup = f" after a cleanup{took} that {did}" if did else ""
-        cleanup = cleanup or (f" after a cleanup{took}" if took else "")
+        cleanup = f" after a cleanup{took}" if took or did else ""
+        if did:
+            cleanup += f" that {did}"
         if plan.outcome is Outcome.ADMITTED:
             return f"user {u} connects: admitted as m{before.users[u].next_id}{cleanup}"
         sep = "; " if did else ", "  # after a list of what the cleanup did, a comma would join it
@@ -508,7 +509,7 @@ def result_json(r: Result, expected: str | None) -> dict[str, Any]:
         "kind": BY_NAME[r.property].kind.value,
         "engine": r.engine,
         "witnessed": r.witnessed,
-        "detail": r.detail,
+        "detail": full_detail(r),
         "coverage": dict(r.coverage),
     }
     if expected is not None:

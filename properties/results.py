@@ -4,7 +4,6 @@ as replayable action sequences. Both engines produce these; the CLI renders them
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -64,6 +63,12 @@ class Result:
     witnessed: bool | None = None  # for safety claims: was the guarded situation reached
     detail: str = ""  # e.g. the worst case found against its bound
     coverage: dict[str, int | float | bool] = field(default_factory=dict)
+    scope: str = ""  # what the exhaustive run covered, shared by its results; "" for a search
+
+
+def full_detail(r: Result) -> str:
+    """A result's detail and the scope it was found in, as one line (JSON, explain)."""
+    return "; ".join(part for part in (r.detail, r.scope) if part)
 
 
 def replay(config: Config, policy: Policy, actions: tuple[Action, ...]) -> list[State]:
@@ -107,22 +112,3 @@ def gc_tuned(threshold0: int | None) -> Callable[[Callable[P, R]], Callable[P, R
         return tuned
 
     return tune
-
-
-# --- an exhaustive result's scope ----------------------------------------------------
-
-
-def scope_text(complete: bool, stopped_by: str, states: int, expanded: int) -> str:
-    """What an exhaustive run covered; every detail of its results ends with it."""
-    if not complete:
-        return f"stopped by {stopped_by} after {states:,} states ({expanded:,} expanded)"
-    return f"all {states:,} reachable states"
-
-
-def split_scope(detail: str) -> tuple[str, str]:
-    """A detail's own part, and the scope_text it ends with, if any: the CLI says the
-    scope once per policy rather than on every claim."""
-    head, _, tail = detail.rpartition("; ")
-    if tail.startswith("stopped by ") or re.fullmatch(r"all [\d,]+ reachable states", tail):
-        return head, tail
-    return detail, ""

@@ -16,7 +16,6 @@ from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
 from wsmodel.properties.render import JSON_SCHEMA
-from wsmodel.properties.results import scope_text, split_scope
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST = ["--preset", "small", "--examples", "20", "--quiet"]
@@ -400,16 +399,6 @@ def test_the_exhaustive_scope_is_said_once_per_policy(capsys: pytest.CaptureFixt
         r["detail"].endswith("all 1,016 reachable states")
         for r in doc["policies"]["reference"].values()
     )
-
-
-def test_split_scope_undoes_scope_text() -> None:
-    for scope in (scope_text(True, "", 1016, 1016), scope_text(False, "timeout", 2000, 1500)):
-        assert split_scope(f"worst: 2 ticks; bound 4; {scope}") == (
-            "worst: 2 ticks; bound 4",
-            scope,
-        )
-        assert split_scope(scope) == ("", scope)
-    assert split_scope("implied by no_permanent_block") == ("implied by no_permanent_block", "")
 
 
 def test_a_counterexample_the_budget_cut_short_says_so(
