@@ -157,7 +157,6 @@ class Registry:
         self._entries: tuple[ManagerView, ...] | None = None  # views, rebuilt after a change
         self.memory = memory
         self.shared = shared
-        self.elapsed = 0  # ticks spent awaiting, so far
         self.waits: list[Wait] = []  # the awaits that ran into their timeout, in order
 
     # --- what the policy reads ----------------------------------------------------
@@ -176,6 +175,12 @@ class Registry:
         return sum(1 for m in self._managers.values() if m.phase in LIVE)
 
     @property
+    def elapsed(self) -> int:
+        """Ticks spent awaiting in this call so far: the awaits that ran into their
+        timeout (a live peer answers, a close that completes returns, at once)."""
+        return sum(w.ticks for w in self.waits)
+
+    @property
     def timeouts(self) -> int:
         """Awaits in this call that ran into their timeout so far: a probe of a peer
         that never answered, a close cut off at its deadline."""
@@ -191,7 +196,6 @@ class Registry:
         if m.phase in ALIVE:
             return True
         if m.phase is Phase.STUCK:
-            self.elapsed += timeout
             self.waits.append(Wait("probe", m.id, timeout))
         return False
 
@@ -208,7 +212,6 @@ class Registry:
                 raise CleanupHung
             else:
                 _positive(deadline, "close deadline")
-                self.elapsed += deadline
                 self.waits.append(Wait("close", m.id, deadline))
                 self._end(m, Trigger.ABORT)
 

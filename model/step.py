@@ -75,9 +75,7 @@ class ConnectPlan:
     outcome: Outcome
     elapsed: int | None  # ticks the admission decision awaited; None if it never returns
     retry_after: int | None  # the policy's advice on a rejection
-    waits: tuple[
-        Wait, ...
-    ]  # awaits that ran into their deadline (a probe, or a close then aborted)
+    waits: tuple[Wait, ...]  # what elapsed is made of: each await that hit its deadline
     user: UserState  # the user's state afterwards
     shared: object  # the shared policy state afterwards
 
