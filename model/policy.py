@@ -32,6 +32,10 @@ class CleanupHung(BaseException):
     A BaseException so that a policy's ``except Exception`` cannot swallow it.
     """
 
+    def __init__(self, manager: int | None = None) -> None:
+        super().__init__(manager)
+        self.manager = manager  # the entry whose close never ends (None: raised by a policy)
+
 
 @dataclass(frozen=True, slots=True)
 class ManagerView:
@@ -209,7 +213,7 @@ class Registry:
             elif not m.close_hangs:
                 self._end(m, Trigger.FINISH_CLOSE)
             elif deadline is None:
-                raise CleanupHung
+                raise CleanupHung(m.id)
             else:
                 _positive(deadline, "close deadline")
                 self.waits.append(Wait("close", m.id, deadline))

@@ -20,12 +20,11 @@ import sys
 import sysconfig
 import traceback
 from collections.abc import Callable, Hashable
-from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from wsmodel.model.actions import (
     AbortClose,
@@ -78,6 +77,7 @@ class ConnectPlan:
     waits: tuple[Wait, ...]  # what elapsed is made of: each await that hit its deadline
     user: UserState  # the user's state afterwards
     shared: object  # the shared policy state afterwards
+    hung_on: int | None = None  # if HUNG: the entry whose close never ends (None: not known)
 
     @property
     def timeouts(self) -> int:
@@ -118,14 +118,9 @@ def step(config: Config, policy: Policy, state: State, action: Action) -> State 
         period = policy.sweep_period(config)
         if period is None or user.since_sweep < period:
             return None
-        registry = Registry(config, policy, user.managers, user.memory, state.shared)
-        # A sweep that awaits a hanging close stops there; what it did so far stands,
-        # and the next period's sweep starts afresh (as a restarted background task).
-        with suppress(CleanupHung):
-            _call(policy, "sweep", lambda: policy.sweep(registry))
-        managers, memory, shared = settle_registry(registry)
-        swept = user._replace(managers=managers, since_sweep=0, memory=memory)
-        return _with_user(state._replace(shared=shared), action.user, swept)
+        sweep = plan_sweep(config, policy, state, action.user)
+        swept = sweep.user._replace(since_sweep=0)
+        return _with_user(state._replace(shared=sweep.shared), action.user, swept)
     m = user.find(action.manager)
     if m is None:
         return None
@@ -191,38 +186,70 @@ def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> 
     # Cached: the step and several claims ask for the same plan, and the exhaustive
     # engine's judging asks again for every user state. 2**18 entries hold all of a
     # one-user, limit-2 graph's (96k user states) from exploration to judging.
-    registry = Registry(config, policy, user.managers, user.memory, shared)
-    hung = False
-    try:
-        decision = _call(policy, "on_connect", lambda: policy.on_connect(registry))
-    except CleanupHung:  # the cleanup awaited a close that never ends
-        hung = True
-    managers, memory, shared = settle_registry(registry)
-    after = user._replace(managers=managers, memory=memory)
-    if hung:
-        return ConnectPlan(Outcome.HUNG, None, None, tuple(registry.waits), after, shared)
+    run = _run(config, policy, "on_connect", user, shared)
+    after = run.user
+    if run.hung:
+        return ConnectPlan(Outcome.HUNG, None, None, run.waits, after, run.shared, run.hung_on)
+    decision = run.result
     if isinstance(decision, Admit):
         new = new_manager(user.next_id)
         after = after._replace(managers=(*after.managers, new), next_id=user.next_id + 1)
-        return ConnectPlan(
-            Outcome.ADMITTED, registry.elapsed, None, tuple(registry.waits), after, shared
-        )
+        return ConnectPlan(Outcome.ADMITTED, run.elapsed, None, run.waits, after, run.shared)
     if isinstance(decision, Reject) and (
         decision.retry_after is None
         or (isinstance(decision.retry_after, int) and decision.retry_after >= 0)
     ):
         return ConnectPlan(
-            Outcome.REJECTED,
-            registry.elapsed,
-            decision.retry_after,
-            tuple(registry.waits),
-            after,
-            shared,
+            Outcome.REJECTED, run.elapsed, decision.retry_after, run.waits, after, run.shared
         )
     raise PolicyError(
         f"policy {policy.name!r}: on_connect returned {decision!r}; "
         "expected Admit() or Reject(retry_after=None or a non-negative int)"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SweepPlan:
+    """What a periodic ``Sweep`` of one user does from a given state."""
+
+    hung: bool  # it awaited a close that never ends, and stopped there
+    hung_on: int | None  # that close's entry (None: not known)
+    user: UserState  # the user's state afterwards (the sweep's timer not yet reset)
+    shared: object  # the shared policy state afterwards
+
+
+def plan_sweep(config: Config, policy: Policy, state: State, user_index: int) -> SweepPlan:
+    """Run the policy's periodic sweep over one user's entries. A sweep that awaits a
+    close that never ends stops there; what it did so far stands, and the next
+    period's sweep starts afresh (as a restarted background task would)."""
+    run = _run(config, policy, "sweep", state.users[user_index], state.shared)
+    return SweepPlan(run.hung, run.hung_on, run.user, run.shared)
+
+
+class _Run(NamedTuple):
+    """A policy call on one user's registry, and what it left."""
+
+    result: object  # what the call returned (None if it hung)
+    hung: bool  # it awaited a close that never ends
+    hung_on: int | None  # that close's entry (None: not known, the policy raised CleanupHung)
+    waits: tuple[Wait, ...]  # the awaits that ran into their timeout, in order
+    elapsed: int  # ticks they took
+    user: UserState  # the user's entries and memory afterwards
+    shared: Hashable
+
+
+def _run(config: Config, policy: Policy, method: str, user: UserState, shared: Hashable) -> _Run:
+    registry = Registry(config, policy, user.managers, user.memory, shared)
+    call = getattr(policy, method)
+    result: object = None
+    hung, hung_on = False, None
+    try:
+        result = _call(policy, method, lambda: call(registry))
+    except CleanupHung as exc:
+        hung, hung_on = True, exc.manager
+    managers, memory, shared = settle_registry(registry)
+    after = user._replace(managers=managers, memory=memory)
+    return _Run(result, hung, hung_on, tuple(registry.waits), registry.elapsed, after, shared)
 
 
 # wsmodel itself, as imported (not resolved: an editable install links to the checkout),

@@ -83,6 +83,15 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def never_ends(manager: int | None) -> str:
+    """The close a cleanup awaited in vain: "the close of m3, which never ends"."""
+    return (
+        "a close that never ends"
+        if manager is None
+        else f"the close of m{manager}, which never ends"
+    )
+
+
 def in_use(config: Config, m: Manager) -> bool:
     """A connection in use: its peer answers heartbeats and sent an application message
     within `idle_after` ticks (so active, or gone idle this very tick). A user holding
@@ -180,8 +189,8 @@ def _cleanup_terminates(
 ) -> str | None:
     if isinstance(a, Connect):
         plan = plan_connect(config, policy, b, a.user)
-        if plan.elapsed is None:
-            return f"user {a.user}'s emergency cleanup awaits a close that never ends"
+        if plan.outcome is Outcome.HUNG:
+            return f"user {a.user}'s emergency cleanup awaits {never_ends(plan.hung_on)}"
     return None
 
 

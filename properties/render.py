@@ -31,9 +31,10 @@ from wsmodel.model import (
     Traffic,
     Wait,
     plan_connect,
+    plan_sweep,
     step,
 )
-from wsmodel.properties.catalogue import BY_NAME, CATALOGUE, plural
+from wsmodel.properties.catalogue import BY_NAME, CATALOGUE, never_ends, plural
 from wsmodel.properties.results import Counterexample, Result, Status, full_detail, replay
 
 JSON_SCHEMA = "wsmodel.verify/1"
@@ -50,12 +51,13 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
     u = action.user
     if isinstance(action, Connect):
         plan = plan_connect(config, policy, before, u)
-        did = _cleanup_did(before.users[u].managers, after.users[u].managers)
+        # The close a cleanup hangs on is said once, as what it awaits.
+        did = _cleanup_did(before.users[u].managers, after.users[u].managers, plan.hung_on)
         if plan.outcome is Outcome.HUNG:
             # The model abandons the attempt (the client gives up); the close stays.
             return (
                 f"user {u} connects: its emergency cleanup {did + ' and ' if did else ''}awaits "
-                "a close that never ends: the attempt hangs (the client gives up on it)"
+                f"{never_ends(plan.hung_on)}: the attempt hangs (the client gives up on it)"
             )
         # "a cleanup of 11000 ms": no article to agree with the number
         took = f" of {plan.elapsed * config.tick_ms} ms" if plan.elapsed else ""
@@ -72,8 +74,15 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
     if isinstance(action, ServerSend):
         return f"the application sends to every manager of user {u}"
     if isinstance(action, Sweep):
-        did = _cleanup_did(before.users[u].managers, after.users[u].managers)
-        return f"the periodic sweep runs over user {u}'s entries" + (f" and {did}" if did else "")
+        sweep = plan_sweep(config, policy, before, u)
+        did = _cleanup_did(before.users[u].managers, after.users[u].managers, sweep.hung_on)
+        text = f"the periodic sweep runs over user {u}'s entries" + (f" and {did}" if did else "")
+        if sweep.hung:  # the model keeps what it did so far
+            text += (
+                f"{',' if did else ''} then awaits {never_ends(sweep.hung_on)}: it stops "
+                "there, and the next period's sweep starts afresh"
+            )
+        return text
     m = f"user {u}'s m{action.manager}"
     words = {
         Traffic: f"{m} receives a message from its peer",
@@ -105,12 +114,17 @@ def _waited(config: Config, waits: Sequence[Wait]) -> str:
     )
 
 
-def _cleanup_did(before: tuple[Manager, ...], after: tuple[Manager, ...]) -> str:
+def _cleanup_did(
+    before: tuple[Manager, ...], after: tuple[Manager, ...], hung_on: int | None = None
+) -> str:
     """What a policy's cleanup does to a user's entries, e.g. "closes and removes m0 …
-    m9 (10), starts closing m12"; "" if nothing. (A new entry is not its doing.)"""
+    m9 (10), starts closing m12"; "" if nothing. (A new entry is not its doing, nor is
+    the close it hung on, which is said as what it awaits.)"""
     now = {m.id: m for m in after}
     did: dict[str, list[str]] = {}
     for m in before:
+        if m.id == hung_on:
+            continue
         n = now.get(m.id)
         if n is None:
             what = "removes" if m.phase is Phase.CLOSED else "closes and removes"

@@ -8,27 +8,32 @@ from wsmodel.model import (
     BUILTIN,
     Admit,
     ClientClose,
+    Config,
     Connect,
     Decision,
     FinishClose,
     GoIdle,
+    Outcome,
     Phase,
     Policy,
     Registry,
     Reject,
     ServerSend,
     Stall,
+    Sweep,
     Tick,
     Traffic,
     Transport,
     Wait,
     new_manager,
     plan_connect,
+    plan_sweep,
     preset,
     start,
     step,
     urgent,
 )
+from wsmodel.properties.catalogue import BY_NAME
 from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.render import (
     _cleanup_did,
@@ -263,6 +268,67 @@ def test_a_rejection_after_a_cleanup_that_did_something() -> None:
     assert after is not None
     assert describe(CONFIG, pol, before, Connect(0), after) == (
         "user 0 connects: rejected after a cleanup that removes m0; retry after 2 ticks"
+    )
+
+
+def test_a_cleanup_that_hangs_names_the_close_it_awaits() -> None:
+    # conservative awaits a stuck stale entry's close with no deadline: the step and
+    # the claim's message name that entry, and it is not also listed as "starts closing"
+    pol = BUILTIN["conservative"]
+    one = CONFIG.with_(users=1)
+    stale = CONFIG.activity_cutoff + 1
+    managers = (
+        new_manager(0)._replace(activity_age=stale),
+        new_manager(1)._replace(phase=Phase.STUCK, activity_age=stale, stuck_age=0),
+        *(new_manager(i) for i in range(2, CONFIG.limit)),
+    )
+    before = start(one, pol)
+    before = before._replace(
+        users=(before.users[0]._replace(managers=managers, next_id=CONFIG.limit),)
+    )
+    plan = plan_connect(one, pol, before, 0)
+    assert plan.outcome is Outcome.HUNG and plan.hung_on == 1
+    after = step(one, pol, before, Connect(0))
+    assert after is not None
+    assert describe(one, pol, before, Connect(0), after) == (
+        "user 0 connects: its emergency cleanup closes and removes m0 and awaits the close "
+        "of m1, which never ends: the attempt hangs (the client gives up on it)"
+    )
+    check = BY_NAME["cleanup_terminates"].check
+    assert check is not None
+    assert check(one, pol, before, Connect(0), after) == (
+        "user 0's emergency cleanup awaits the close of m1, which never ends"
+    )
+
+
+class SweepHangs(Policy):
+    name = "sweep-hangs"
+
+    def sweep_period(self, config: Config) -> int | None:
+        return 1
+
+    def sweep(self, registry: Registry) -> None:
+        for e in registry.entries:
+            registry.close(e.id, deadline=None)  # m1's close hangs: never returns
+            registry.remove(e.id)
+
+
+def test_a_sweep_that_hangs_says_it_stopped_there() -> None:
+    pol = SweepHangs()
+    one = CONFIG.with_(users=1)
+    managers = (new_manager(0), new_manager(1)._replace(phase=Phase.STUCK), new_manager(2))
+    before = start(one, pol)
+    user = before.users[0]._replace(managers=managers, next_id=3, since_sweep=1)
+    before = before._replace(users=(user,))
+    sweep = plan_sweep(one, pol, before, 0)
+    assert sweep.hung and sweep.hung_on == 1
+    after = step(one, pol, before, Sweep(0))
+    assert after is not None
+    assert [m.id for m in after.users[0].managers] == [1, 2]  # m2's turn never came
+    assert describe(one, pol, before, Sweep(0), after) == (
+        "the periodic sweep runs over user 0's entries and closes and removes m0, then "
+        "awaits the close of m1, which never ends: it stops there, and the next period's "
+        "sweep starts afresh"
     )
 
 
