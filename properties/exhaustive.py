@@ -456,33 +456,41 @@ class _Judge:
         return got
 
     @cached_property
-    def _cleanup(self) -> tuple[int, int]:
-        """The longest emergency cleanup in ms, and how many reachable (state, user)
-        pairs have a cleanup that never returns: the figures of both cleanup claims.
-        What a user's Connect does is a function of the user's state and the shared
-        state (``plan``), so it is asked once per distinct pair, at the pair's first
-        (state, user), and counted as often as the pair occurs."""
+    def _pairs(self) -> tuple[dict[tuple[int, Hashable], int], dict[tuple[int, Hashable], int]]:
+        """The distinct (user state id, shared state) pairs of the reached (state, user)
+        pairs: each one's first position ``state * users + user`` (so in state order),
+        and how often it occurs. What a user's Connect does is a function of such a pair
+        (``plan``), so the claims about it ask once per pair."""
         g = self.g
-        first: dict[tuple[int, Hashable], tuple[int, int]] = {}
+        first: dict[tuple[int, Hashable], int] = {}
         count: dict[tuple[int, Hashable], int] = {}
         states, user_ids = g.states, g.user_ids
+        pos = 0
         for s in range(g.expanded):
             if s & 4095 == 0:
                 self.poll()
             shared = states[s].shared
-            for b, r in enumerate(user_ids[s]):
+            for r in user_ids[s]:
                 key = (r, shared)
                 n = count.get(key)
                 if n is None:
-                    first[key] = (s, b)
+                    first[key] = pos
                     count[key] = 1
                 else:
                     count[key] = n + 1
+                pos += 1
+        return first, count
+
+    @cached_property
+    def _cleanup(self) -> tuple[int, int]:
+        """The longest emergency cleanup in ms, and how many reachable (state, user)
+        pairs have a cleanup that never returns: the figures of both cleanup claims."""
+        first, count = self._pairs
         worst_ms = hung = 0
-        for n, (key, (s, b)) in enumerate(first.items()):
-            if n & 4095 == 0:
+        for i, (key, pos) in enumerate(first.items()):
+            if i & 4095 == 0:
                 self.poll()  # a user policy's plans may be slow
-            _, elapsed = self.plan(s, b)
+            _, elapsed = self.plan(*divmod(pos, self.config.users))
             if elapsed is None:
                 hung += count[key]
             else:
@@ -555,30 +563,22 @@ class _Judge:
         user's Connect is enabled, and with different outcomes are a violation. (The
         projection includes the user's attempts this tick, so Connect is enabled in
         both states of a pair or in neither; where it is not, there is no outcome.)"""
-        g = self.g
         per_tick = self.config.connects_per_tick
         seen: dict[int, tuple[int, int, Outcome]] = {}  # by the user state's id
-        # Each (user state, shared state) once, at its first (state, user) in state
-        # order: the outcome is a function of the two, so a conflict shows there first.
-        # Scanned here rather than as _cleanup does, so as to stop at the first conflict.
-        visited: set[tuple[int, Hashable]] = set()
-        states, user_ids, user_states = g.states, g.user_ids, g.user_states
-        for s in range(g.expanded):
-            if s & 4095 == 0:
+        user_states = self.g.user_states
+        # Pairs in state order, as a scan of the states meets them: the same conflict.
+        for i, ((proj, _), pos) in enumerate(self._pairs[0].items()):
+            if i & 4095 == 0:
                 self.poll()
-            shared = states[s].shared
-            for b, proj in enumerate(user_ids[s]):
-                if (proj, shared) in visited:
-                    continue
-                visited.add((proj, shared))
-                if user_states[proj].attempts >= per_tick:
-                    continue
-                outcome, _ = self.plan(s, b)
-                first = seen.get(proj)
-                if first is None:
-                    seen[proj] = (s, b, outcome)
-                elif first[2] is not outcome:
-                    return self._interference(first, (s, b, outcome)), ""
+            if user_states[proj].attempts >= per_tick:
+                continue
+            s, b = divmod(pos, self.config.users)
+            outcome, _ = self.plan(s, b)
+            first = seen.get(proj)
+            if first is None:
+                seen[proj] = (s, b, outcome)
+            elif first[2] is not outcome:
+                return self._interference(first, (s, b, outcome)), ""
         detail = f"{len(seen):,} distinct user projections, each with one Connect outcome"
         if self.config.users == 1:
             # The table shows "holds (no witness)": say why, and what would check more.
