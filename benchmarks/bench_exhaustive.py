@@ -276,7 +276,7 @@ def stages(runs: int) -> int:
         t = [time.perf_counter()]
         g = explore(_config(2, 1), BUILTIN["reference"], forget=True)
         t.append(time.perf_counter())
-        judge = _Judge(g, t[0])
+        judge = _Judge(g)
         lg = judge._build_followed()
         t.append(time.perf_counter())
         parts = strongly_connected(lg)

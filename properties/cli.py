@@ -346,7 +346,10 @@ def _header(command: str, args: argparse.Namespace, config: Config) -> str:
         seed = "derandomized" if args.seed is None else f"seed {args.seed}"
         runs.append(f"{args.examples} examples, {seed}")
     if args.engine != "hypothesis":
-        runs.append(f"budget {_timeout(args):g} s per policy")
+        from wsmodel.properties.memory import default_budget_mb
+
+        budget = f"budget {_timeout(args):g} s and {default_budget_mb():,.0f} MB per policy"
+        runs.append(budget)
     return (
         f"wsmodel {command}: engine {args.engine}, preset "
         f"{args.preset or DEFAULT_PRESET[args.engine]} ("
@@ -433,7 +436,7 @@ def verify(args: argparse.Namespace) -> int:
             print()
             print(f"{r.policy} violates {r.property}: {BY_NAME[r.property].plain}")
             print(f"  {cx.message}")
-            if "budget ran out" in r.detail:  # a counterexample not sought shortest: say so
+            if "not sought shortest" in r.detail:  # a budget ran out: say so
                 print(f"  ({r.detail})")
             # One run often breaks several claims (a permanent block is also an
             # unbounded recovery): show it once, and point back to it.

@@ -37,6 +37,7 @@ from wsmodel.model import (
     step,
     user_of,
 )
+from wsmodel.properties import memory
 from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, holds_limit_in_use
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
@@ -61,9 +62,10 @@ from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned
 __all__ = ["ENGINE", "Report", "check_exhaustive", "run_exhaustive"]
 
 ENGINE = "exhaustive"
-# Of a time budget, the share exploration may use; judging (the followed graph, SCCs, shortest
-# paths) gets the rest: about a fifth of the exploration time with one user, about as
-# much as exploration with two. Judging that runs out stops (_OutOfTime).
+# Of a time or memory budget, the share exploration may use; judging (the followed graph,
+# SCCs, shortest paths) gets the rest: about a fifth of the exploration time with one
+# user, about as much as exploration with two; and up to about as much memory again.
+# Judging that runs out stops (_OutOfBudget).
 EXPLORE_SHARE = 0.75
 TICK = 1  # label: the edge is a Tick
 RETRY = 2  # label: the tracked user's Connect, not admitted
@@ -102,10 +104,12 @@ def run_exhaustive(
     observes (manager keys are always renumbered), and checking the step claims once per
     distinct move of one user rather than on every whole-state step (decision 0013).
     Every reachable state is expanded. Budgets (``max_states``, ``timeout``,
-    ``max_memory_mb``) stop the exploration cleanly; what was not proven is then
-    ``not-checked``. ``timeout`` covers judging too: exploration gets ``EXPLORE_SHARE`` of it,
-    and a claim not yet judged, or still being judged, when it runs out is
-    ``not-checked`` (judging's long loops poll the deadline), unless an edge was already
+    ``max_memory_mb``, resident memory, by default :func:`memory.default_budget_mb`,
+    less if the machine runs short, :func:`memory.over`) stop the exploration cleanly;
+    what was not proven is then ``not-checked``. ``timeout`` and ``max_memory_mb``
+    cover judging too: exploration gets ``EXPLORE_SHARE`` of each, and a claim not yet
+    judged, or still being judged, when one runs out (or the memory does) is
+    ``not-checked`` (judging's long loops poll the budgets), unless an edge was already
     seen breaking it: it is then violated, traced along the BFS tree. A fault in the
     engine itself while judging one claim is reported as that claim ``not-checked`` with
     the error in its detail, never raised.
@@ -114,6 +118,7 @@ def run_exhaustive(
     if unknown:
         raise ValueError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'}: {unknown}")
     t0 = time.perf_counter()
+    memory_mb = memory.default_budget_mb() if max_memory_mb is None else max_memory_mb
     wanted = list(dict.fromkeys(properties))
     checks = [(p, chk) for p in wanted if (chk := BY_NAME[p].check) is not None]
     witnesses = {p: BY_NAME[p].witness for p in wanted if BY_NAME[p].witness is not None}
@@ -145,7 +150,8 @@ def run_exhaustive(
         forget=reduction,
         max_states=max_states,
         timeout=None if timeout is None else timeout * EXPLORE_SHARE,
-        max_memory_mb=max_memory_mb,
+        max_memory_mb=memory_mb,
+        memory_share=EXPLORE_SHARE,
         max_depth=max_depth,
         progress=progress,
         on_edge=on_edge,
@@ -168,19 +174,18 @@ def run_exhaustive(
             f"{policy.name} exhaustive: explored {len(g.states):,} states, {g.edges:,} edges{cut}"
         )
 
-    judge = _Judge(g, t0, None if timeout is None else t0 + timeout)
+    judge = _Judge(g, _Budget(t0, timeout, memory_mb))
     results: dict[str, Result] = {}
     # So that a budget decides as many claims as it can: the safety claims not seen
     # broken, then liveness, then those seen broken, which a budget cannot leave
     # undecided (out_of_time traces them), only without the search for the shortest.
     for name in sorted(wanted, key=lambda n: (bool(bad_edges.get(n)), n in LIVENESS_NAMES)):
-        late = timeout is not None and time.perf_counter() - t0 > timeout
+        late = judge.budget.spent()
         if progress is not None and not late:
             progress(f"{policy.name} exhaustive: judging {name}")
         try:
             if late:
-                assert timeout is not None
-                result = judge.out_of_time(name, timeout, bad_edges.get(name))
+                result = judge.out_of_time(name, late, bad_edges.get(name))
             elif name == "no_permanent_block":
                 result = judge.no_permanent_block()
             elif name == "bounded_recovery":
@@ -189,11 +194,13 @@ def run_exhaustive(
                 result = judge.safety(name, bad_edges[name], witness_edge.get(name))
         except PolicyError:
             raise  # the policy's fault: the caller reports it
-        except _OutOfTime:
-            assert timeout is not None
+        except (_OutOfBudget, MemoryError) as exc:
+            # MemoryError: the machine's memory ran out before the budget did. What the
+            # claim's judging had built is freed as the exception unwinds.
+            spent = str(exc) if isinstance(exc, _OutOfBudget) else "the machine's memory"
             if progress is not None:
-                progress(f"{policy.name} exhaustive: the budget ran out while judging {name}")
-            result = judge.out_of_time(name, timeout, bad_edges.get(name), judging=True)
+                progress(f"{policy.name} exhaustive: {spent} ran out while judging {name}")
+            result = judge.out_of_time(name, spent, bad_edges.get(name), judging=True)
         except Exception as exc:  # an engine bug must not become a traceback or a verdict
             result = judge.engine_fault(name, exc)
         results[name] = result
@@ -207,12 +214,11 @@ def run_exhaustive(
 
 
 class _Judge:
-    def __init__(self, g: StateGraph, t0: float, deadline: float | None = None) -> None:
+    def __init__(self, g: StateGraph, budget: _Budget | None = None) -> None:
         self.g = g
         self.config = g.config
         self.policy = g.policy
-        self.t0 = t0
-        self.deadline = deadline  # the long loops of judging stop there (_OutOfTime)
+        self.budget = budget or _Budget(time.perf_counter(), None, None)
         self._plans: dict[tuple[int, Hashable], tuple[Outcome, int | None]] = {}  # by user id
         acts = g.actions
         self.is_system = [a.system for a in acts]
@@ -246,9 +252,10 @@ class _Judge:
         return f"all {len(g.states):,} reachable states"
 
     def poll(self) -> None:
-        """Raise _OutOfTime once the budget's deadline has passed."""
-        if self.deadline is not None and time.perf_counter() > self.deadline:
-            raise _OutOfTime
+        """Raise _OutOfBudget once a budget has run out (judging's long loops call it)."""
+        spent = self.budget.spent()
+        if spent:
+            raise _OutOfBudget(spent)
 
     def engine_fault(self, name: str, exc: Exception) -> Result:
         return Result(
@@ -265,8 +272,10 @@ class _Judge:
         )
 
     def out_of_time(
-        self, name: str, timeout: float, bad: array[int] | None, judging: bool = False
+        self, name: str, spent: str, bad: array[int] | None, judging: bool = False
     ) -> Result:
+        """The result of a claim a budget (``spent``: "the 60 s budget", say) left
+        unjudged."""
         when = "while" if judging else "before"
         if bad:
             # Seen broken: violated, whatever the budget. The BFS tree's path to the first
@@ -281,7 +290,7 @@ class _Judge:
             return self.result(
                 name,
                 violation,
-                detail=f"the {timeout:g} s budget ran out {when} this claim was judged: "
+                detail=f"{spent} ran out {when} this claim was judged: "
                 "the counterexample is the exploration's first path to a violation, "
                 "not sought shortest",
             )
@@ -290,7 +299,7 @@ class _Judge:
             property=name,
             status=Status.NOT_CHECKED,
             engine=ENGINE,
-            detail=f"the {timeout:g} s budget ran out {when} this claim was judged",
+            detail=f"{spent} ran out {when} this claim was judged",
             coverage=self.coverage(),
             scope=self.scope(),
         )
@@ -828,8 +837,23 @@ class _Judge:
         )
 
 
-class _OutOfTime(Exception):
-    """The time budget ran out in the middle of judging a claim."""
+@dataclass(frozen=True)
+class _Budget:
+    """A run's time and memory budgets (None: none given)."""
+
+    t0: float
+    seconds: float | None
+    memory_mb: float | None
+
+    def spent(self) -> str:
+        """Which budget has run out, in words; "" if none."""
+        if self.seconds is not None and time.perf_counter() - self.t0 > self.seconds:
+            return f"the {self.seconds:g} s budget"
+        return "" if self.memory_mb is None else memory.over(self.memory_mb)
+
+
+class _OutOfBudget(Exception):
+    """A budget ran out in the middle of judging a claim (the message says which)."""
 
 
 class _EngineFault(Exception):

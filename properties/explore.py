@@ -27,7 +27,6 @@ its claims are then ``not-checked`` (docs/decisions/0001).
 
 from __future__ import annotations
 
-import resource
 import time
 from array import array
 from bisect import bisect_left, bisect_right
@@ -52,6 +51,7 @@ from wsmodel.model import (
     step,
     urgent,
 )
+from wsmodel.properties import memory
 
 __all__ = [
     "NOTHING",
@@ -76,6 +76,7 @@ MoveCheck = Callable[[State, Action, State], tuple[str, ...]]
 
 T = TypeVar("T")
 
+BALLAST = 64 * 2**20  # bytes held while exploring, freed if memory runs out
 FLAG_ADMITTED = 1  # a Connect whose user was admitted (its next_id grew)
 TICK = Tick()
 
@@ -305,18 +306,23 @@ def one_move(
 # --- exploration ----------------------------------------------------------------------
 
 
-def _memory_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _default_memory_mb() -> float:
-    try:
-        import os
-
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 4096.0
-    return 0.6 * total
+def _repair(g: StateGraph, rank: dict[UserState, int]) -> None:
+    """After a MemoryError in the hot loop: drop what it had half added, so the graph is
+    what a budget stop leaves (the state being expanded, and any later, frontier)."""
+    n = min(len(g.states), len(g.user_ids), len(g.depth), len(g.parent), len(g.parent_act))
+    del g.states[n:], g.user_ids[n:], g.depth[n:], g.parent[n:], g.parent_act[n:]
+    if len(g.index) > n:
+        for key in [k for k, j in g.index.items() if j >= n]:
+            del g.index[key]
+    if len(rank) > len(g.user_states):
+        for u in [u for u, r in rank.items() if r >= len(g.user_states)]:
+            del rank[u]
+    del g.edge_start[g.expanded + 1 :]
+    e = g.edge_start[-1]
+    del g.dst[e:], g.act[e:], g.perm[e:], g.flags[e:]
+    g.move_violations[:] = [(x, b) for x, b in g.move_violations if x < e]
+    for a in [a for a, c in g.action_code.items() if c >= len(g.actions)]:
+        del g.action_code[a]
 
 
 def explore(
@@ -329,6 +335,7 @@ def explore(
     max_depth: int | None = None,
     timeout: float | None = None,
     max_memory_mb: float | None = None,
+    memory_share: float = 1.0,
     progress: Callable[[str], None] | None = None,
     on_edge: EdgeHook | None = None,
     move_check: MoveCheck | None = None,
@@ -337,15 +344,17 @@ def explore(
     """Explore breadth-first from the model's initial state.
 
     Stops cleanly (``complete`` False, ``stopped_by`` set) when a budget is hit:
-    ``max_states`` distinct states, ``timeout`` seconds, ``max_memory_mb`` peak
-    resident memory (default 60 % of physical memory), or ``max_depth``.
+    ``max_states`` distinct states, ``timeout`` seconds, ``memory_share`` of
+    ``max_memory_mb`` resident memory (by default :func:`memory.default_budget_mb`) or
+    of what the machine has left (:func:`memory.over`), or ``max_depth``; or when the
+    memory runs out before that (a MemoryError): ``stopped_by`` is then "memory" too.
     ``renumber=False`` keeps raw manager keys: only for tests with ``max_depth``.
     ``forget`` sets unobserved ages to 0 (:meth:`Forget.unobserved`; needs ``renumber``).
     """
     if forget and not renumber:
         raise ValueError("forget needs renumber: raw states keep every age")
     t0 = time.perf_counter()
-    memory_limit = _default_memory_mb() if max_memory_mb is None else max_memory_mb
+    memory_mb = memory.default_budget_mb() if max_memory_mb is None else max_memory_mb
     fg = Forget.unobserved(policy) if forget else NOTHING
     g = StateGraph(config, policy, symmetry, fg, claims_per_move=move_check is not None)
     rank = g.user_rank
@@ -429,133 +438,141 @@ def explore(
     next_report = t0 + 1.0
     last_count = 0
     last_time = t0
-    i = 0
-    while i < len(states):
-        if i & 255 == 0:
-            now = time.perf_counter()
-            if timeout is not None and now - t0 > timeout:
-                g.stopped_by = "timeout"
+    # Freed on a MemoryError, so that there is room to repair the graph and report.
+    ballast = bytearray(BALLAST)
+    try:
+        i = 0
+        while i < len(states):
+            if i & 255 == 0:
+                now = time.perf_counter()
+                if timeout is not None and now - t0 > timeout:
+                    g.stopped_by = "timeout"
+                    break
+                if i & 4095 == 0 and memory.over(memory_mb, memory_share):
+                    g.stopped_by = "memory"
+                    break
+                if progress is not None and now >= next_report:
+                    rate = (len(states) - last_count) / (now - last_time)
+                    progress(
+                        f"{policy.name} exhaustive: {len(states):,} states ({rate:,.0f}/s), "
+                        f"queue {len(states) - i:,}, depth {depth[i]}, edges {len(dst):,}"
+                    )
+                    next_report, last_count, last_time = now + 1.0, len(states), now
+            s = states[i]
+            d = depth[i]
+            if max_depth is not None and d >= max_depth:
+                g.stopped_by = "max_depth"
                 break
-            if i & 4095 == 0 and _memory_mb() > memory_limit:
-                g.stopped_by = "memory"
-                break
-            if progress is not None and now >= next_report:
-                rate = (len(states) - last_count) / (now - last_time)
-                progress(
-                    f"{policy.name} exhaustive: {len(states):,} states ({rate:,.0f}/s), "
-                    f"queue {len(states) - i:,}, depth {depth[i]}, edges {len(dst):,}"
-                )
-                next_report, last_count, last_time = now + 1.0, len(states), now
-        s = states[i]
-        d = depth[i]
-        if max_depth is not None and d >= max_depth:
-            g.stopped_by = "max_depth"
-            break
-        full = False
-        users, shared = s.users, s.shared
-        source_ids = user_ids[i]
-        # The whole state's moves in the model's order: every user's environment
-        # actions, every user's due actions, then Tick (k = -1) if nothing is due.
-        batches: list[tuple[int, list[Move]]] = []
-        due: list[tuple[int, list[Move]]] = []
-        for k, r in enumerate(source_ids):
-            environment, due_k = moves[k, r, shared]
-            batches.append((k, environment))
-            if due_k:
-                due.append((k, due_k))
-        batches += due
-        ticks: list[Move] = []
-        if not due:  # time passes only when nothing is due
-            # A Tick ages every user: its edge is batch -1, user 0's tick move standing
-            # for all of them (code and flags alike), with the key and claims of all.
-            ticks = [tick_moves[r, shared] for r in source_ids]
-            ids = tuple(x.rank for x in ticks)
-            tick_pc = identity
-            if sorting:
-                ranked = sorted(range(n_users), key=ids.__getitem__)
-                tick_pc = perm_code[_inverse(ranked)]
-                ids = tuple(ids[o] for o in ranked)
-            tick_key: tuple[Any, ...] = (*ids, ticks[0].shared)
-            tick_breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
-            batches.append((-1, ticks[:1]))
-        key: tuple[Any, ...]  # the users' ids, then the shared state
-        j: int | None  # the successor's id
-        for k, batch in batches:
-            if not batch:
-                continue
-            # The source's ids are sorted: only user k's new id can be out of place.
-            rest = (*source_ids[:k], *source_ids[k + 1 :]) if sorting and k >= 0 else ()
-            slots = shifted[k]
-            mine = source_ids[k] if k >= 0 else -1
-            # Unpacked: a named tuple's fields are slow attributes in the hot loop.
-            for action, code, after, after_canon, r, after_shared, flag, breaks in batch:
-                if r == mine and (after_shared is shared or after_shared == shared):
-                    # User k's state is unchanged (a send that refreshes nothing, say):
-                    # a self-loop, with no key to build or look up. Never a Tick's
-                    # batch (k = -1): ids are >= 0, and a Tick has its own key below.
-                    j, pc = i, identity
-                else:
-                    if k < 0:
-                        key, pc, breaks = tick_key, tick_pc, tick_breaks
-                    elif sorting:
-                        # It goes where a stable sort would put it: k, clamped between
-                        # the first and the last slot for r among the others.
-                        slot = bisect_left(rest, r)
-                        if slot < k:
-                            slot = bisect_right(rest, r)
-                            slot = k if k < slot else slot
-                        key = (*rest[:slot], r, *rest[slot:], after_shared)
-                        pc = slots[slot]
+            full = False
+            users, shared = s.users, s.shared
+            source_ids = user_ids[i]
+            # The whole state's moves in the model's order: every user's environment
+            # actions, every user's due actions, then Tick (k = -1) if nothing is due.
+            batches: list[tuple[int, list[Move]]] = []
+            due: list[tuple[int, list[Move]]] = []
+            for k, r in enumerate(source_ids):
+                environment, due_k = moves[k, r, shared]
+                batches.append((k, environment))
+                if due_k:
+                    due.append((k, due_k))
+            batches += due
+            ticks: list[Move] = []
+            if not due:  # time passes only when nothing is due
+                # A Tick ages every user: its edge is batch -1, user 0's tick move standing
+                # for all of them (code and flags alike), with the key and claims of all.
+                ticks = [tick_moves[r, shared] for r in source_ids]
+                ids = tuple(x.rank for x in ticks)
+                tick_pc = identity
+                if sorting:
+                    ranked = sorted(range(n_users), key=ids.__getitem__)
+                    tick_pc = perm_code[_inverse(ranked)]
+                    ids = tuple(ids[o] for o in ranked)
+                tick_key: tuple[Any, ...] = (*ids, ticks[0].shared)
+                tick_breaks = tuple(dict.fromkeys(n for x in ticks for n in x.breaks))
+                batches.append((-1, ticks[:1]))
+            key: tuple[Any, ...]  # the users' ids, then the shared state
+            j: int | None  # the successor's id
+            for k, batch in batches:
+                if not batch:
+                    continue
+                # The source's ids are sorted: only user k's new id can be out of place.
+                rest = (*source_ids[:k], *source_ids[k + 1 :]) if sorting and k >= 0 else ()
+                slots = shifted[k]
+                mine = source_ids[k] if k >= 0 else -1
+                # Unpacked: a named tuple's fields are slow attributes in the hot loop.
+                for action, code, after, after_canon, r, after_shared, flag, breaks in batch:
+                    if r == mine and (after_shared is shared or after_shared == shared):
+                        # User k's state is unchanged (a send that refreshes nothing, say):
+                        # a self-loop, with no key to build or look up. Never a Tick's
+                        # batch (k = -1): ids are >= 0, and a Tick has its own key below.
+                        j, pc = i, identity
                     else:
-                        key = (*source_ids[:k], r, *source_ids[k + 1 :], after_shared)
-                        pc = identity
-                    j = index.get(key)
-                    if j is None:
-                        if max_states is not None and len(states) >= max_states:
-                            full = True
-                            break
-                        cu = (
-                            [x.canon for x in ticks]
-                            if k < 0
-                            else [*users[:k], after_canon, *users[k + 1 :]]
-                        )
-                        j = len(states)
-                        index[key] = j
-                        order = order_of[pc]  # canonical position -> raw user
-                        states.append(
-                            State(
-                                tuple(cu if order is None else [cu[o] for o in order]), after_shared
+                        if k < 0:
+                            key, pc, breaks = tick_key, tick_pc, tick_breaks
+                        elif sorting:
+                            # It goes where a stable sort would put it: k, clamped between
+                            # the first and the last slot for r among the others.
+                            slot = bisect_left(rest, r)
+                            if slot < k:
+                                slot = bisect_right(rest, r)
+                                slot = k if k < slot else slot
+                            key = (*rest[:slot], r, *rest[slot:], after_shared)
+                            pc = slots[slot]
+                        else:
+                            key = (*source_ids[:k], r, *source_ids[k + 1 :], after_shared)
+                            pc = identity
+                        j = index.get(key)
+                        if j is None:
+                            if max_states is not None and len(states) >= max_states:
+                                full = True
+                                break
+                            cu = (
+                                [x.canon for x in ticks]
+                                if k < 0
+                                else [*users[:k], after_canon, *users[k + 1 :]]
                             )
-                        )
-                        user_ids.append(key[:-1])
-                        depth.append(d + 1)
-                        parent.append(i)
-                        parent_act.append(code)
-                dst.append(j)
-                act.append(code)
-                perm.append(pc)
-                flags.append(flag)
-                if breaks:
-                    g.move_violations.append((len(dst) - 1, breaks))
-                if on_edge is not None:
-                    if k >= 0:
-                        t = State((*users[:k], after, *users[k + 1 :]), after_shared)
-                    else:
-                        t = State(tuple(x.user for x in ticks), after_shared)
-                    if on_edge(i, s, action, t, len(dst) - 1) is False:
-                        on_edge = None
+                            j = len(states)
+                            index[key] = j
+                            order = order_of[pc]  # canonical position -> raw user
+                            states.append(
+                                State(
+                                    tuple(cu if order is None else [cu[o] for o in order]),
+                                    after_shared,
+                                )
+                            )
+                            user_ids.append(key[:-1])
+                            depth.append(d + 1)
+                            parent.append(i)
+                            parent_act.append(code)
+                    dst.append(j)
+                    act.append(code)
+                    perm.append(pc)
+                    flags.append(flag)
+                    if breaks:
+                        g.move_violations.append((len(dst) - 1, breaks))
+                    if on_edge is not None:
+                        if k >= 0:
+                            t = State((*users[:k], after, *users[k + 1 :]), after_shared)
+                        else:
+                            t = State(tuple(x.user for x in ticks), after_shared)
+                        if on_edge(i, s, action, t, len(dst) - 1) is False:
+                            on_edge = None
+                if full:
+                    break
             if full:
+                # Drop the half-expanded state's edges: it counts as frontier.
+                del dst[edge_start[-1] :], act[edge_start[-1] :], perm[edge_start[-1] :]
+                del flags[edge_start[-1] :]
+                g.stopped_by = "max_states"
                 break
-        if full:
-            # Drop the half-expanded state's edges: it counts as frontier.
-            del dst[edge_start[-1] :], act[edge_start[-1] :], perm[edge_start[-1] :]
-            del flags[edge_start[-1] :]
-            g.stopped_by = "max_states"
-            break
-        edge_start.append(len(dst))
-        i += 1
-    else:
-        g.complete = True
+            edge_start.append(len(dst))
+            i += 1
+        else:
+            g.complete = True
+    except MemoryError:
+        del ballast
+        _repair(g, rank)
+        g.stopped_by = "memory"
     g.seconds = time.perf_counter() - t0
     return g
 

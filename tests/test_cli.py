@@ -4,6 +4,9 @@ messages without tracebacks, the JSON document, and user policies."""
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -176,6 +179,33 @@ def test_user_policy_by_module_attr(
     doc = json.loads(out)
     assert list(doc["policies"]) == ["fixture-reference"]
     assert {r["status"] for r in doc["policies"]["fixture-reference"].values()} == {"holds"}
+
+
+def test_a_run_short_of_memory_still_reports(tmp_path: Path) -> None:
+    # The process may have 500 MB (ulimit -v), far less than two users need under
+    # graduated: the run stops at its budget or on a MemoryError, whichever comes
+    # first, and still reports, with the unproven claims not-checked. Before, a
+    # MemoryError was an internal error (exit 4), and a container's limit went unseen.
+    def limit() -> None:
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        resource.setrlimit(resource.RLIMIT_AS, (500 * 2**20, hard))
+
+    argv = ["verify", "--engine", "exhaustive", "--users", "2", "--policy", "graduated"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsmodel.properties.cli", *argv, "--json"],
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    results = json.loads(proc.stdout)["policies"]["graduated"]
+    assert results["per_user_limit"]["status"] == "not-checked"
+    assert results["per_user_limit"]["coverage"]["complete"] is False
+    assert "stopped by memory" in results["per_user_limit"]["detail"]
+    assert results["no_leak"]["status"] == "violated"  # seen broken: still traced
 
 
 # --- JSON --------------------------------------------------------------------------------------

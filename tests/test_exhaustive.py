@@ -505,7 +505,7 @@ def test_a_claim_seen_broken_is_violated_even_when_the_budget_runs_out() -> None
     g = rep.graph
     bad = array("q", [e for e, names in g.move_violations if "no_leak" in names])
     assert bad and rep.results[0].status is Status.VIOLATED
-    r = exhaustive._Judge(g, 0.0).out_of_time("no_leak", 1.0, bad)
+    r = exhaustive._Judge(g).out_of_time("no_leak", "the 1 s budget", bad)
     assert r.status is Status.VIOLATED and "not sought shortest" in r.detail
     cx = r.counterexample
     judged = rep.results[0].counterexample
@@ -519,7 +519,7 @@ def test_a_claim_seen_broken_is_violated_even_when_the_budget_runs_out() -> None
     )
     # nothing seen broken: still not-checked
     assert (
-        exhaustive._Judge(g, 0.0).out_of_time("no_leak", 1.0, array("q")).status
+        exhaustive._Judge(g).out_of_time("no_leak", "the 1 s budget", array("q")).status
         is Status.NOT_CHECKED
     )
 
@@ -529,8 +529,8 @@ def test_the_shortest_counterexample_search_keeps_to_the_budget() -> None:
     # other long loops of judging do.
     g = run_exhaustive(SMALL1, BUILTIN["graduated"], ["no_leak"]).graph
     far = max(range(len(g.states)), key=g.depth.__getitem__)  # the last state BFS reached
-    spent = exhaustive._Judge(g, 0.0, deadline=-1.0)  # a deadline already passed
-    with pytest.raises(exhaustive._OutOfTime):
+    spent = exhaustive._Judge(g, exhaustive._Budget(0.0, 1.0, None))  # a deadline long past
+    with pytest.raises(exhaustive._OutOfBudget):
         spent.shortest({far: [("far", -1)]})
-    ((path, end),) = exhaustive._Judge(g, 0.0).shortest({far: [("far", -1)]}).values()
+    ((path, end),) = exhaustive._Judge(g).shortest({far: [("far", -1)]}).values()
     assert end == far and len(path) >= g.depth[far]

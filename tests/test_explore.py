@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 import re
+import resource
 from collections.abc import Callable, Hashable
 from types import SimpleNamespace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from wsmodel.model import (
@@ -24,7 +25,7 @@ from wsmodel.model import (
     start,
     step,
 )
-from wsmodel.properties import exhaustive
+from wsmodel.properties import exhaustive, memory
 from wsmodel.properties.catalogue import NAMES
 from wsmodel.properties.exhaustive import check_exhaustive, run_exhaustive
 from wsmodel.properties.explore import (
@@ -326,7 +327,9 @@ def test_judging_stops_when_the_budget_runs_out_mid_claim(monkeypatch: pytest.Mo
     got = check_exhaustive(cfg, BUILTIN["reference"], claims, timeout=10, progress=seen.append)
     assert [r.status for r in got] == [Status.NOT_CHECKED, Status.NOT_CHECKED]
     assert "the 10 s budget ran out while this claim was judged" in got[0].detail
-    assert seen[-1] == "reference exhaustive: the budget ran out while judging no_permanent_block"
+    assert seen[-1] == (
+        "reference exhaustive: the 10 s budget ran out while judging no_permanent_block"
+    )
     assert "ran out before this claim was judged" in got[1].detail
 
 
@@ -344,3 +347,117 @@ def test_the_time_budget_covers_judging(monkeypatch: pytest.MonkeyPatch) -> None
     assert [r.status for r in got] == [Status.VIOLATED, Status.NOT_CHECKED]
     assert all("budget ran out before this claim was judged" in r.detail for r in got)
     assert got[0].counterexample is not None and "not sought shortest" in got[0].detail
+
+
+def _consistent(g: StateGraph) -> None:
+    """What every later stage assumes of a graph, complete or cut short."""
+    n = len(g.states)
+    assert len(g.user_ids) == len(g.depth) == len(g.parent) == len(g.parent_act) == n
+    assert sorted(g.index.values()) == list(range(n))
+    assert all(
+        g.index[(*ids, s.shared)] == i
+        for i, (ids, s) in enumerate(zip(g.user_ids, g.states, strict=True))
+    )
+    assert len(g.user_rank) == len(g.user_states)
+    assert len(g.action_code) == len(g.actions)
+    assert g.edge_start[-1] == len(g.dst) == len(g.act) == len(g.perm) == len(g.flags)
+    assert all(j < n for j in g.dst) and all(e < len(g.dst) for e, _ in g.move_violations)
+
+
+@pytest.mark.parametrize("where", ["a new state", "an edge"])
+def test_running_out_of_memory_while_exploring_stops_cleanly(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # The machine's memory can run out before the budget does (another process, a
+    # ulimit): the run then stops as a budget stop would, with a graph every later stage
+    # can read, wherever in the hot loop the MemoryError came.
+    explore_module = importlib.import_module("wsmodel.properties.explore")
+    full = explore(SMALL2, BUILTIN["graduated"], forget=True, max_states=5000)
+    made = [0]
+
+    def short_of_memory(*args: object) -> None:
+        made[0] += 1
+        if made[0] == 500:
+            raise MemoryError
+
+    if where == "a new state":  # between indexing the new state and storing it
+        state = explore_module.State
+
+        def new_state(users: tuple[Any, ...], shared: object) -> State:
+            if len(users) == 2:  # a whole state, not one user's alone
+                short_of_memory()
+            return state(users, shared)
+
+        monkeypatch.setattr(explore_module, "State", new_state)
+        hook = None
+    else:
+        hook = lambda *args: short_of_memory()  # noqa: E731 - after an edge is stored
+    g = explore(SMALL2, BUILTIN["graduated"], forget=True, on_edge=hook, max_states=5000)
+    assert g.stopped_by == "memory" and not g.complete
+    _consistent(g)
+    # it is a prefix of the same breadth-first exploration
+    assert 0 < g.expanded < len(g.states) <= len(full.states)
+    assert g.states == full.states[: len(g.states)]
+    assert list(g.dst) == list(full.dst[: g.edges])
+
+
+def test_running_out_of_memory_while_judging_leaves_the_claim_unchecked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def short_of_memory(judge: exhaustive._Judge) -> object:
+        raise MemoryError
+
+    monkeypatch.setattr(exhaustive._Judge, "_build_followed", short_of_memory)
+    cfg = preset("small").with_(users=1, limit=1)
+    seen: list[str] = []
+    got = check_exhaustive(
+        cfg, BUILTIN["reference"], ["no_permanent_block", "no_leak"], progress=seen.append
+    )
+    assert [r.status for r in got] == [Status.NOT_CHECKED, Status.HOLDS]
+    assert got[0].detail == "the machine's memory ran out while this claim was judged"
+    assert (
+        "reference exhaustive: the machine's memory ran out while judging no_permanent_block"
+        in seen
+    )
+
+
+def test_the_memory_budget_covers_judging(monkeypatch: pytest.MonkeyPatch) -> None:
+    # exploration ends within its share; judging finds the budget spent
+    readings = iter([10.0])  # exploration's one check sees 10 MB; every later one 100 MB
+    monkeypatch.setattr(memory, "resident_mb", lambda: next(readings, 100.0))
+    cfg = preset("small").with_(users=1, limit=1)
+    (r,) = check_exhaustive(cfg, BUILTIN["reference"], ["no_leak"], max_memory_mb=50)
+    assert r.status is Status.NOT_CHECKED
+    assert r.detail == "the 50 MB memory budget ran out before this claim was judged"
+
+
+def test_a_run_stops_before_the_machine_runs_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Policies checked in parallel, or other processes, may take the memory a budget
+    # counted on: a run stops while the machine still has its reserve.
+    monkeypatch.setattr(memory, "resident_mb", lambda: 1000.0)
+    monkeypatch.setattr(memory, "limit_mb", lambda: 10_000.0)  # reserve: 500 MB
+    monkeypatch.setattr(memory, "left_mb", lambda: 600.0)  # room: 1000 + 600 - 500
+    assert memory.over(8000.0) == ""
+    assert memory.over(8000.0, share=0.75) == "the machine's free memory"
+    assert memory.over(900.0) == "the 900 MB memory budget"
+    cfg = preset("small").with_(users=1, limit=1)
+    g = explore(cfg, BUILTIN["reference"], max_memory_mb=8000.0, memory_share=0.75)
+    assert g.stopped_by == "memory" and g.expanded == 0
+
+
+def test_the_memory_limit_reads_the_process_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    memory.limit_mb.cache_clear()
+    unlimited = memory.limit_mb()
+    assert unlimited > 0
+    soft = {"RLIMIT_AS": 2**30}  # a ulimit -v of 1 GB
+
+    def getrlimit(which: int) -> tuple[int, int]:
+        name = next((k for k in soft if getattr(resource, k) == which), None)
+        return (soft[name], -1) if name else (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+
+    monkeypatch.setattr(memory.resource, "getrlimit", getrlimit)
+    memory.limit_mb.cache_clear()
+    try:
+        assert memory.limit_mb() == min(unlimited, 1024)
+    finally:
+        memory.limit_mb.cache_clear()
