@@ -317,8 +317,7 @@ def _repair(g: StateGraph, rank: dict[UserState, int]) -> None:
     if len(rank) > len(g.user_states):
         for u in [u for u, r in rank.items() if r >= len(g.user_states)]:
             del rank[u]
-    del g.edge_start[g.expanded + 1 :]
-    e = g.edge_start[-1]
+    e = g.edge_start[-1]  # the end of the last fully expanded state's edges
     del g.dst[e:], g.act[e:], g.perm[e:], g.flags[e:]
     g.move_violations[:] = [(x, b) for x, b in g.move_violations if x < e]
     for a in [a for a, c in g.action_code.items() if c >= len(g.actions)]:
