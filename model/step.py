@@ -265,9 +265,11 @@ def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
     """Call into the policy; a PolicyError for anything it raised. CleanupHung (it
     awaited a close that never ends; a BaseException) passes through for the caller
     to handle: a sentinel return value could not be told from a policy that returned
-    nothing."""
+    nothing. So does a MemoryError: the machine's, not the policy's fault."""
     try:
         return call()
+    except MemoryError:
+        raise
     except PolicyError as exc:  # the registry refused a call: say which policy, and where
         where = _where(policy, exc)
         raise PolicyError(f"policy {policy.name!r}, in {method} ({where}): {exc}") from exc

@@ -79,7 +79,7 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
         text = f"the periodic sweep runs over user {u}'s entries" + (f" and {did}" if did else "")
         if sweep.hung:  # the model keeps what it did so far
             text += (
-                f"{',' if did else ''} then awaits {never_ends(sweep.hung_on)}: it stops "
+                f", then awaits {never_ends(sweep.hung_on)}: it stops "
                 "there, and the next period's sweep starts afresh"
             )
         return text

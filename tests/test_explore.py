@@ -401,6 +401,27 @@ def test_running_out_of_memory_while_exploring_stops_cleanly(
     assert list(g.dst) == list(full.dst[: g.edges])
 
 
+class ShortOfMemory(Reference):
+    """Memory runs out in the middle of its 30th connect: the machine's fault, not the
+    policy's."""
+
+    name = "short-of-memory"
+    calls: ClassVar[list[int]] = [0]
+
+    def on_connect(self, registry: Registry) -> Decision:
+        self.calls[0] += 1
+        if self.calls[0] == 30:
+            raise MemoryError
+        return super().on_connect(registry)
+
+
+def test_running_out_of_memory_inside_a_policy_is_not_the_policys_fault() -> None:
+    ShortOfMemory.calls[0] = 0
+    g = explore(SMALL2, ShortOfMemory(), forget=True)
+    assert g.stopped_by == "memory" and g.expanded > 0
+    _consistent(g)
+
+
 def test_running_out_of_memory_while_judging_leaves_the_claim_unchecked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -330,6 +330,15 @@ def test_a_sweep_that_hangs_says_it_stopped_there() -> None:
         "awaits the close of m1, which never ends: it stops there, and the next period's "
         "sweep starts afresh"
     )
+    # hung on its first entry: it did nothing else
+    first = user._replace(managers=(managers[1], managers[0]))
+    before = before._replace(users=(first,))
+    after = step(one, pol, before, Sweep(0))
+    assert after is not None
+    assert describe(one, pol, before, Sweep(0), after) == (
+        "the periodic sweep runs over user 0's entries, then awaits the close of m1, which "
+        "never ends: it stops there, and the next period's sweep starts afresh"
+    )
 
 
 def test_a_reaction_is_indented_only_under_the_step_that_caused_it() -> None:
