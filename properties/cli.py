@@ -346,9 +346,10 @@ def _header(command: str, args: argparse.Namespace, config: Config) -> str:
         seed = "derandomized" if args.seed is None else f"seed {args.seed}"
         runs.append(f"{args.examples} examples, {seed}")
     if args.engine != "hypothesis":
-        from wsmodel.properties.memory import default_budget_mb
+        from wsmodel.properties.memory import budget_mb
 
-        budget = f"budget {_timeout(args):g} s and {default_budget_mb():,.0f} MB per policy"
+        # Parallel policies (--jobs) share the machine: each stops while some is left.
+        budget = f"budget {_timeout(args):g} s per policy, memory up to {budget_mb(None):,.0f} MB"
         runs.append(budget)
     return (
         f"wsmodel {command}: engine {args.engine}, preset "

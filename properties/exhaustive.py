@@ -104,7 +104,7 @@ def run_exhaustive(
     observes (manager keys are always renumbered), and checking the step claims once per
     distinct move of one user rather than on every whole-state step (decision 0013).
     Every reachable state is expanded. Budgets (``max_states``, ``timeout``,
-    ``max_memory_mb``, resident memory, by default :func:`memory.default_budget_mb`,
+    ``max_memory_mb``, resident memory, by default :func:`memory.budget_mb`,
     less if the machine runs short, :func:`memory.over`) stop the exploration cleanly;
     what was not proven is then ``not-checked``. ``timeout`` and ``max_memory_mb``
     cover judging too: exploration gets ``EXPLORE_SHARE`` of each, and a claim not yet
@@ -118,7 +118,7 @@ def run_exhaustive(
     if unknown:
         raise ValueError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'}: {unknown}")
     t0 = time.perf_counter()
-    memory_mb = memory.default_budget_mb() if max_memory_mb is None else max_memory_mb
+    memory_mb = memory.budget_mb(max_memory_mb)
     wanted = list(dict.fromkeys(properties))
     checks = [(p, chk) for p in wanted if (chk := BY_NAME[p].check) is not None]
     witnesses = {p: BY_NAME[p].witness for p in wanted if BY_NAME[p].witness is not None}
@@ -245,8 +245,9 @@ class _Judge:
     def scope(self) -> str:
         g = self.g
         if not g.complete:
+            why = f" ({g.stop_detail})" if g.stop_detail else ""
             return (
-                f"stopped by {g.stopped_by} after {len(g.states):,} states "
+                f"stopped by {g.stopped_by}{why} after {len(g.states):,} states "
                 f"({g.expanded:,} expanded)"
             )
         return f"all {len(g.states):,} reachable states"

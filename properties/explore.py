@@ -27,6 +27,7 @@ its claims are then ``not-checked`` (docs/decisions/0001).
 
 from __future__ import annotations
 
+import mmap
 import time
 from array import array
 from bisect import bisect_left, bisect_right
@@ -76,7 +77,7 @@ MoveCheck = Callable[[State, Action, State], tuple[str, ...]]
 
 T = TypeVar("T")
 
-BALLAST = 64 * 2**20  # bytes held while exploring, freed if memory runs out
+BALLAST = 64 * 2**20  # address space held while exploring, freed if memory runs out
 FLAG_ADMITTED = 1  # a Connect whose user was admitted (its next_id grew)
 TICK = Tick()
 
@@ -109,6 +110,7 @@ class StateGraph:
     user_ids: list[tuple[int, ...]] = field(default_factory=list)  # per state, its users' ids
     complete: bool = False
     stopped_by: str = ""  # "", "max_states", "timeout", "memory", "max_depth"
+    stop_detail: str = ""  # for "memory": which limit ("a MemoryError", say)
     seconds: float = 0.0
     violations: dict[int, list[str]] = field(default_factory=dict)  # state -> claims broken into it
     # (edge, claims) for edges whose moves a MoveCheck found breaking claims
@@ -344,8 +346,8 @@ def explore(
 
     Stops cleanly (``complete`` False, ``stopped_by`` set) when a budget is hit:
     ``max_states`` distinct states, ``timeout`` seconds, ``memory_share`` of
-    ``max_memory_mb`` resident memory (by default :func:`memory.default_budget_mb`) or
-    of what the machine has left (:func:`memory.over`), or ``max_depth``; or when the
+    ``max_memory_mb`` resident memory (by default :func:`memory.budget_mb`) or of what
+    the machine has left (:func:`memory.over`), or ``max_depth``; or when the
     memory runs out before that (a MemoryError): ``stopped_by`` is then "memory" too.
     ``renumber=False`` keeps raw manager keys: only for tests with ``max_depth``.
     ``forget`` sets unobserved ages to 0 (:meth:`Forget.unobserved`; needs ``renumber``).
@@ -353,7 +355,7 @@ def explore(
     if forget and not renumber:
         raise ValueError("forget needs renumber: raw states keep every age")
     t0 = time.perf_counter()
-    memory_mb = memory.default_budget_mb() if max_memory_mb is None else max_memory_mb
+    memory_mb = memory.budget_mb(max_memory_mb)
     fg = Forget.unobserved(policy) if forget else NOTHING
     g = StateGraph(config, policy, symmetry, fg, claims_per_move=move_check is not None)
     rank = g.user_rank
@@ -438,7 +440,7 @@ def explore(
     last_count = 0
     last_time = t0
     # Freed on a MemoryError, so that there is room to repair the graph and report.
-    ballast = bytearray(BALLAST)
+    ballast = mmap.mmap(-1, BALLAST)  # reserved, not touched: no resident memory
     try:
         i = 0
         while i < len(states):
@@ -447,8 +449,10 @@ def explore(
                 if timeout is not None and now - t0 > timeout:
                     g.stopped_by = "timeout"
                     break
-                if i & 4095 == 0 and memory.over(memory_mb, memory_share):
+                if i & 4095 == 0 and (spent := memory.over(memory_mb, memory_share)):
                     g.stopped_by = "memory"
+                    share = "" if memory_share == 1 else f"exploring's {memory_share:.0%} of "
+                    g.stop_detail = share + spent
                     break
                 if progress is not None and now >= next_report:
                     rate = (len(states) - last_count) / (now - last_time)
@@ -569,7 +573,8 @@ def explore(
         else:
             g.complete = True
     except MemoryError:
-        del ballast
+        ballast.close()
+        g.stop_detail = "a MemoryError"
         _repair(g, rank)
         g.stopped_by = "memory"
     g.seconds = time.perf_counter() - t0

@@ -3,97 +3,162 @@
 A run's memory budget bounds this process's resident memory. Each check also asks
 what the machine (or the container) has left: policies checked in parallel, or any
 other process, may take memory the budget counted on, and the OOM killer ends a
-process without a word. So a run stops at its budget or when growing further would
-leave less than a reserve, whichever comes first.
+process without a word. And under an address-space limit (``ulimit -v``) the process's
+virtual size, not its resident memory, is what runs out. So a run stops at whichever
+of these comes first (decision 0016).
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import sys
 from contextlib import suppress
 from functools import cache
+from pathlib import Path
 
 # A run that names no budget may use this share of what the process can have.
 DEFAULT_SHARE = 0.85
 # Left free for everything else: this share of what the process can have.
 RESERVE_SHARE = 0.05
 
-_CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
-_CGROUP_USAGE = ("/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory/memory.usage_in_bytes")
+
+def budget_mb(given: float | None) -> float:
+    """The memory budget of a run: the one given, or this share of what the process
+    can have."""
+    return DEFAULT_SHARE * limit_mb() if given is None else given
+
+
+def over(budget: float, share: float = 1.0) -> str:
+    """Whether this process is past ``share`` of the memory it may use: its budget;
+    what it could reach before the machine (or its cgroup) had less than the reserve
+    left; or, under an address-space limit, that limit less the reserve. Which one,
+    in words ("the 20,490 MB memory budget", say); "" if none."""
+    size, resident = _statm()
+    if resident > share * budget:
+        return f"the {budget:,.0f} MB memory budget"
+    reserve = RESERVE_SHARE * limit_mb()
+    left = left_mb()
+    if left is not None and resident > share * (resident + left - reserve):
+        return "the machine's free memory"
+    space = _address_space_mb()
+    if space is not None and size > share * (space - reserve):
+        return f"the {space:,.0f} MB address-space limit set by ulimit -v"
+    return ""
 
 
 def resident_mb() -> float:
-    """This process's resident memory now. (Not getrusage's peak: that is the whole
-    process's, and one run in a process must not stop for an earlier one's.) Where
-    /proc is missing, the peak all the same."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError, AttributeError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's resident memory now."""
+    return _statm()[1]
 
 
 @cache
 def limit_mb() -> float:
-    """The memory this process can have: the least of the machine's RAM, the cgroup's
-    limit (a container's) and the soft address-space and data limits (``ulimit``)."""
+    """The memory this process can have: the least of the machine's RAM, its cgroup's
+    limit (a container's) and the soft address-space and data limits (``ulimit -v``,
+    ``ulimit -d``)."""
     limits = []
     with suppress(ValueError, OSError, AttributeError):  # non-POSIX: no sysconf
-        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    cgroup = _cgroup()[0]
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)
+    cgroup = _cgroup_limit_mb()
     if cgroup is not None:
         limits.append(cgroup)
     for which in ("RLIMIT_AS", "RLIMIT_DATA"):
         soft = resource.getrlimit(getattr(resource, which))[0]
         if soft != resource.RLIM_INFINITY:
-            limits.append(soft)
-    return min(limits, default=4096 * 2**20) / 2**20
-
-
-def default_budget_mb() -> float:
-    """The budget of a run that names none."""
-    return DEFAULT_SHARE * limit_mb()
+            limits.append(soft / 2**20)
+    return min(limits, default=4096.0)
 
 
 def left_mb() -> float | None:
-    """What the machine, or the container, has left now; None if it does not say.
-    (Called every few thousand states: it reads two or three small files.)"""
+    """What the machine, or the cgroup, has left now; None if neither says. (Called
+    every few thousand states: it reads a few small files.)"""
     left = []
     with suppress(OSError, ValueError), open("/proc/meminfo", "rb") as f:
         info = f.read()
         at = info.index(b"MemAvailable:") + len(b"MemAvailable:")
         left.append(int(info[at : info.index(b"kB", at)]) / 1024)
-    limit, usage = _cgroup()
-    if limit is not None and usage is not None:
+    cgroup = _cgroup()
+    if cgroup is not None:
+        directory, limit, usage, stat, inactive = cgroup
         with suppress(OSError, ValueError):
-            left.append((limit - _read_int(usage)) / 2**20)
+            # The page cache it has not touched lately is reclaimed before the OOM killer.
+            used = _read_int(directory / usage) - _stat(directory / stat, inactive)
+            left.append((limit - used) / 2**20)
     return min(left, default=None)
 
 
-def over(budget_mb: float, share: float = 1.0) -> str:
-    """Whether this process is past ``share`` of the memory it may use: its budget, or
-    what it could reach before the machine had less than the reserve left, if that is
-    less. Which of the two, in words ("the 20,490 MB memory budget", say); "" if
-    neither."""
-    resident = resident_mb()
-    if resident > share * budget_mb:
-        return f"the {budget_mb:,.0f} MB memory budget"
-    left = left_mb()
-    if left is not None and resident > share * (resident + left - RESERVE_SHARE * limit_mb()):
-        return "the machine's free memory"
-    return ""
+# --- reading /proc and /sys ---------------------------------------------------------
+
+# The files of a cgroup (v2, then v1): limit, usage, stat, and the stat line that
+# counts page cache not touched lately.
+_CGROUP_FILES = (
+    ("memory.max", "memory.current", "memory.stat", b"inactive_file"),
+    ("memory.limit_in_bytes", "memory.usage_in_bytes", "memory.stat", b"total_inactive_file"),
+)
+
+
+def _statm() -> tuple[float, float]:
+    """This process's virtual size and resident memory now. (Not getrusage's peak:
+    that is the whole process's, and one run must not stop for an earlier one's.)
+    Where /proc is missing, the peak for both."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            size, resident = f.read().split()[:2]
+        page = os.sysconf("SC_PAGE_SIZE") / 2**20
+        return int(size) * page, int(resident) * page
+    except (OSError, ValueError, AttributeError):
+        unit = 2**20 if sys.platform == "darwin" else 2**10  # bytes there, KiB elsewhere
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
+        return peak, peak
+
+
+def _address_space_mb() -> float | None:
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    return None if soft == resource.RLIM_INFINITY else soft / 2**20
 
 
 @cache
-def _cgroup() -> tuple[int | None, str | None]:
-    """The cgroup's memory limit (v2, or v1), and the file that says its usage."""
-    for limit, usage in zip(_CGROUP_LIMITS, _CGROUP_USAGE, strict=True):
-        with suppress(OSError, ValueError):  # absent, or "max": no limit
-            return _read_int(limit), usage
-    return None, None
+def _cgroup() -> tuple[Path, int, str, str, bytes] | None:
+    """The cgroup that limits this process's memory most tightly (its own or an
+    ancestor, v2 or v1): its directory, limit in bytes, and which files say its usage;
+    None without a limit. Where the process's own path is not mounted (a container
+    without a cgroup namespace sees its cgroup at the root), the root."""
+    paths = []
+    with suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":
+                paths.append((Path("/sys/fs/cgroup"), path, 0))
+            elif "memory" in controllers.split(","):
+                paths.append((Path("/sys/fs/cgroup/memory"), path, 1))
+    best = None
+    for root, path, version in paths:
+        limit_file, usage, stat, inactive = _CGROUP_FILES[version]
+        directory = root / path.lstrip("/")
+        for d in (directory, *directory.parents):
+            if not d.is_relative_to(root):
+                break
+            with suppress(OSError, ValueError):  # absent, or "max": no limit here
+                limit = _read_int(d / limit_file)
+                if best is None or limit < best[1]:
+                    best = (d, limit, usage, stat, inactive)
+    return best
 
 
-def _read_int(path: str) -> int:
+def _cgroup_limit_mb() -> float | None:
+    cgroup = _cgroup()
+    return None if cgroup is None else cgroup[1] / 2**20
+
+
+def _read_int(path: Path) -> int:
     with open(path, "rb") as f:
         return int(f.read())
+
+
+def _stat(path: Path, key: bytes) -> int:
+    with open(path, "rb") as f:
+        for line in f:
+            if line.startswith(key + b" "):
+                return int(line.split()[1])
+    return 0

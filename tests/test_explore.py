@@ -393,7 +393,7 @@ def test_running_out_of_memory_while_exploring_stops_cleanly(
     else:
         hook = lambda *args: short_of_memory()  # noqa: E731 - after an edge is stored
     g = explore(SMALL2, BUILTIN["graduated"], forget=True, on_edge=hook, max_states=5000)
-    assert g.stopped_by == "memory" and not g.complete
+    assert g.stopped_by == "memory" and g.stop_detail == "a MemoryError" and not g.complete
     _consistent(g)
     # it is a prefix of the same breadth-first exploration
     assert 0 < g.expanded < len(g.states) <= len(full.states)
@@ -444,8 +444,8 @@ def test_running_out_of_memory_while_judging_leaves_the_claim_unchecked(
 
 def test_the_memory_budget_covers_judging(monkeypatch: pytest.MonkeyPatch) -> None:
     # exploration ends within its share; judging finds the budget spent
-    readings = iter([10.0])  # exploration's one check sees 10 MB; every later one 100 MB
-    monkeypatch.setattr(memory, "resident_mb", lambda: next(readings, 100.0))
+    readings = iter([(10.0, 10.0)])  # exploration's one check: 10 MB; every later: 100
+    monkeypatch.setattr(memory, "_statm", lambda: next(readings, (100.0, 100.0)))
     cfg = preset("small").with_(users=1, limit=1)
     (r,) = check_exhaustive(cfg, BUILTIN["reference"], ["no_leak"], max_memory_mb=50)
     assert r.status is Status.NOT_CHECKED
@@ -455,7 +455,7 @@ def test_the_memory_budget_covers_judging(monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_run_stops_before_the_machine_runs_short(monkeypatch: pytest.MonkeyPatch) -> None:
     # Policies checked in parallel, or other processes, may take the memory a budget
     # counted on: a run stops while the machine still has its reserve.
-    monkeypatch.setattr(memory, "resident_mb", lambda: 1000.0)
+    monkeypatch.setattr(memory, "_statm", lambda: (1200.0, 1000.0))  # virtual, resident
     monkeypatch.setattr(memory, "limit_mb", lambda: 10_000.0)  # reserve: 500 MB
     monkeypatch.setattr(memory, "left_mb", lambda: 600.0)  # room: 1000 + 600 - 500
     assert memory.over(8000.0) == ""
@@ -464,6 +464,12 @@ def test_a_run_stops_before_the_machine_runs_short(monkeypatch: pytest.MonkeyPat
     cfg = preset("small").with_(users=1, limit=1)
     g = explore(cfg, BUILTIN["reference"], max_memory_mb=8000.0, memory_share=0.75)
     assert g.stopped_by == "memory" and g.expanded == 0
+    assert g.stop_detail == "exploring's 75% of the machine's free memory"
+    # under ulimit -v, the virtual size is what runs out
+    monkeypatch.setattr(memory, "left_mb", lambda: None)
+    monkeypatch.setattr(memory, "_address_space_mb", lambda: 1800.0)  # room: 1800 - 500
+    assert memory.over(8000.0) == ""
+    assert memory.over(8000.0, share=0.75) == ("the 1,800 MB address-space limit set by ulimit -v")
 
 
 def test_the_memory_limit_reads_the_process_limits(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -101,7 +101,7 @@ PROPERTIES_NAMES = {
     "cutoff": ["base_relation", "check_limit", "check_runs", "lemma_l_exceptions", "local_steps"],
     "expectations": ["MUST_BREAK", "MUST_HOLD", "expected"],
     "loader": ["UsageError", "load_policy", "validate_policy"],
-    "memory": ["default_budget_mb", "left_mb", "limit_mb", "over", "resident_mb"],
+    "memory": ["budget_mb", "left_mb", "limit_mb", "over", "resident_mb"],
     "render": ["JSON_SCHEMA", "counterexample_lines", "result_json", "verdict_table"],
     "results": ["Counterexample", "Result", "Status", "replay"],
     "search": [
