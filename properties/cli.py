@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
             "properties are then not-checked",
         )
         sp.add_argument(
+            "--max-memory",
+            type=float,
+            metavar="MB",
+            help="exhaustive: memory budget in MB for each policy, judging included "
+            "(default 85%% of what the process can have: RAM, its cgroup's limit, ulimit); "
+            "a run also stops while the machine has 5%% of that left",
+        )
+        sp.add_argument(
             "--no-reduction",
             action="store_true",
             help="exhaustive: explore without the reductions (user symmetry, unobserved ages)",
@@ -173,11 +181,14 @@ def build_config(args: argparse.Namespace) -> Config:
         raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.max_states is not None and args.max_states < 1:
         raise UsageError(f"--max-states must be at least 1, got {args.max_states}")
+    if args.max_memory is not None and not 0 < args.max_memory < math.inf:
+        raise UsageError(f"--max-memory must be a positive number of MB, got {args.max_memory}")
     # A flag the chosen engine would ignore is a mistake worth saying, not dropping.
     other = {
         "hypothesis": (
             ("--timeout", args.timeout is not None),
             ("--max-states", args.max_states is not None),
+            ("--max-memory", args.max_memory is not None),
             ("--no-reduction", args.no_reduction),
         ),
         "exhaustive": (
@@ -230,6 +241,7 @@ def check_policy(
                 properties,
                 max_states=args.max_states,
                 timeout=_timeout(args),
+                max_memory_mb=_memory(args),
                 reduction=not args.no_reduction,
                 progress=progress,
             )
@@ -244,6 +256,15 @@ def _timeout(args: argparse.Namespace) -> float | None:
     if args.engine == "hypothesis":
         return None
     return EXHAUSTIVE_TIMEOUT if args.timeout is None else float(args.timeout)
+
+
+def _memory(args: argparse.Namespace) -> float | None:
+    """The exhaustive engine's memory budget in force, in MB (None when it does not run)."""
+    if args.engine == "hypothesis":
+        return None
+    from wsmodel.properties.memory import budget_mb
+
+    return budget_mb(args.max_memory)
 
 
 def _combine(a: Result, b: Result) -> Result:
@@ -346,11 +367,8 @@ def _header(command: str, args: argparse.Namespace, config: Config) -> str:
         seed = "derandomized" if args.seed is None else f"seed {args.seed}"
         runs.append(f"{args.examples} examples, {seed}")
     if args.engine != "hypothesis":
-        from wsmodel.properties.memory import budget_mb
-
         # Parallel policies (--jobs) share the machine: each stops while some is left.
-        budget = f"budget {_timeout(args):g} s per policy, memory up to {budget_mb(None):,.0f} MB"
-        runs.append(budget)
+        runs.append(f"budget {_timeout(args):g} s per policy, memory up to {_memory(args):,.0f} MB")
     return (
         f"wsmodel {command}: engine {args.engine}, preset "
         f"{args.preset or DEFAULT_PRESET[args.engine]} ("
@@ -392,6 +410,7 @@ def verify(args: argparse.Namespace) -> int:
                 "seed": None if args.engine == "exhaustive" else args.seed,
                 "max_states": args.max_states,
                 "timeout": _timeout(args),
+                "max_memory_mb": _memory(args),
                 "reduction": None if args.engine == "hypothesis" else not args.no_reduction,
             },
             "mode": "declared" if declared else "all-must-hold",

@@ -366,13 +366,21 @@ def verify_schema() -> dict[str, Any]:
             },
             "settings": {
                 "type": "object",
-                "required": ["examples", "seed", "max_states", "timeout", "reduction"],
+                "required": [
+                    "examples",
+                    "seed",
+                    "max_states",
+                    "timeout",
+                    "max_memory_mb",
+                    "reduction",
+                ],
                 "additionalProperties": False,
                 "properties": {
                     "examples": {"type": ["integer", "null"], "minimum": 1},
                     "seed": nullable_int,
                     "max_states": nullable_int,
                     "timeout": {"type": ["number", "null"]},
+                    "max_memory_mb": {"type": ["number", "null"]},
                     "reduction": {"type": ["boolean", "null"]},
                 },
             },

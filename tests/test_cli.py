@@ -99,6 +99,10 @@ def test_conservative_violates_exit_1(capsys: pytest.CaptureFixture[str]) -> Non
             for t in ("0", "-5", "nan", "inf")
         ),
         (["verify", "--policy", "reference", "--max-states", "0", "--quiet"], ["max-states"]),
+        *(
+            (["verify", "--policy", "reference", "--max-memory", m, "--quiet"], ["max-memory", m])
+            for m in ("0", "-1", "nan")
+        ),
         (["verify", "--policy", "reference", "--jobs", "0", *FAST], ["jobs", "0"]),
         (["verify", "--policy", "reference", "--set", "=3", *FAST], ["=3", "FIELD=VALUE"]),
         (
@@ -111,6 +115,10 @@ def test_conservative_violates_exit_1(capsys: pytest.CaptureFixture[str]) -> Non
             ["--timeout", "exhaustive"],
         ),
         (["verify", "--policy", "reference", "--no-reduction", *FAST], ["--no-reduction"]),
+        (
+            ["verify", "--policy", "reference", "--max-memory", "900", *FAST],
+            ["--max-memory", "exhaustive"],
+        ),
         (
             ["verify", "--engine", "exhaustive", "--policy", "reference", "--seed", "3", "--quiet"],
             ["--seed", "hypothesis"],
@@ -209,6 +217,19 @@ def test_a_run_short_of_memory_still_reports(tmp_path: Path) -> None:
         in (results["per_user_limit"]["detail"])
     )
     assert results["no_leak"]["status"] == "violated"  # seen broken: still traced
+
+
+def test_the_memory_budget_can_be_set(capsys: pytest.CaptureFixture[str]) -> None:
+    # 1 MB: less than the process holds before it starts, so nothing is explored
+    argv = ["verify", "--engine", "exhaustive", "--policy", "reference", "--json"]
+    code, out, _ = run(capsys, *argv, "--max-memory", "1", "--quiet")
+    doc = json.loads(out)
+    assert code == 1 and doc["settings"]["max_memory_mb"] == 1
+    for result in doc["policies"]["reference"].values():
+        assert result["status"] == "not-checked"
+        assert "stopped by memory (exploring's 75% of the 1 MB memory budget)" in result["detail"]
+    code, out, _ = run(capsys, *argv, "--quiet")
+    assert code == 0 and json.loads(out)["settings"]["max_memory_mb"] > 1  # the default
 
 
 # --- JSON --------------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ def test_the_validator_rejects_what_the_schema_forbids() -> None:
         "preset": "small",
         "configuration": dict.fromkeys(config_fields, 1),
         "settings": {"examples": 1, "seed": None, "max_states": None, "timeout": None,
-                     "reduction": True},
+                     "max_memory_mb": None, "reduction": True},
         "mode": "declared",
         "success": True,
         "exit_code": 0,
