@@ -178,14 +178,14 @@ def run_exhaustive(
     results: dict[str, Result] = {}
     # So that a budget decides as many claims as it can: the safety claims not seen
     # broken, then liveness, then those seen broken, which a budget cannot leave
-    # undecided (out_of_time traces them), only without the search for the shortest.
+    # undecided (out_of_budget traces them), only without the search for the shortest.
     for name in sorted(wanted, key=lambda n: (bool(bad_edges.get(n)), n in LIVENESS_NAMES)):
         late = judge.budget.spent()
         if progress is not None and not late:
             progress(f"{policy.name} exhaustive: judging {name}")
         try:
             if late:
-                result = judge.out_of_time(name, late, bad_edges.get(name))
+                result = judge.out_of_budget(name, late, bad_edges.get(name))
             elif name == "no_permanent_block":
                 result = judge.no_permanent_block()
             elif name == "bounded_recovery":
@@ -200,7 +200,7 @@ def run_exhaustive(
             spent = str(exc) if isinstance(exc, _OutOfBudget) else "the machine's memory"
             if progress is not None:
                 progress(f"{policy.name} exhaustive: {spent} ran out while judging {name}")
-            result = judge.out_of_time(name, spent, bad_edges.get(name), judging=True)
+            result = judge.out_of_budget(name, spent, bad_edges.get(name), judging=True)
         except Exception as exc:  # an engine bug must not become a traceback or a verdict
             result = judge.engine_fault(name, exc)
         results[name] = result
@@ -272,7 +272,7 @@ class _Judge:
             scope=self.scope(),
         )
 
-    def out_of_time(
+    def out_of_budget(
         self, name: str, spent: str, bad: array[int] | None, judging: bool = False
     ) -> Result:
         """The result of a claim a budget (``spent``: "the 60 s budget", say) left

@@ -505,7 +505,7 @@ def test_a_claim_seen_broken_is_violated_even_when_the_budget_runs_out() -> None
     g = rep.graph
     bad = array("q", [e for e, names in g.move_violations if "no_leak" in names])
     assert bad and rep.results[0].status is Status.VIOLATED
-    r = exhaustive._Judge(g).out_of_time("no_leak", "the 1 s budget", bad)
+    r = exhaustive._Judge(g).out_of_budget("no_leak", "the 1 s budget", bad)
     assert r.status is Status.VIOLATED and "not sought shortest" in r.detail
     cx = r.counterexample
     judged = rep.results[0].counterexample
@@ -519,7 +519,7 @@ def test_a_claim_seen_broken_is_violated_even_when_the_budget_runs_out() -> None
     )
     # nothing seen broken: still not-checked
     assert (
-        exhaustive._Judge(g).out_of_time("no_leak", "the 1 s budget", array("q")).status
+        exhaustive._Judge(g).out_of_budget("no_leak", "the 1 s budget", array("q")).status
         is Status.NOT_CHECKED
     )
 
