@@ -364,7 +364,7 @@ def _consistent(g: StateGraph) -> None:
     assert all(j < n for j in g.dst) and all(e < len(g.dst) for e, _ in g.move_violations)
 
 
-@pytest.mark.parametrize("where", ["a new state", "an edge"])
+@pytest.mark.parametrize("where", ["a new state", "an edge", "a new user state", "a new action"])
 def test_running_out_of_memory_while_exploring_stops_cleanly(
     monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
@@ -374,13 +374,30 @@ def test_running_out_of_memory_while_exploring_stops_cleanly(
     explore_module = importlib.import_module("wsmodel.properties.explore")
     full = explore(SMALL2, BUILTIN["graduated"], forget=True, max_states=5000)
     made = [0]
+    # the first 5,000 states have 19 actions and 482 user states
+    at = {"a new action": 10, "a new user state": 100}.get(where, 500)
 
     def short_of_memory(*args: object) -> None:
         made[0] += 1
-        if made[0] == 500:
+        if made[0] == at:
             raise MemoryError
 
-    if where == "a new state":  # between indexing the new state and storing it
+    class FailingList(list[Any]):
+        def append(self, item: Any) -> None:
+            short_of_memory()
+            super().append(item)
+
+    hook = None
+    if where in ("a new user state", "a new action"):  # after its id is given, not stored
+        field = "user_states" if where == "a new user state" else "actions"
+
+        class Graph(StateGraph):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                setattr(self, field, FailingList())
+
+        monkeypatch.setattr(explore_module, "StateGraph", Graph)
+    elif where == "a new state":  # between indexing the new state and storing it
         state = explore_module.State
 
         def new_state(users: tuple[Any, ...], shared: object) -> State:
@@ -389,7 +406,6 @@ def test_running_out_of_memory_while_exploring_stops_cleanly(
             return state(users, shared)
 
         monkeypatch.setattr(explore_module, "State", new_state)
-        hook = None
     else:
         hook = lambda *args: short_of_memory()  # noqa: E731 - after an edge is stored
     g = explore(SMALL2, BUILTIN["graduated"], forget=True, on_edge=hook, max_states=5000)
