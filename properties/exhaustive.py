@@ -38,7 +38,7 @@ from wsmodel.model import (
     user_of,
 )
 from wsmodel.properties import memory
-from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, holds_limit_in_use
+from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, holds_limit_in_use, plural
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
     StateGraph,
@@ -741,8 +741,12 @@ class _Judge:
         violation = None
         if fair:
             stem, cycle, user = self._lasso(lg, comp, fair[0], 1, [RETRY, TICK])
+            # "keeps retrying" here is at least once per round of the cycle: say how often
+            tries = sum(isinstance(a, Connect) and a.user == user for a in cycle)
+            ticks = sum(isinstance(a, Tick) for a in cycle)
             violation = Counterexample(
-                f"faults have stopped, user {user} retries forever and time passes, yet "
+                f"faults have stopped, user {user} retries forever ({plural(tries, 'time')} "
+                f"in every {plural(ticks, 'tick')}) and time passes, yet "
                 f"user {user} is never admitted and never holds its limit of managers "
                 f"in use (limit {self.config.limit}; the cycle repeats forever)",
                 stem,

@@ -224,6 +224,12 @@ def counterexample_lines(
             "   -- faults stop; from here the fixed recovery schedule: every tick the "
             f"application sends and user {cx.user} retries --"
         )
+    faults_stop = None  # a lasso's stem: after its last fault (the search marks its own)
+    if cx.cycle and cx.probe_from is None:
+        last = max((i for i, a in enumerate(cx.steps) if a.fault), default=None)
+        if last is not None and last + 1 < len(cx.steps):
+            faults_stop = last + 1
+            marks[faults_stop] = "   -- faults stop: no Stall or CloseHangs from here on --"
     if cx.cycle:
         n, c = len(cx.steps), len(cx.cycle)
         alike = n >= c and [e.text for e in entries[n - c : n]] == [e.text for e in entries[n:]]
@@ -241,7 +247,7 @@ def counterexample_lines(
     for lo, hi in itertools.pairwise(bounds):
         if lo in marks:
             lines.append(marks[lo])
-            if lo == cx.probe_from and not every_state:
+            if lo in (cx.probe_from, faults_stop) and not every_state:
                 # what the user holds from here on: the cause of a slow or no recovery
                 lines.append(f"          state: {summarize_state(states[lo])}")
         rounds = _rounds([e for e, keep in zip(entries[lo:hi], shown[lo:hi], strict=True) if keep])

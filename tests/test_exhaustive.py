@@ -36,6 +36,7 @@ from wsmodel.properties.catalogue import BY_NAME, NAMES, holds_limit_in_use
 from wsmodel.properties.exhaustive import ENGINE, Report, check_exhaustive, run_exhaustive
 from wsmodel.properties.explore import Forget, canonical
 from wsmodel.properties.pin import PINNED, run_pinned
+from wsmodel.properties.render import counterexample_lines
 from wsmodel.properties.results import Result, Status, replay
 from wsmodel.properties.search import check_hypothesis, recover
 
@@ -133,6 +134,18 @@ def test_liveness_lasso_is_a_real_fair_cycle(policy: str) -> None:
     for st in loop:
         active = sum(1 for m in st.users[ce.user].managers if m.phase.value == "active")
         assert active < SMALL1.limit
+    # the message says how often the user retries on the cycle, which may be less than
+    # once a tick ("keeps retrying": at least once per round of the cycle)
+    ticks = sum(a.name == "Tick" for a in ce.cycle)
+    rhythm = f"({len(connects)} time{'s' * (len(connects) > 1)} in every {ticks} ticks)"
+    assert f"user {ce.user} retries forever {rhythm} and time passes" in ce.message
+    # and the steps mark where faults stop: after the stem's last fault
+    lines = counterexample_lines(SMALL1, pol, ce)
+    marker = "   -- faults stop: no Stall or CloseHangs from here on --"
+    assert lines.count(marker) == 1
+    at = lines.index(marker)
+    assert "goes stuck" in [line for line in lines[:at] if line[:5].strip()][-1]
+    assert not any("goes stuck" in line or "hangs:" in line for line in lines[at:])
 
 
 def test_isolation_pair_has_same_projection_and_different_outcomes() -> None:
