@@ -28,7 +28,7 @@ class Config:
     reaper_period: int = 5  # R: ticks between runs of the reaper (reference)
     cleanup_budget_ms: int = 500  # the incident's SLA for one emergency cleanup
     connects_per_tick: int = 1  # attempts one user can make within one tick (no Zeno runs)
-    # conservative (as deployed)
+    # conservative (as deployed) and graduated (which keeps its scan and sweep)
     activity_cutoff: int = 300  # last_activity older than this makes an entry removable
     sweep_period: int = 300  # ticks between runs of the slow background sweep
     # graduated (the later fix)

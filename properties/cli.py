@@ -95,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
             metavar="MB",
             help="exhaustive: memory budget in MB for each policy, judging included "
             "(default 85%% of what the process can have: RAM, its cgroup's limit, ulimit); "
-            "a run also stops while the machine has 5%% of that left",
+            "a run also stops while the machine has 5%% of that left; checked every 4,096 "
+            "states, so a run may go a little past it",
         )
         sp.add_argument(
             "--no-reduction",
@@ -178,11 +179,11 @@ def build_config(args: argparse.Namespace) -> Config:
         raise UsageError(f"--examples must be at least 1, got {args.examples}")
     if args.timeout is not None and not 0 < args.timeout < math.inf:
         # nan fails this too: it would otherwise mean no budget at all
-        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
     if args.max_states is not None and args.max_states < 1:
         raise UsageError(f"--max-states must be at least 1, got {args.max_states}")
     if args.max_memory is not None and not 0 < args.max_memory < math.inf:
-        raise UsageError(f"--max-memory must be a positive number of MB, got {args.max_memory}")
+        raise UsageError(f"--max-memory must be a positive number of MB, got {args.max_memory:g}")
     # A flag the chosen engine would ignore is a mistake worth saying, not dropping.
     other = {
         "hypothesis": (
@@ -368,7 +369,11 @@ def _header(command: str, args: argparse.Namespace, config: Config) -> str:
         runs.append(f"{args.examples} examples, {seed}")
     if args.engine != "hypothesis":
         # Parallel policies (--jobs) share the machine: each stops while some is left.
-        runs.append(f"budget {_timeout(args):g} s per policy, memory up to {_memory(args):,.0f} MB")
+        from wsmodel.properties.memory import mb
+
+        memory = _memory(args)
+        assert memory is not None  # the exhaustive engine runs
+        runs.append(f"budget {_timeout(args):g} s per policy, memory up to {mb(memory)}")
     return (
         f"wsmodel {command}: engine {args.engine}, preset "
         f"{args.preset or DEFAULT_PRESET[args.engine]} ("

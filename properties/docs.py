@@ -409,7 +409,7 @@ def verify_schema() -> dict[str, Any]:
                     "detail": {"type": "string"},
                     "coverage": {
                         "type": "object",
-                        "additionalProperties": {"type": ["number", "boolean"]},
+                        "additionalProperties": {"type": ["number", "boolean", "string"]},
                     },
                     "expected": {"enum": ["holds", "violated"]},
                     "counterexample": {"$ref": "#/$defs/counterexample"},

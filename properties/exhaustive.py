@@ -226,13 +226,14 @@ class _Judge:
 
     # coverage and status ----------------------------------------------------------
 
-    def coverage(self) -> dict[str, int | float | bool]:
+    def coverage(self) -> dict[str, int | float | bool | str]:
         g = self.g
-        cov: dict[str, int | float | bool] = {
+        cov: dict[str, int | float | bool | str] = {
             "states": len(g.states),
             "edges": g.edges,
             "depth": g.max_depth,
             "complete": g.complete,
+            "stopped_by": g.stopped_by,  # which budget cut exploration short; "" if none
             "seconds": 0.0,
             "expanded": g.expanded,
             "symmetry": g.symmetry,

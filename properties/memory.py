@@ -29,6 +29,11 @@ def budget_mb(given: float | None) -> float:
     return DEFAULT_SHARE * limit_mb() if given is None else given
 
 
+def mb(x: float) -> str:
+    """A size in MB for a message: "20,490 MB", "0.5 MB"."""
+    return f"{x:,.0f} MB" if x >= 10 else f"{x:g} MB"
+
+
 def over(budget: float, share: float = 1.0) -> str:
     """Whether this process is past ``share`` of the memory it may use: its budget;
     what it could reach before the machine (or its cgroup) had less than the reserve
@@ -36,14 +41,14 @@ def over(budget: float, share: float = 1.0) -> str:
     in words ("the 20,490 MB memory budget", say); "" if none."""
     size, resident = _statm()
     if resident > share * budget:
-        return f"the {budget:,.0f} MB memory budget"
+        return f"the {mb(budget)} memory budget"
     reserve = RESERVE_SHARE * limit_mb()
     left = left_mb()
     if left is not None and resident > share * (resident + left - reserve):
         return "the machine's free memory"
     space = _address_space_mb()
     if space is not None and size > share * (space - reserve):
-        return f"the {space:,.0f} MB address-space limit set by ulimit -v"
+        return f"the {mb(space)} address-space limit set by ulimit -v"
     return ""
 
 

@@ -62,7 +62,7 @@ class Result:
     counterexample: Counterexample | None = None
     witnessed: bool | None = None  # for safety claims: was the guarded situation reached
     detail: str = ""  # e.g. the worst case found against its bound
-    coverage: dict[str, int | float | bool] = field(default_factory=dict)
+    coverage: dict[str, int | float | bool | str] = field(default_factory=dict)
     scope: str = ""  # what the exhaustive run covered, shared by its results; "" for a search
 
 

@@ -605,7 +605,7 @@ def check_hypothesis(
     generated once per group.)"""
     results: dict[str, Result] = {}
     witnessed: set[str] = set()
-    coverage: dict[str, int | float | bool] = {"examples": examples}
+    coverage: dict[str, int | float | bool | str] = {"examples": examples}
     remaining = list(properties)
     if config.users == 1 and "isolation" in remaining:
         # A check that cannot fail is not a "holds" (the CLI names the reason).

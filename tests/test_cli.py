@@ -226,10 +226,12 @@ def test_the_memory_budget_can_be_set(capsys: pytest.CaptureFixture[str]) -> Non
     doc = json.loads(out)
     assert code == 1 and doc["settings"]["max_memory_mb"] == 1
     for result in doc["policies"]["reference"].values():
-        assert result["status"] == "not-checked"
+        assert result["status"] == "not-checked" and result["coverage"]["stopped_by"] == "memory"
         assert "stopped by memory (exploring's 75% of the 1 MB memory budget)" in result["detail"]
     code, out, _ = run(capsys, *argv, "--quiet")
-    assert code == 0 and json.loads(out)["settings"]["max_memory_mb"] > 1  # the default
+    doc = json.loads(out)
+    assert code == 0 and doc["settings"]["max_memory_mb"] > 1  # the default
+    assert {r["coverage"]["stopped_by"] for r in doc["policies"]["reference"].values()} == {""}
 
 
 # --- JSON --------------------------------------------------------------------------------------
