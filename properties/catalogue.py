@@ -79,8 +79,8 @@ class Property:
 
 
 def plural(n: int, noun: str) -> str:
-    """ "1 manager", "2 managers": for messages."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """ "1 manager", "2 managers", "1,016 states": for messages."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def never_ends(manager: int | None) -> str:

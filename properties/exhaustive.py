@@ -248,7 +248,7 @@ class _Judge:
         if not g.complete:
             why = f" ({g.stop_detail})" if g.stop_detail else ""
             return (
-                f"stopped by {g.stopped_by}{why} after {len(g.states):,} states "
+                f"stopped by {g.stopped_by}{why} after {plural(len(g.states), 'state')} "
                 f"({g.expanded:,} expanded)"
             )
         return f"all {len(g.states):,} reachable states"
@@ -746,8 +746,8 @@ class _Judge:
             tries = sum(isinstance(a, Connect) and a.user == user for a in cycle)
             ticks = sum(isinstance(a, Tick) for a in cycle)
             violation = Counterexample(
-                f"faults have stopped, user {user} retries forever ({plural(tries, 'time')} "
-                f"in every {plural(ticks, 'tick')}) and time passes, yet "
+                f"faults have stopped, user {user} retries forever ({_rhythm(tries, ticks)}) "
+                "and time passes, yet "
                 f"user {user} is never admitted and never holds its limit of managers "
                 f"in use (limit {self.config.limit}; the cycle repeats forever)",
                 stem,
@@ -864,6 +864,14 @@ class _OutOfBudget(Exception):
 
 class _EngineFault(Exception):
     """The engine's own bookkeeping disagrees with the model: a bug here, not a verdict."""
+
+
+def _rhythm(tries: int, ticks: int) -> str:
+    """How often a lasso's user retries: "once every 4 ticks", "twice every 4 ticks"."""
+    if tries == ticks == 1:
+        return "every tick"
+    times = {1: "once", 2: "twice"}.get(tries, f"{tries} times")
+    return f"{times} every {plural(ticks, 'tick')}" if ticks > 1 else f"{times} every tick"
 
 
 def _edge_source(lg: LabelledGraph, e: int) -> int:

@@ -16,6 +16,7 @@ import sys
 from contextlib import suppress
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 # A run that names no budget may use this share of what the process can have.
 DEFAULT_SHARE = 0.85
@@ -65,9 +66,7 @@ def limit_mb() -> float:
     limits = []
     with suppress(ValueError, OSError, AttributeError):  # non-POSIX: no sysconf
         limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)
-    cgroup = _cgroup_limit_mb()
-    if cgroup is not None:
-        limits.append(cgroup)
+    limits += [c.limit / 2**20 for c in _cgroups()]
     for which in ("RLIMIT_AS", "RLIMIT_DATA"):
         soft = resource.getrlimit(getattr(resource, which))[0]
         if soft != resource.RLIM_INFINITY:
@@ -83,13 +82,11 @@ def left_mb() -> float | None:
         info = f.read()
         at = info.index(b"MemAvailable:") + len(b"MemAvailable:")
         left.append(int(info[at : info.index(b"kB", at)]) / 1024)
-    cgroup = _cgroup()
-    if cgroup is not None:
-        directory, limit, usage, stat, inactive = cgroup
+    for c in _cgroups():  # an ancestor with a larger limit may have less room left
         with suppress(OSError, ValueError):
             # The page cache it has not touched lately is reclaimed before the OOM killer.
-            used = _read_int(directory / usage) - _stat(directory / stat, inactive)
-            left.append((limit - used) / 2**20)
+            used = _read_int(c.directory / c.usage) - _stat(c.directory / c.stat, c.inactive)
+            left.append((c.limit - used) / 2**20)
     return min(left, default=None)
 
 
@@ -123,21 +120,33 @@ def _address_space_mb() -> float | None:
     return None if soft == resource.RLIM_INFINITY else soft / 2**20
 
 
+class _Cgroup(NamedTuple):
+    directory: Path
+    limit: int  # bytes
+    usage: str  # the file that says its usage
+    stat: str  # the file with its page cache counts
+    inactive: bytes  # the line there that counts page cache not touched lately
+
+
+# Where the cgroups are (module constants, so that a test can point them at a tree of its own)
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
+
+
 @cache
-def _cgroup() -> tuple[Path, int, str, str, bytes] | None:
-    """The cgroup that limits this process's memory most tightly (its own or an
-    ancestor, v2 or v1): its directory, limit in bytes, and which files say its usage;
-    None without a limit. Where the process's own path is not mounted (a container
+def _cgroups() -> tuple[_Cgroup, ...]:
+    """The cgroups that limit this process's memory: its own and its ancestors', v2 or
+    v1, each with a limit. Where the process's own path is not mounted (a container
     without a cgroup namespace sees its cgroup at the root), the root."""
     paths = []
-    with suppress(OSError):
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
+    with suppress(OSError, ValueError):
+        for line in PROC_CGROUP.read_text().splitlines():
             _, controllers, path = line.split(":", 2)
             if controllers == "":
-                paths.append((Path("/sys/fs/cgroup"), path, 0))
+                paths.append((CGROUP_ROOT, path, 0))
             elif "memory" in controllers.split(","):
-                paths.append((Path("/sys/fs/cgroup/memory"), path, 1))
-    best = None
+                paths.append((CGROUP_ROOT / "memory", path, 1))
+    found: dict[Path, _Cgroup] = {}
     for root, path, version in paths:
         limit_file, usage, stat, inactive = _CGROUP_FILES[version]
         directory = root / path.lstrip("/")
@@ -146,14 +155,12 @@ def _cgroup() -> tuple[Path, int, str, str, bytes] | None:
                 break
             with suppress(OSError, ValueError):  # absent, or "max": no limit here
                 limit = _read_int(d / limit_file)
-                if best is None or limit < best[1]:
-                    best = (d, limit, usage, stat, inactive)
-    return best
+                if limit < _UNLIMITED:
+                    found[d] = _Cgroup(d, limit, usage, stat, inactive)
+    return tuple(found.values())
 
 
-def _cgroup_limit_mb() -> float | None:
-    cgroup = _cgroup()
-    return None if cgroup is None else cgroup[1] / 2**20
+_UNLIMITED = 2**60  # cgroup v1 writes "no limit" as a number near 2**63
 
 
 def _read_int(path: Path) -> int:

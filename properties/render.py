@@ -227,7 +227,7 @@ def counterexample_lines(
     faults_stop = None  # a lasso's stem: after its last fault (the search marks its own)
     if cx.cycle and cx.probe_from is None:
         last = max((i for i, a in enumerate(cx.steps) if a.fault), default=None)
-        if last is not None and last + 1 < len(cx.steps):
+        if last is not None:
             faults_stop = last + 1
             marks[faults_stop] = "   -- faults stop: no Stall or CloseHangs from here on --"
     if cx.cycle:
@@ -240,7 +240,9 @@ def counterexample_lines(
             if alike and _only_ages_differ(states[n - c], states[n])
             else ""
         )
-        marks[n] = f"   -- the cycle: from here the run repeats forever{why} --"
+        cycle = f"the cycle: from here the run repeats forever{why}"
+        # where the stem ends in its last fault, one marker says both
+        marks[n] = f"   -- faults stop, and {cycle} --" if faults_stop == n else f"   -- {cycle} --"
     lines: list[str] = []
     number = 0
     bounds = sorted({0, len(entries), *marks})

@@ -33,7 +33,7 @@ from wsmodel.model import (
 )
 from wsmodel.properties import cli, exhaustive
 from wsmodel.properties.catalogue import BY_NAME, NAMES, holds_limit_in_use
-from wsmodel.properties.exhaustive import ENGINE, Report, check_exhaustive, run_exhaustive
+from wsmodel.properties.exhaustive import ENGINE, Report, _rhythm, check_exhaustive, run_exhaustive
 from wsmodel.properties.explore import Forget, canonical
 from wsmodel.properties.pin import PINNED, run_pinned
 from wsmodel.properties.render import counterexample_lines
@@ -137,11 +137,16 @@ def test_liveness_lasso_is_a_real_fair_cycle(policy: str) -> None:
     # the message says how often the user retries on the cycle, which may be less than
     # once a tick ("keeps retrying": at least once per round of the cycle)
     ticks = sum(a.name == "Tick" for a in ce.cycle)
-    rhythm = f"({len(connects)} time{'s' * (len(connects) > 1)} in every {ticks} ticks)"
-    assert f"user {ce.user} retries forever {rhythm} and time passes" in ce.message
+    rhythm = {
+        "conservative": (1, 4, "once every 4 ticks"),
+        "graduated": (2, 4, "twice every 4 ticks"),
+    }
+    assert (len(connects), ticks) == rhythm[policy][:2]
+    assert f"user {ce.user} retries forever ({rhythm[policy][2]}) and time passes" in ce.message
     # and the steps mark where faults stop: after the stem's last fault
     lines = counterexample_lines(SMALL1, pol, ce)
     marker = "   -- faults stop: no Stall or CloseHangs from here on --"
+    assert _rhythm(1, 1) == "every tick" and _rhythm(3, 1) == "3 times every tick"
     assert lines.count(marker) == 1
     at = lines.index(marker)
     assert "goes stuck" in [line for line in lines[:at] if line[:5].strip()][-1]

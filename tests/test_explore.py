@@ -6,6 +6,7 @@ import importlib
 import re
 import resource
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -39,6 +40,7 @@ from wsmodel.properties.explore import (
 )
 from wsmodel.properties.results import Result, Status, replay
 
+LEFT_MB = memory.left_mb  # before tests/conftest.py patches it for every test
 # the module (the package exports the function of the same name)
 model_step = importlib.import_module("wsmodel.model.step")
 SMALL2 = preset("small").with_(users=2, limit=1)
@@ -503,4 +505,71 @@ def test_the_memory_limit_reads_the_process_limits(monkeypatch: pytest.MonkeyPat
     try:
         assert memory.limit_mb() == min(unlimited, 1024)
     finally:
+        memory.limit_mb.cache_clear()
+
+
+def _cgroup_tree(root: Path, proc: Path, own: str, groups: dict[str, tuple[str, int, int]]) -> None:
+    """A cgroup v2 tree: for each path, (memory.max, memory.current, inactive_file)."""
+    proc.write_text(f"0::{own}\n")
+    for path, (limit, current, inactive) in groups.items():
+        d = root / path.lstrip("/")
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "memory.max").write_text(f"{limit}\n")
+        (d / "memory.current").write_text(f"{current}\n")
+        (d / "memory.stat").write_text(f"anon 1\ninactive_file {inactive}\nactive_file 2\n")
+
+
+@pytest.mark.parametrize(
+    ("own", "groups", "limit", "left"),
+    [
+        # the own cgroup binds the limit, but the parent has less room left
+        (
+            "/user.slice/app.scope",
+            {"/user.slice": ("8192", 7680, 0), "/user.slice/app.scope": ("4096", 1024, 0)},
+            4096,
+            512,
+        ),
+        # inactive page cache is not counted as used
+        ("/app", {"/app": ("4096", 3072, 1024)}, 4096, 2048),
+        # "max": no limit there, the parent's applies
+        ("/a/b", {"/a": ("2048", 1024, 0), "/a/b": ("max", 100, 0)}, 2048, 1024),
+        # the own path is not mounted (no cgroup namespace): the root's
+        ("/docker/x", {"/": ("1024", 512, 0)}, 1024, 512),
+        # no limit anywhere
+        ("/a", {"/a": ("max", 100, 0)}, None, None),
+    ],
+)
+def test_the_memory_limit_reads_the_cgroups(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    own: str,
+    groups: dict[str, tuple[str, int, int]],
+    limit: int | None,
+    left: int | None,
+) -> None:
+    mib = 2**20
+    tree = {
+        p: (v if v == "max" else str(int(v) * mib), u * mib, i * mib)
+        for p, (v, u, i) in groups.items()
+    }
+    _cgroup_tree(tmp_path / "cgroup", tmp_path / "self-cgroup", own, tree)
+    monkeypatch.setattr(memory, "CGROUP_ROOT", tmp_path / "cgroup")
+    monkeypatch.setattr(memory, "PROC_CGROUP", tmp_path / "self-cgroup")
+    monkeypatch.setattr(memory.os, "sysconf", lambda name: 2**40)  # RAM: not the limit
+    memory._cgroups.cache_clear()
+    memory.limit_mb.cache_clear()
+    try:
+        cgroups = memory._cgroups()
+        assert min((c.limit // mib for c in cgroups), default=None) == limit
+        if limit is not None:
+            assert memory.limit_mb() == limit
+        # the real left_mb (tests see a patched one); the machine's MemAvailable is far
+        # more than any of these
+        room = LEFT_MB()
+        if left is None:
+            assert room is None or room > 10_000  # the machine's MemAvailable only
+        else:
+            assert room == left
+    finally:
+        memory._cgroups.cache_clear()
         memory.limit_mb.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from wsmodel.model import (
     BUILTIN,
@@ -374,3 +375,18 @@ def test_a_state_shows_the_policys_shared_state() -> None:
     grad = start(CONFIG, BUILTIN["graduated"])
     assert summarize_state(grad).endswith(" | shared: Breaker(failures=0, open_for=0)")
     assert "shared" not in summarize_state(start(CONFIG, BUILTIN["reference"]))
+
+
+def test_a_lasso_says_where_faults_stop() -> None:
+    small = preset("small").with_(users=1, limit=1)
+    pol = BUILTIN["conservative"]
+    cx = Counterexample("m", (Connect(0), Stall(0, 0), Tick(), Connect(0)), user=0, cycle=(Tick(),))
+    lines = counterexample_lines(small, pol, cx)
+    marker = "   -- faults stop: no Stall or CloseHangs from here on --"
+    assert lines[lines.index(marker) - 1].startswith("   2. user 0's m0 goes stuck")
+    # a stem that ends in its last fault: one marker says both
+    cx = replace(cx, steps=cx.steps[:2])
+    lines = counterexample_lines(small, pol, cx)
+    assert marker not in lines
+    both = "   -- faults stop, and the cycle: from here the run repeats forever --"
+    assert lines[lines.index(both) - 1].startswith("   2. user 0's m0 goes stuck")
