@@ -284,7 +284,7 @@ class _Judge:
             # such edge is shortest in steps; only the search for the shortest in
             # numbered steps (as judging does) is skipped.
             e = min(bad)
-            s = bisect_right(self.g.edge_start, e) - 1
+            s = self._source(e)
             try:
                 violation = self._violation(name, [*self.g.path_to(s), (s, self.g.act[e])])
             except Exception as exc:  # called outside the judging loop's guard
@@ -410,9 +410,8 @@ class _Judge:
         detail = ""
         if len(bad):
             targets: dict[int, list[tuple[str, int]]] = {}
-            src = self._sources(bad)
-            for e, s in zip(bad, src, strict=True):
-                targets.setdefault(s, []).append((name, e))
+            for e in bad:
+                targets.setdefault(self._source(e), []).append((name, e))
             (path, _end) = self.shortest(targets)[name]
             violation = self._violation(name, path)
         if name == "isolation":
@@ -435,20 +434,9 @@ class _Judge:
             raise _EngineFault(f"the {name} counterexample does not reproduce")
         return Counterexample(message, actions, user=user_of(actions[-1]))
 
-    def _sources(self, edges: array[int]) -> list[int]:
-        """Source state of each edge (edges are sorted by source)."""
-        g = self.g
-        out = []
-        s = 0
-        for e in sorted(edges):
-            while g.edge_start[s + 1] <= e:
-                s += 1
-            out.append(s)
-        order = sorted(range(len(edges)), key=edges.__getitem__)
-        result = [0] * len(edges)
-        for k, idx in enumerate(order):
-            result[idx] = out[k]
-        return result
+    def _source(self, e: int) -> int:
+        """The state edge ``e`` leaves (edges are stored by source, in state order)."""
+        return bisect_right(self.g.edge_start, e) - 1
 
     def _replay_state(self, actions: Sequence[Action]) -> State:
         from wsmodel.properties.results import replay
