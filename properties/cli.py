@@ -461,7 +461,7 @@ def verify(args: argparse.Namespace) -> int:
             print()
             print(f"{r.policy} violates {r.property}: {BY_NAME[r.property].plain}")
             print(f"  {cx.message}")
-            if "not sought shortest" in r.detail:  # a budget ran out: say so
+            if r.coverage.get("not_shortest"):  # a budget ran out: say so
                 print(f"  ({r.detail})")
             # One run often breaks several claims (a permanent block is also an
             # unbounded recovery): show it once, and point back to it.

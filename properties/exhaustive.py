@@ -289,13 +289,15 @@ class _Judge:
                 violation = self._violation(name, [*self.g.path_to(s), (s, self.g.act[e])])
             except Exception as exc:  # called outside the judging loop's guard
                 return self.engine_fault(name, exc)
-            return self.result(
+            result = self.result(
                 name,
                 violation,
                 detail=f"{spent} ran out {when} this claim was judged: "
                 "the counterexample is the exploration's first path to a violation, "
                 "not sought shortest",
             )
+            result.coverage["not_shortest"] = True  # the CLI says so under the message
+            return result
         return Result(
             policy=self.policy.name,
             property=name,

@@ -525,6 +525,8 @@ def test_a_claim_seen_broken_is_violated_even_when_the_budget_runs_out() -> None
     assert bad and rep.results[0].status is Status.VIOLATED
     r = exhaustive._Judge(g).out_of_budget("no_leak", "the 1 s budget", bad)
     assert r.status is Status.VIOLATED and "not sought shortest" in r.detail
+    assert r.coverage["not_shortest"] is True
+    assert "not_shortest" not in rep.results[0].coverage  # judged: sought shortest
     cx = r.counterexample
     judged = rep.results[0].counterexample
     assert judged is not None
