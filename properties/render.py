@@ -69,7 +69,11 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
         if plan.outcome is Outcome.ADMITTED:
             return f"user {u} connects: admitted as m{before.users[u].next_id}{cleanup}"
         sep = "; " if did else ", "  # after a list of what the cleanup did, a comma would join it
-        retry = "" if plan.retry_after is None else f"{sep}retry after {_ticks(plan.retry_after)}"
+        retry = (
+            ""
+            if plan.retry_after is None
+            else f"{sep}retry after {plural(plan.retry_after, 'tick')}"
+        )
         return f"user {u} connects: rejected{cleanup}{retry}"
     if isinstance(action, ServerSend):
         return f"the application sends to every manager of user {u}"
@@ -150,10 +154,6 @@ def summarize_user(state: State, user: int) -> str:
     parts = [f"{phase.value} {_compact(names)}" for phase, names in groups.items()]
     live = state.users[user].live_count
     return f"user {user}: {len(managers)} registered, {live} live — " + "; ".join(parts)
-
-
-def _ticks(n: int) -> str:
-    return plural(n, "tick")
 
 
 def _compact(names: list[str]) -> str:
@@ -373,7 +373,7 @@ def _rounds(entries: list[_Entry]) -> list[list[_Entry]]:
 
 
 def _ticks_pass(n: int) -> str:
-    return f"{_ticks(n)} {'passes' if n == 1 else 'pass'}"
+    return f"{plural(n, 'tick')} {'passes' if n == 1 else 'pass'}"
 
 
 def _tick_runs(texts: list[str]) -> list[str]:
