@@ -339,6 +339,8 @@ def _why_not_checked(r: Result) -> str:
         return "engine fault"
     if r.coverage.get("one_user"):
         return "one user: the search needs two"
+    if r.engine == "hypothesis" and r.coverage.get("stopped_by") == "memory":
+        return "the machine's memory ran out"  # the search has no budget of its own
     return "budget"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from wsmodel.model import Config, action_from_json, step
 from wsmodel.model import start as initial
-from wsmodel.properties import exhaustive
+from wsmodel.properties import exhaustive, search
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
@@ -217,6 +217,25 @@ def test_a_run_short_of_memory_still_reports(tmp_path: Path) -> None:
         in (results["per_user_limit"]["detail"])
     )
     assert results["no_leak"]["status"] == "violated"  # seen broken: still traced
+
+
+def test_memory_running_out_in_a_search_leaves_its_claims_unproven(
+    user_policies: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The search has no memory budget; a MemoryError (here from inside the policy) stops
+    # it, and the claims not yet decided are not-checked. Before, exit 4: an internal
+    # error, or a "flaky" one when the error did not recur on Hypothesis's replay.
+    spec = f"{user_policies}:OutOfMemory"
+    argv = ["verify", "--engine", "hypothesis", "--policy", spec, "--users", "2", *FAST]
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 1 and err == ""
+    doc = json.loads(out)
+    results = doc["policies"]["fixture-out-of-memory"]
+    assert {r["status"] for r in results.values()} == {"not-checked"}
+    assert {r["coverage"]["stopped_by"] for r in results.values()} == {"memory"}
+    assert {r["detail"] for r in results.values()} == {search.OUT_OF_MEMORY}
+    why = "not checked (the machine's memory ran out)"
+    assert doc["failures"] == [f"fixture-out-of-memory: {name} {why}" for name in NAMES]
 
 
 def test_the_memory_budget_can_be_set(capsys: pytest.CaptureFixture[str]) -> None:

@@ -283,6 +283,49 @@ def test_one_user_isolation_is_not_checked_by_the_search() -> None:
     assert two.status is Status.HOLDS and "one_user" not in two.coverage
 
 
+class ShortOfMemoryLater(type(BUILTIN["graduated"])):  # type: ignore[misc]
+    """graduated, with the machine's memory running out in every on_connect once armed."""
+
+    name = "short-of-memory-later"
+    armed = False
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if self.armed:
+            raise MemoryError
+        return super().on_connect(registry)
+
+
+def test_memory_running_out_mid_search_keeps_what_was_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first search finds no_leak broken; the memory runs out in the second (armed
+    # as it starts), which searches the rest: those are not-checked, no_leak keeps its
+    # counterexample.
+    policy = ShortOfMemoryLater()
+    calls = []
+    real = search.find_violation
+
+    def second_runs_short(*args: object, **kwargs: object) -> Violation | None:
+        calls.append(1)
+        policy.armed = len(calls) > 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "find_violation", second_runs_short)
+    one = PROD.with_(users=1, limit=1)
+    got = check_hypothesis(
+        one, policy, ["no_leak", "per_user_limit", "zombies_reaped"], examples=20
+    )
+    assert len(calls) == 2
+    assert [(r.property, r.status) for r in got] == [
+        ("no_leak", Status.VIOLATED),
+        ("per_user_limit", Status.NOT_CHECKED),
+        ("zombies_reaped", Status.NOT_CHECKED),
+    ]
+    assert got[0].counterexample is not None and "stopped_by" not in got[0].coverage
+    assert [r.detail for r in got[1:]] == [search.OUT_OF_MEMORY] * 2
+    assert [r.coverage["stopped_by"] for r in got[1:]] == ["memory"] * 2
+
+
 # --- mutants -----------------------------------------------------------------------------
 
 
