@@ -206,6 +206,17 @@ def build_config(args: argparse.Namespace) -> Config:
             )
     if args.examples is None:
         args.examples = DEFAULT_EXAMPLES
+    if args.max_memory is not None:
+        from wsmodel.properties.memory import RESERVE_SHARE, limit_mb, mb
+
+        if args.max_memory > (most := limit_mb()):
+            # Not refused: the run still stops in time, only later than the user may think.
+            print(
+                f"wsmodel: warning: --max-memory {mb(args.max_memory)} is more than this "
+                f"process can have ({mb(most)}); the run stops while {RESERVE_SHARE:.0%} "
+                "of that is still left instead",
+                file=sys.stderr,
+            )
     return config.with_(**changes)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from wsmodel.model import Config, action_from_json, step
 from wsmodel.model import start as initial
-from wsmodel.properties import exhaustive, search
+from wsmodel.properties import exhaustive, memory, search
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
@@ -251,6 +251,20 @@ def test_the_memory_budget_can_be_set(capsys: pytest.CaptureFixture[str]) -> Non
     doc = json.loads(out)
     assert code == 0 and doc["settings"]["max_memory_mb"] > 1  # the default
     assert {r["coverage"]["stopped_by"] for r in doc["policies"]["reference"].values()} == {""}
+
+
+def test_a_memory_budget_beyond_the_machine_is_warned_of(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(memory, "limit_mb", lambda: 8000.0)
+    argv = ["verify", "--engine", "exhaustive", "--policy", "reference", "--quiet"]
+    code, _, err = run(capsys, *argv, "--max-memory", "9000")
+    assert code == 0 and err == (
+        "wsmodel: warning: --max-memory 9,000 MB is more than this process can have "
+        "(8,000 MB); the run stops while 5% of that is still left instead\n"
+    )
+    code, _, err = run(capsys, *argv, "--max-memory", "8000")
+    assert code == 0 and err == ""
 
 
 # --- JSON --------------------------------------------------------------------------------------
