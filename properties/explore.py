@@ -100,7 +100,8 @@ class StateGraph:
     edge_start: array[int] = field(default_factory=lambda: array("Q", [0]))
     dst: array[int] = field(default_factory=lambda: array("I"))
     act: array[int] = field(default_factory=lambda: array("I"))
-    perm: bytearray = field(default_factory=bytearray)
+    # 2 bytes: up to 8! = 40,320 permutations of the users (Config allows 8)
+    perm: array[int] = field(default_factory=lambda: array("H"))
     flags: bytearray = field(default_factory=bytearray)
     actions: list[Action] = field(default_factory=list)  # action code -> action
     action_code: dict[Action, int] = field(default_factory=dict)
