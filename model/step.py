@@ -86,7 +86,9 @@ class ConnectPlan:
 
 def start(config: Config, policy: Policy) -> State:
     """The initial state: every registry empty."""
-    return initial_state(config.users, policy.initial_memory(), policy.initial_shared())
+    memory = call_policy(policy, "initial_memory", policy.initial_memory)
+    shared = call_policy(policy, "initial_shared", policy.initial_shared)
+    return initial_state(config.users, memory, shared)
 
 
 # --- the actions -------------------------------------------------------------------
@@ -244,7 +246,7 @@ def _run(config: Config, policy: Policy, method: str, user: UserState, shared: H
     result: object = None
     hung, hung_on = False, None
     try:
-        result = _call(policy, method, lambda: call(registry))
+        result = call_policy(policy, method, lambda: call(registry))
     except CleanupHung as exc:
         hung, hung_on = True, exc.manager
     managers, memory, shared = settle_registry(registry)
@@ -261,8 +263,9 @@ _LIBRARIES = tuple(
 )
 
 
-def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
-    """Call into the policy; a PolicyError for anything it raised. CleanupHung (it
+def call_policy(policy: Policy, method: str, call: Callable[[], T]) -> T:
+    """Call into the policy; a PolicyError for anything it raised, sys.exit()
+    included (the caller's exit code is not the policy's to choose). CleanupHung (it
     awaited a close that never ends; a BaseException) passes through for the caller
     to handle: a sentinel return value could not be told from a policy that returned
     nothing. So does a MemoryError: the machine's, not the policy's fault."""
@@ -273,7 +276,7 @@ def _call(policy: Policy, method: str, call: Callable[[], T]) -> T:
     except PolicyError as exc:  # the registry refused a call: say which policy, and where
         where = _where(policy, exc)
         raise PolicyError(f"policy {policy.name!r}, in {method} ({where}): {exc}") from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         where = _where(policy, exc)
         raise PolicyError(
             f"policy {policy.name!r} raised {type(exc).__name__} in {method} ({where}): {exc}"
@@ -303,7 +306,7 @@ def _under(filename: str, roots: tuple[Path, ...]) -> bool:
 def _tick(config: Config, policy: Policy, state: State) -> State:
     h = config.horizon
     try:
-        shared = _call(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
+        shared = call_policy(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
     except CleanupHung:  # raised by the policy itself: tick_shared has nothing to await
         raise PolicyError(f"policy {policy.name!r}: tick_shared raised CleanupHung") from None
     require_hashable(policy, "shared", shared)

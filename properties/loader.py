@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from functools import partial
+from pathlib import Path
 
-from wsmodel.model import BUILTIN, Config, Policy
+from wsmodel.model import BUILTIN, Config, Policy, PolicyError, call_policy
 
 
 class UsageError(ValueError):
@@ -23,8 +25,13 @@ def load_policy(spec: str) -> Policy:
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure of the user's module
-        raise UsageError(f"cannot import {module_name!r} for --policy {spec}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # any import-time failure of the user's module
+        why = f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else str(exc)
+        top = module_name.partition(".")[0]
+        if isinstance(exc, ModuleNotFoundError) and exc.name == top and _beside(top):
+            # The console script does not put the current directory on sys.path.
+            why += " (it is in the current directory: run with PYTHONPATH=.)"
+        raise UsageError(f"cannot import {module_name!r} for --policy {spec}: {why}") from exc
     try:
         obj = getattr(module, attr)
     except AttributeError:
@@ -32,7 +39,7 @@ def load_policy(spec: str) -> Policy:
     if inspect.isclass(obj):
         try:
             obj = obj()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise UsageError(f"cannot instantiate {spec}: {exc}") from exc
     if not isinstance(obj, Policy):
         raise UsageError(
@@ -48,6 +55,12 @@ def load_policy(spec: str) -> Policy:
     return obj
 
 
+def _beside(module: str) -> bool:
+    """Whether ``module`` is a file or package in the current directory."""
+    here = Path.cwd()
+    return (here / f"{module}.py").is_file() or (here / module / "__init__.py").is_file()
+
+
 def validate_policy(policy: Policy, config: Config, spec: str | None = None) -> None:
     """Reject a policy whose declared traits are not of the protocol's types. ``spec``
     is how the user named it (``--policy``), for the message when its name is empty."""
@@ -58,7 +71,8 @@ def validate_policy(policy: Policy, config: Config, spec: str | None = None) -> 
     for flag in flags:
         if not isinstance(getattr(policy, flag), bool):
             raise UsageError(f"policy {policy.name!r}: {flag} must be True or False")
-    period = policy.sweep_period(config)
+    # Called here first: what it raises is the policy's fault (exit 3), said as such.
+    period = call_policy(policy, "sweep_period", lambda: policy.sweep_period(config))
     if period is not None and (
         not isinstance(period, int) or isinstance(period, bool) or period < 1
     ):
@@ -66,11 +80,19 @@ def validate_policy(policy: Policy, config: Config, spec: str | None = None) -> 
             f"policy {policy.name!r}: sweep_period() returned {period!r}; "
             "expected None or a positive integer"
         )
-    try:
-        hash(policy)
-        hash(policy.initial_shared())
-        hash(policy.initial_memory())
-    except TypeError as exc:
-        raise UsageError(
-            f"policy {policy.name!r}: must be hashable, with hashable state: {exc}"
-        ) from exc
+    shared = call_policy(policy, "initial_shared", policy.initial_shared)
+    memory = call_policy(policy, "initial_memory", policy.initial_memory)
+    for what, value in (
+        ("__hash__", policy),
+        ("hash(initial_shared())", shared),
+        ("hash(initial_memory())", memory),
+    ):
+        try:
+            call_policy(policy, what, partial(hash, value))
+        except PolicyError as exc:
+            if isinstance(exc.__cause__, TypeError):  # unhashable: a mistake in the declaration
+                why = exc.__cause__
+                raise UsageError(
+                    f"policy {policy.name!r}: must be hashable, with hashable state: {why}"
+                ) from exc
+            raise

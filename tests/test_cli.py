@@ -158,6 +158,28 @@ def test_bad_user_policy_spec_exit_2(
     assert_clean_error(err, *names)
 
 
+def test_a_module_that_exits_on_import_is_a_usage_error(
+    user_policies: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its sys.exit(3) was once wsmodel's exit code, with nothing said.
+    code, _, err = run(capsys, "verify", "--policy", "wsmodel_fixture_exits:X", *FAST)
+    assert code == 2
+    assert_clean_error(err, "cannot import 'wsmodel_fixture_exits'", "it called sys.exit(3)")
+
+
+def test_a_policy_module_in_the_current_directory_gets_a_hint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "wsmodel_fixture_beside.py").write_text("")
+    monkeypatch.chdir(tmp_path)  # beside the module, but not on sys.path
+    code, _, err = run(capsys, "verify", "--policy", "wsmodel_fixture_beside:X", *FAST)
+    assert code == 2 and err == (
+        "wsmodel: error: cannot import 'wsmodel_fixture_beside' for --policy "
+        "wsmodel_fixture_beside:X: No module named 'wsmodel_fixture_beside' (it is in "
+        "the current directory: run with PYTHONPATH=.)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("attr", "names"),
     [
@@ -165,6 +187,11 @@ def test_bad_user_policy_spec_exit_2(
         ("ReturnsNonsense", ["fixture-nonsense", "on_connect", "42"]),
         ("ReturnsNone", ["fixture-none", "on_connect", "returned None"]),
         ("PeeksAtAge", ["fixture-peeks", "on_connect", "reads_age = False"]),
+        # once an internal error, or (sys.exit) exit 5 with nothing said
+        ("ExitsInConnect", ["fixture-exits", "SystemExit", "on_connect", ": 5"]),
+        ("RaisesInSweepPeriod", ["fixture-sweep-period", "RuntimeError", "sweep_period"]),
+        ("RaisesInInitialShared", ["fixture-initial-shared", "initial_shared", "no shared"]),
+        ("HashRaises", ["fixture-hash", "RuntimeError", "__hash__", "no hash"]),
     ],
 )
 def test_policy_breaking_the_protocol_exit_3(

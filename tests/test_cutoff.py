@@ -114,17 +114,26 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert [line.split(": error: ")[0] for line in err.splitlines()] == [
         "python -m wsmodel.properties.cutoff"
     ] * 2
+    for bad in ("-1", "1"):
+        assert cutoff.main(["--exhaustive-limit", bad]) == 2
+        assert f"--exhaustive-limit must be 0 or at least 2, got {bad}" in capsys.readouterr().err
     assert cutoff.main(["--timeout", "0.001"]) == 1
     assert "not checked" in capsys.readouterr().err
 
 
 def test_cli_reports_progress_while_it_explores(capsys: pytest.CaptureFixture[str]) -> None:
     # The limit-2 graph takes most of a minute: its exploration reports on stderr. A 2 s
-    # budget outlasts the first report (after 1 s) and leaves a prefix, still checked.
+    # budget outlasts the first report (after 1 s) and leaves a prefix, still checked,
+    # but the lemma is not checked on the graph: exit 1 (it was once 0).
     argv = ["--exhaustive-limit", "2", "--timeout", "2", "--runs", "0"]
-    assert cutoff.main(argv) == 0
+    assert cutoff.main(argv) == 1
     out, err = capsys.readouterr()
     assert "a prefix: stopped by timeout" in out and "lemma M holds" in out
+    assert out.endswith(
+        "not checked: the limit-2 graph is a prefix (stopped by timeout); lemma M holds on "
+        "the part explored\n"
+    )
+    assert "random runs" not in out  # --runs 0: none, and no verdict on none
     assert "reference exhaustive: " in err and "states" in err
-    assert cutoff.main([*argv, "--quiet"]) == 0
+    assert cutoff.main([*argv, "--quiet"]) == 1
     assert capsys.readouterr().err == ""

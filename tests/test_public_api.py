@@ -55,6 +55,7 @@ MODEL_ALL = [
     "UserState",
     "Wait",
     "action_from_json",
+    "call_policy",
     "enabled",
     "environment",
     "fire",
