@@ -36,18 +36,28 @@ DEFAULT_PRESET = {"hypothesis": "production", "exhaustive": "small", "all": "sma
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line in the form of every other usage error."""
 
+    commands: dict[str, argparse.ArgumentParser]  # the subcommands' parsers, by name
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"wsmodel: error: {message} (see {self.prog} --help)\n")
 
+    def parse(self, argv: Sequence[str] | None) -> argparse.Namespace:
+        """parse_args, but an unknown flag is the subcommand's to report, pointing at
+        its own --help ("see wsmodel verify --help")."""
+        args, extra = self.parse_known_args(argv)
+        if extra:
+            self.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+        return args
 
-def _parser() -> argparse.ArgumentParser:
+
+def _parser() -> _Parser:
     p = _Parser(
         prog="wsmodel",
         description="Check cleanup policies of per-user WebSocket manager registries.",
     )
     sub = p.add_subparsers(dest="command", required=True)
 
-    def run_options(sp: argparse.ArgumentParser) -> None:
+    def run_options(sp: argparse.ArgumentParser, several: bool) -> None:
         sp.add_argument(
             "--engine",
             choices=ENGINES,
@@ -86,8 +96,9 @@ def _parser() -> argparse.ArgumentParser:
             "--timeout",
             type=float,
             help=f"exhaustive: time budget in seconds for each policy, judging included "
-            f"(default {EXHAUSTIVE_TIMEOUT:.0f}; policies run in parallel, --jobs); unproven "
-            "properties are then not-checked",
+            f"(default {EXHAUSTIVE_TIMEOUT:.0f}"
+            + ("; policies run in parallel, --jobs" if several else "")
+            + "); unproven properties are then not-checked",
         )
         sp.add_argument(
             "--max-memory",
@@ -121,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     v.add_argument("--json", action="store_true", help="one JSON document on stdout")
     v.add_argument("--jobs", type=int, help="policies checked in parallel (default: cores)")
-    run_options(v)
+    run_options(v, several=True)
 
     e = sub.add_parser(
         "explain",
@@ -140,12 +151,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--policy",
         required=True,
+        action="append",  # to refuse a second one, not to keep the last silently
         metavar="NAME|module:attr",
         help="a built-in policy (conservative, graduated, reference) or your own",
     )
-    run_options(e)
+    run_options(e, several=False)
 
-    sub.add_parser("properties", help="list the property catalogue")
+    props = sub.add_parser("properties", help="list the property catalogue")
+    p.commands = {"verify": v, "explain": e, "properties": props}
     return p
 
 
@@ -164,11 +177,15 @@ def build_config(args: argparse.Namespace) -> Config:
         changes["users"] = args.users
     if args.limit is not None:
         changes["limit"] = args.limit
+    seen: dict[str, str] = {}
     for item in args.set:
         field, sep, value = item.partition("=")
         field = field.strip()
         if not sep or not field:
             raise UsageError(f"--set {item!r}: expected FIELD=VALUE")
+        if field in seen:
+            raise UsageError(f"--set {seen[field]} and --set {item} both given: use one")
+        seen[field] = item
         if field in ("users", "limit") and getattr(args, field) is not None:
             raise UsageError(f"--set {item} and --{field} both given: use one")
         try:
@@ -495,6 +512,12 @@ def verify(args: argparse.Namespace) -> int:
 
 def explain(args: argparse.Namespace) -> int:
     config = build_config(args)
+    if len(args.policy) > 1:
+        raise UsageError(
+            f"explain shows one policy's counterexample; --policy given {len(args.policy)} "
+            f"times ({', '.join(args.policy)}): use wsmodel verify for several"
+        )
+    (args.policy,) = args.policy
     policy = load_policy(args.policy)
     validate_policy(policy, config, args.policy)
     progress = _progress(args)
@@ -516,7 +539,7 @@ def explain(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = _parser().parse_args(argv)
+        args = _parser().parse(argv)
     except SystemExit as exc:  # argparse has printed its message
         return int(exc.code or 0) and EXIT_USAGE
     try:

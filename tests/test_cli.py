@@ -81,7 +81,17 @@ def test_conservative_violates_exit_1(capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.parametrize(
     ("argv", "names"),
     [
-        (["verify", "--bogus"], ["--bogus"]),
+        (["verify", "--bogus"], ["--bogus", "see wsmodel verify --help"]),
+        (["explain", "no_leak", "--policy", "x", "-z"], ["-z", "see wsmodel explain --help"]),
+        # once silently the last of them
+        (
+            ["explain", "no_leak", "--policy", "reference", "--policy", "conservative"],
+            ["--policy given 2 times (reference, conservative)", "wsmodel verify"],
+        ),
+        (
+            ["verify", "--policy", "reference", "--set", "limit=3", "--set", "limit=4"],
+            ["--set limit=3 and --set limit=4 both given"],
+        ),
         (["frobnicate"], ["frobnicate"]),
         (["verify", "--policy", "nope", *FAST], ["nope"]),
         (["verify", "--policy", "reference", "--limit", "0", *FAST], ["limit"]),
