@@ -27,7 +27,8 @@ RESERVE_SHARE = 0.05
 def budget_mb(given: float | None) -> float:
     """The memory budget of a run: the one given, or this share of what the process
     can have."""
-    return DEFAULT_SHARE * limit_mb() if given is None else given
+    # rounded to a tenth of a MB, so that the JSON states it as it is used (not 20489.7281…)
+    return round(DEFAULT_SHARE * limit_mb(), 1) if given is None else given
 
 
 def mb(x: float) -> str:
