@@ -257,18 +257,24 @@ def _no_leak(config: Config, policy: Policy, b: State, a: Action, after: State) 
                     f"user {u}'s manager {m.name} closed {m.phase_age} ticks ago and is still "
                     f"registered; reaper period R = {config.reaper_period}"
                 )
+    # A refusal below the limit while closed entries are registered: they were counted.
+    # (A hung connect is not a refusal, and a refusal with no closed entry is about
+    # something else: cleanup_terminates and the other claims judge those.)
     if (
         isinstance(a, Connect)
-        and plan_connect(config, policy, b, a.user).outcome is not Outcome.ADMITTED
+        and plan_connect(config, policy, b, a.user).outcome is Outcome.REJECTED
     ):
-        held = sum(1 for m in b.users[a.user].managers if m.phase is not Phase.CLOSED)
-        if held < config.limit:
+        managers = b.users[a.user].managers
+        closed = sum(1 for m in managers if m.phase is Phase.CLOSED)
+        held = len(managers) - closed
+        if closed and held < config.limit:
             holding = (
                 "no unclosed manager" if held == 0 else f"only {plural(held, 'unclosed manager')}"
             )
             return (
                 f"user {a.user}'s connect was refused while holding {holding} "
-                f"(limit {config.limit}): closed entries counted against the limit"
+                f"(limit {config.limit}) and {closed} closed: "
+                "closed entries counted against the limit"
             )
     return None
 

@@ -7,17 +7,21 @@ import pytest
 from wsmodel.model import (
     BUILTIN,
     Action,
+    Admit,
     Breaker,
     ClientClose,
     CloseHangs,
     Config,
     Connect,
+    Decision,
     FinishClose,
     HeartbeatVerdict,
     Manager,
     Outcome,
     Phase,
     Policy,
+    Registry,
+    Reject,
     ServerSend,
     Stall,
     State,
@@ -108,6 +112,43 @@ def test_conservative_leaves_a_finished_close_registered_and_counted() -> None:
     assert plan.outcome is Outcome.REJECTED  # the leftover counts against the limit
     assert BY_NAME["no_leak"].check is not None
     assert BY_NAME["no_leak"].check(ONE, CONSERVATIVE, s, Connect(0), s) is not None
+
+
+class RejectsAll(Policy):
+    name = "rejects-all"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        return Reject()
+
+
+class AwaitsEveryClose(Policy):
+    """Closes every entry and awaits it without a deadline: hangs on a hanging close."""
+
+    name = "awaits-every-close"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        for e in registry.entries:
+            registry.close(e.id, None)
+        return Admit()
+
+
+def test_no_leak_blames_closed_entries_only_for_a_refusal_with_some_registered() -> None:
+    # A refusal with no closed entry, or a connect that hangs, is not closed entries
+    # counted against the limit; both were once reported as such.
+    check = BY_NAME["no_leak"].check
+    assert check is not None
+    empty = registry_of(RejectsAll(), ())
+    assert plan_connect(ONE, RejectsAll(), empty, 0).outcome is Outcome.REJECTED
+    assert check(ONE, RejectsAll(), empty, Connect(0), empty) is None
+    ms = (manager(0, Phase.CLOSED), manager(1, Phase.CLOSING, close_hangs=True))
+    hangs = registry_of(AwaitsEveryClose(), ms)
+    assert plan_connect(ONE, AwaitsEveryClose(), hangs, 0).outcome is Outcome.HUNG
+    assert check(ONE, AwaitsEveryClose(), hangs, Connect(0), hangs) is None
+    leftover = registry_of(RejectsAll(), ms)  # the same entries, refused: counted
+    assert check(ONE, RejectsAll(), leftover, Connect(0), leftover) == (
+        "user 0's connect was refused while holding only 1 unclosed manager (limit 20) "
+        "and 1 closed: closed entries counted against the limit"
+    )
 
 
 def test_conservative_server_sends_keep_zombies_fresh() -> None:
