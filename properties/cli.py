@@ -23,7 +23,13 @@ from wsmodel.properties import render
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected
 from wsmodel.properties.loader import UsageError, load_policy, validate_policy
-from wsmodel.properties.results import Counterexample, Result, Status, full_detail
+from wsmodel.properties.results import (
+    Counterexample,
+    Result,
+    Status,
+    full_detail,
+    replay_found,
+)
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
@@ -275,6 +281,11 @@ def check_policy(
                 progress=progress,
             )
         )
+    for cx in (r.counterexample for rs in results for r in rs if r.counterexample):
+        # Nothing is reported that does not replay (the JSON is not rendered, so check
+        # here); with a deterministic policy every engine's counterexample does.
+        replay_found(config, policy, (*cx.steps, *cx.cycle))
+        replay_found(config, policy, cx.contrast)
     if len(results) == 1:
         return results[0]
     return [_combine(a, b) for a, b in zip(*results, strict=True)]

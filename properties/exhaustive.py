@@ -441,9 +441,9 @@ class _Judge:
         return bisect_right(self.g.edge_start, e) - 1
 
     def _replay_state(self, actions: Sequence[Action]) -> State:
-        from wsmodel.properties.results import replay
+        from wsmodel.properties.results import replay_found
 
-        return replay(self.config, self.policy, tuple(actions))[-1]
+        return replay_found(self.config, self.policy, tuple(actions))[-1]
 
     def plan(self, s: int, user: int) -> tuple[Outcome, int | None]:
         """plan_connect's outcome and duration for a user of state s; it reads only the

@@ -35,7 +35,7 @@ from wsmodel.model import (
     step,
 )
 from wsmodel.properties.catalogue import BY_NAME, CATALOGUE, never_ends, plural
-from wsmodel.properties.results import Counterexample, Result, Status, full_detail, replay
+from wsmodel.properties.results import Counterexample, Result, Status, full_detail, replay_found
 
 JSON_SCHEMA = "wsmodel.verify/1"
 ONE_TICK = "1 tick passes"
@@ -211,7 +211,7 @@ def counterexample_lines(
     caused them (alike ones merged); runs of ticks are folded, and so are rounds (the
     steps up to and including a tick) that repeat."""
     actions = (*cx.steps, *cx.cycle)
-    states = replay(config, policy, actions)
+    states = replay_found(config, policy, actions)
     reactions = _reactions(config, policy, actions, states)
     entries = [
         _Entry(reactions[i], describe(config, policy, states[i], a, states[i + 1]), states[i + 1])

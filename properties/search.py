@@ -36,6 +36,7 @@ from wsmodel.model import (
     Connect,
     Outcome,
     Policy,
+    PolicyError,
     ServerSend,
     Stall,
     State,
@@ -491,8 +492,17 @@ def find_violation(
         run_state_machine_as_test(machine, settings=chosen)
     except Violation as v:
         return minimize(config, policy, v, MINIMIZE_SECONDS)
-    except Flaky as exc:  # a deterministic model should never be flaky
-        raise RuntimeError(f"Hypothesis reported a flaky failure: {exc}") from exc
+    except Flaky as exc:  # the model is deterministic, and a MemoryError stops at once
+        # What the failing run raised, if the policy's fault already (a call made twice
+        # that differed), says more than that it did not recur.
+        said = [e for e in getattr(exc, "exceptions", ()) if isinstance(e, PolicyError)]
+        if said:
+            raise said[0] from exc
+        raise PolicyError(
+            f"policy {policy.name!r} is not deterministic: a failing run passed when "
+            "Hypothesis replayed it; a policy must decide from the registry alone (no "
+            "randomness, clock or state kept on the policy object)"
+        ) from exc
     return None
 
 

@@ -12,13 +12,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from wsmodel.model import Config, action_from_json, step
+from wsmodel.model import BUILTIN, Config, Connect, PolicyError, action_from_json, step
 from wsmodel.model import start as initial
 from wsmodel.properties import exhaustive, memory, search
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
-from wsmodel.properties.render import JSON_SCHEMA
+from wsmodel.properties.render import JSON_SCHEMA, counterexample_lines
+from wsmodel.properties.results import Counterexample, replay_found
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST = ["--preset", "small", "--examples", "20", "--quiet"]
@@ -166,6 +167,44 @@ def test_bad_user_policy_spec_exit_2(
     code, _, err = run(capsys, "verify", "--policy", f"{user_policies}:{attr}", *FAST)
     assert code == 2
     assert_clean_error(err, *names)
+
+
+@pytest.mark.parametrize("engine", ["hypothesis", "exhaustive"])
+def test_a_policy_that_is_not_deterministic_is_the_policys_fault(
+    engine: str, user_policies: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Caught where a policy call is made twice (a process's first calls, then one in
+    # 16); before, its verdicts and counterexamples need not replay.
+    spec = f"{user_policies}:Alternates"
+    argv = ["verify", "--policy", spec, "--engine", engine, "--preset", "small", "--quiet"]
+    code, _, err = run(capsys, *argv)
+    assert code == 3
+    assert_clean_error(
+        err,
+        "policy 'fixture-alternates' is not deterministic: on_connect gave different results "
+        "for the same registry",
+        "no randomness, clock or state",
+    )
+
+
+def test_a_run_found_that_does_not_replay_is_the_policys_fault() -> None:
+    # Where the double call misses it, the replay of what was found is the check: the
+    # CLI replays every counterexample before it reports (the JSON too), and so does the
+    # rendering. (Once an internal error, "step 7: ... is not enabled", or a JSON
+    # counterexample that did not replay.)
+    cfg = Config(users=1, limit=1)
+    cx = Counterexample("never", (Connect(0), Connect(0)))  # one connect per tick
+    for show in (
+        lambda: replay_found(cfg, BUILTIN["reference"], (*cx.steps, *cx.cycle)),
+        lambda: counterexample_lines(cfg, BUILTIN["reference"], cx),
+    ):
+        with pytest.raises(PolicyError) as caught:
+            show()
+        assert str(caught.value) == (
+            "policy 'reference' is not deterministic: a run found with it does not replay "
+            "(step 2: Connect(user=0) is not enabled); a policy must decide from the registry "
+            "alone (no randomness, clock or state kept on the policy object)"
+        )
 
 
 def test_a_module_that_exits_on_import_is_a_usage_error(
