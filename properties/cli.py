@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -352,11 +353,25 @@ def _check_all(
     # Longest first: a policy that breaks nothing costs full searches to the end, one
     # that breaks much stops early; so start those declared to break least.
     order = sorted(specs, key=lambda s: len(MUST_BREAK.get(s, frozenset())))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_interrupt)
+    try:
         futures = {
             s: pool.submit(check_policy, config, s, properties, args, progress) for s in order
         }
         return [r for s in specs for r in futures[s].result()]
+    except KeyboardInterrupt:
+        for worker in list(pool._processes.values()):  # not to wait for them to finish
+            worker.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_interrupt() -> None:
+    """In a worker: Ctrl-C (sent to the whole process group) is the parent's to handle;
+    it ends the workers and says "interrupted". In a worker, a KeyboardInterrupt could
+    land in a gc callback of Hypothesis's and be printed as "Exception ignored ..."."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _failures(results: list[Result], declared: bool) -> list[tuple[str, str, str]]:
