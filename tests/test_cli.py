@@ -4,9 +4,12 @@ messages without tracebacks, the JSON document, and user policies."""
 from __future__ import annotations
 
 import json
+import os
 import resource
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -312,6 +315,28 @@ def test_memory_running_out_in_a_search_leaves_its_claims_unproven(
     assert {r["detail"] for r in results.values()} == {search.OUT_OF_MEMORY}
     why = "not checked (the machine's memory ran out)"
     assert doc["failures"] == [f"fixture-out-of-memory: {name} {why}" for name in NAMES]
+
+
+def test_ctrl_c_with_parallel_policies_ends_every_process_quietly() -> None:
+    # Ctrl-C reaches the whole process group. The workers ignore it and the parent ends
+    # them: exit 130, one line, no worker left. (A KeyboardInterrupt in a worker could
+    # land in Hypothesis's gc callback and print "Exception ignored ... Traceback".)
+    argv = [sys.executable, "-m", "wsmodel.properties.cli", "verify", "--jobs", "2"]
+    proc = subprocess.Popen(
+        [*argv, "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's job
+        # as from a terminal, even if this test runs where SIGINT is ignored (a background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(4)  # well into the searches
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (130, "wsmodel: interrupted\n")
+    with pytest.raises(ProcessLookupError):  # the group is gone: no worker left running
+        os.killpg(proc.pid, 0)
 
 
 def test_the_memory_budget_can_be_set(capsys: pytest.CaptureFixture[str]) -> None:
