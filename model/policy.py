@@ -206,6 +206,8 @@ class Registry:
     def close(self, manager_id: int, deadline: int | None) -> None:
         """Close gracefully and await it. With a deadline a hanging close costs the
         deadline and is then aborted; without one it never returns."""
+        if deadline is not None:  # checked on every call, not only when it is needed
+            _positive(deadline, "close deadline")
         m = self._begin_close(self._get(manager_id, "close"))
         if m.phase is Phase.CLOSING:
             if m.aborting:
@@ -215,7 +217,6 @@ class Registry:
             elif deadline is None:
                 raise CleanupHung(m.id)
             else:
-                _positive(deadline, "close deadline")
                 self.waits.append(Wait("close", m.id, deadline))
                 self._end(m, Trigger.ABORT)
 

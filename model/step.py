@@ -200,7 +200,11 @@ def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> 
         return ConnectPlan(Outcome.ADMITTED, run.elapsed, None, run.waits, after, run.shared)
     if isinstance(decision, Reject) and (
         decision.retry_after is None
-        or (isinstance(decision.retry_after, int) and decision.retry_after >= 0)
+        or (
+            isinstance(decision.retry_after, int)
+            and not isinstance(decision.retry_after, bool)  # True is not 1 tick
+            and decision.retry_after >= 0
+        )
     ):
         return ConnectPlan(
             Outcome.REJECTED, run.elapsed, decision.retry_after, run.waits, after, run.shared

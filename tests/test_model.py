@@ -9,7 +9,7 @@ import importlib
 import inspect
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import networkx as nx
@@ -423,6 +423,31 @@ def test_a_policy_error_names_the_line_in_the_policy(
         f"policy 'zero-probe', in on_connect (test_model.py:{line}): "
         "gave a probe timeout of 0; it must be a positive integer"
     )
+
+
+@pytest.mark.parametrize(
+    ("decide", "wrong"),
+    [
+        # a close that completes at once: the deadline was once checked only on a hang
+        (lambda r: r.close(r.entries[0].id, 0) or Admit(), "gave a close deadline of 0"),
+        # True is an int to Python, not a number of ticks to a client
+        (lambda r: Reject(retry_after=True), "on_connect returned Reject(retry_after=True)"),
+    ],
+)
+def test_bad_values_are_refused_whether_or_not_they_matter_this_time(
+    decide: Callable[[Registry], Decision], wrong: str
+) -> None:
+    class Careless(Reference):
+        name = "careless"
+
+        def on_connect(self, registry: Registry) -> Decision:
+            return decide(registry)
+
+    careless = Careless()
+    state = state_with(careless, (manager(0),))
+    with pytest.raises(PolicyError) as exc:
+        step(PRODUCTION, careless, state, Connect(0))
+    assert wrong in str(exc.value)
 
 
 def test_a_sweep_that_hangs_keeps_what_it_did_before_the_hang() -> None:
