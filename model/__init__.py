@@ -49,6 +49,7 @@ from wsmodel.model.step import (
     start,
     step,
     urgent,
+    watch_policy_calls,
 )
 
 __all__ = [
@@ -109,4 +110,5 @@ __all__ = [
     "step",
     "urgent",
     "user_of",
+    "watch_policy_calls",
 ]

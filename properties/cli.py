@@ -19,7 +19,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import NoReturn
 
-from wsmodel.model import BUILTIN, PRESETS, Config, ConfigError, PolicyError, preset
+from wsmodel.model import (
+    BUILTIN,
+    PRESETS,
+    Config,
+    ConfigError,
+    PolicyError,
+    preset,
+    watch_policy_calls,
+)
 from wsmodel.properties import render
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected
@@ -37,6 +45,7 @@ EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 EXHAUSTIVE_TIMEOUT = 600.0  # seconds, unless --timeout says otherwise
 ENGINES = ("hypothesis", "exhaustive", "all")
 DEFAULT_EXAMPLES = 200
+POLICY_CALL_LIMIT = 20.0  # seconds one policy call may take before it is called a hang
 DEFAULT_PRESET = {"hypothesis": "production", "exhaustive": "small", "all": "small"}
 
 
@@ -372,6 +381,7 @@ def _ignore_interrupt() -> None:
     it ends the workers and says "interrupted". In a worker, a KeyboardInterrupt could
     land in a gc callback of Hypothesis's and be printed as "Exception ignored ..."."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch_policy_calls(POLICY_CALL_LIMIT)
 
 
 def _failures(results: list[Result], declared: bool) -> list[tuple[str, str, str]]:
@@ -573,6 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in render.catalogue_lines():
                 print(line)
             return EXIT_OK
+        watch_policy_calls(POLICY_CALL_LIMIT)  # an endless loop in a policy is said, not hung on
         if args.command == "verify":
             return verify(args)
         return explain(args)

@@ -67,6 +67,8 @@ def validate_policy(policy: Policy, config: Config, spec: str | None = None) -> 
     if not isinstance(policy.name, str) or not policy.name:
         spec = spec or f"{type(policy).__module__}:{type(policy).__qualname__}"
         raise UsageError(f"policy {spec}: name must be a non-empty string")
+    if type(policy).on_connect is Policy.on_connect:
+        raise UsageError(f"policy {policy.name!r} does not override on_connect, its decision")
     flags = ("remove_on_close", "heartbeat", "close_deadline", "refresh_on_send", "reads_age")
     for flag in flags:
         if not isinstance(getattr(policy, flag), bool):

@@ -15,9 +15,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from wsmodel.model import BUILTIN, Config, Connect, PolicyError, action_from_json, step
+from wsmodel.model import (
+    BUILTIN,
+    Config,
+    Connect,
+    PolicyError,
+    action_from_json,
+    step,
+    watch_policy_calls,
+)
 from wsmodel.model import start as initial
-from wsmodel.properties import exhaustive, memory, search
+from wsmodel.properties import cli, exhaustive, memory, search
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
@@ -160,6 +168,8 @@ def test_bad_usage_exit_2(
         ("nothing_here", ["nothing_here"]),
         ("NOT_A_POLICY", ["NOT_A_POLICY", "Policy"]),
         ("BadTrait", ["fixture-reference", "reads_age must be True or False"]),
+        # once "raised NotImplementedError in on_connect (policy.py:126): ", wsmodel's line
+        ("NoDecision", ["policy 'fixture-no-decision' does not override on_connect"]),
         ("Unnamed", ["Unnamed", "'reference'", "its own `name`"]),
         ("EmptyName", ["wsmodel_fixture_policies:EmptyName", "name must be a non-empty"]),
     ],
@@ -187,6 +197,28 @@ def test_a_policy_that_is_not_deterministic_is_the_policys_fault(
         "policy 'fixture-alternates' is not deterministic: on_connect gave different results "
         "for the same registry",
         "no randomness, clock or state",
+    )
+
+
+def test_a_policy_call_that_never_returns_is_the_policys_fault(
+    user_policies: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once a silent hang, for ever. (The limit is 20 s; 0.5 s here.)
+    monkeypatch.setattr(cli, "POLICY_CALL_LIMIT", 0.5)
+    spec = f"{user_policies}:LoopsForever"
+    try:
+        code, _, err = run(capsys, "verify", "--policy", spec, "--engine", "exhaustive")
+        # in a worker process too (they ignore SIGINT: the watchdog has its own signal)
+        argv = ["verify", "--policy", spec, "--policy", "reference", "--jobs", "2"]
+        code2, _, err2 = run(capsys, *argv, "--engine", "exhaustive", "--quiet")
+    finally:
+        watch_policy_calls(20.0)  # the limit the CLI sets, for the tests after this one
+    assert code == code2 == 3 and err2 in err
+    assert_clean_error(
+        err,
+        "policy 'fixture-loops': on_connect had not returned after 0.5 s (it was at "
+        "wsmodel_fixture_policies.py:",
+        "an endless loop?",
     )
 
 

@@ -67,6 +67,7 @@ MODEL_ALL = [
     "step",
     "urgent",
     "user_of",
+    "watch_policy_calls",
 ]
 
 PROPERTIES_MODULES = [
