@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -34,6 +34,7 @@ from wsmodel.model import (
     plan_sweep,
     step,
 )
+from wsmodel.model.policy import view_of
 from wsmodel.properties.catalogue import BY_NAME, CATALOGUE, never_ends, plural
 from wsmodel.properties.results import Counterexample, Result, Status, full_detail, replay_found
 
@@ -52,7 +53,9 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
     if isinstance(action, Connect):
         plan = plan_connect(config, policy, before, u)
         # The close a cleanup hangs on is said once, as what it awaits.
-        did = _cleanup_did(before.users[u].managers, after.users[u].managers, plan.hung_on)
+        did = _cleanup_did(
+            before.users[u].managers, after.users[u].managers, plan.hung_on, _seen(config, policy)
+        )
         if plan.outcome is Outcome.HUNG:
             # The model abandons the attempt (the client gives up); the close stays.
             return (
@@ -79,7 +82,9 @@ def describe(config: Config, policy: Policy, before: State, action: Action, afte
         return f"the application sends to every manager of user {u}"
     if isinstance(action, Sweep):
         sweep = plan_sweep(config, policy, before, u)
-        did = _cleanup_did(before.users[u].managers, after.users[u].managers, sweep.hung_on)
+        did = _cleanup_did(
+            before.users[u].managers, after.users[u].managers, sweep.hung_on, _seen(config, policy)
+        )
         text = f"the periodic sweep runs over user {u}'s entries" + (f" and {did}" if did else "")
         if sweep.hung:  # the model keeps what it did so far
             text += (
@@ -119,13 +124,17 @@ def _waited(config: Config, waits: Sequence[Wait]) -> str:
 
 
 def _cleanup_did(
-    before: tuple[Manager, ...], after: tuple[Manager, ...], hung_on: int | None = None
+    before: tuple[Manager, ...],
+    after: tuple[Manager, ...],
+    hung_on: int | None = None,
+    seen: Callable[[list[Manager]], str] | None = None,
 ) -> str:
     """What a policy's cleanup does to a user's entries, e.g. "closes and removes m0 …
     m9 (10), starts closing m12"; "" if nothing. (A new entry is not its doing, nor is
-    the close it hung on, which is said as what it awaits.)"""
+    the close it hung on, which is said as what it awaits.) With ``seen``, what the
+    policy saw of the live entries it closed follows each group, for the why."""
     now = {m.id: m for m in after}
-    did: dict[str, list[str]] = {}
+    did: dict[str, list[Manager]] = {}
     for m in before:
         if m.id == hung_on:
             continue
@@ -136,8 +145,48 @@ def _cleanup_did(
             continue
         else:
             what = "closes" if n.phase is Phase.CLOSED else "starts closing"
-        did.setdefault(what, []).append(m.name)
-    return ", ".join(f"{what} {_compact(names)}" for what, names in did.items())
+        did.setdefault(what, []).append(m)
+    texts = []
+    for what, ms in did.items():
+        text = f"{what} {_compact([m.name for m in ms])}"
+        live = [m for m in ms if m.live]
+        if seen is not None and live:
+            # "m0 … m9 (10; as it saw them: ...)", not two brackets in a row
+            text = f"{text[:-1]}; {seen(live)})" if text.endswith(")") else f"{text} ({seen(live)})"
+        texts.append(text)
+    return ", ".join(texts)
+
+
+def _seen(config: Config, policy: Policy) -> Callable[[list[Manager]], str]:
+    """What the policy saw of entries it closed, as ranges over them: "as it saw it:
+    flagged active, last activity 4 ticks ago, heartbeat answered this tick". Ages at
+    the horizon are "5+": the model keeps no more (decision 0002)."""
+
+    def ago(ages: list[int]) -> str:
+        lo, hi = min(ages), max(ages)
+        shown = [f"{a}+" if a >= config.horizon else str(a) for a in (lo, hi)]
+        if hi == 0:
+            return "this tick"
+        span = shown[0] if lo == hi else f"{shown[0]}–{shown[1]}"
+        return f"{span} tick{'' if (lo, hi) == (1, 1) else 's'} ago"
+
+    def seen(ms: list[Manager]) -> str:
+        views = [view_of(m, policy.reads_age) for m in ms]
+        flags = {v.is_active for v in views}
+        parts = [
+            {frozenset({True}): "flagged active", frozenset({False}): "flag cleared"}.get(
+                frozenset(flags), "some flagged active"
+            ),
+            f"last activity {ago([v.activity_age for v in views])}",
+        ]
+        if policy.heartbeat:
+            parts.append(f"heartbeat answered {ago([v.pong_age for v in views])}")
+        if policy.reads_age:
+            parts.append(f"created {ago([m.age for m in ms])}")
+        them = "it" if len(ms) == 1 else "them"
+        return f"as it saw {them}: " + ", ".join(parts)
+
+    return seen
 
 
 def summarize_user(state: State, user: int) -> str:

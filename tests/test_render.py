@@ -40,6 +40,7 @@ from wsmodel.properties.render import (
     _cleanup_did,
     _compact,
     _only_ages_differ,
+    _seen,
     counterexample_lines,
     describe,
     summarize_state,
@@ -162,9 +163,11 @@ def test_a_connect_says_what_its_cleanup_did() -> None:
         run.connect(0)
     assert run.trace[-1] == Connect(0)
     text = describe(CONFIG, run.policy, run.states[-2], run.trace[-1], run.states[-1])
-    assert (
-        text
-        == "user 0 connects: admitted as m20 after a cleanup that closes and removes m0 … m9 (10)"
+    # ... and say what the policy saw of them: the oldest, with recent activity
+    assert text == (
+        "user 0 connects: admitted as m20 after a cleanup that closes and removes m0 … m9 "
+        "(10; as it saw them: flagged active, last activity 11–20 ticks ago, created 11–20 "
+        "ticks ago)"
     )
     # a probe of a stuck peer costs its timeout, a hung close its deadline: the
     # cleanup's duration is said, and what it went on
@@ -175,7 +178,8 @@ def test_a_connect_says_what_its_cleanup_did() -> None:
     text = describe(CONFIG, run.policy, run.states[-2], run.trace[-1], run.states[-1])
     assert text == (
         "user 0 connects: admitted as m30 after a cleanup of 12000 ms (probing m29: 2000 ms, "
-        "no answer; closing m29: 10000 ms, cut off at its deadline) that closes and removes m29"
+        "no answer; closing m29: 10000 ms, cut off at its deadline) that closes and removes m29 "
+        "(as it saw it: flagged active, last activity 1 tick ago, created 1 tick ago)"
     )
     plan = plan_connect(CONFIG, run.policy, run.states[-2], 0)
     assert plan.waits == (Wait("probe", 29, 2), Wait("close", 29, 10))
@@ -190,6 +194,30 @@ def test_cleanup_effects_in_words() -> None:
     assert _cleanup_did(before, before) == ""
     closed = (m[0]._replace(phase=Phase.CLOSED), *before[1:])
     assert _cleanup_did(before, closed) == "closes m0"
+
+
+def test_a_cleanup_says_what_the_policy_saw_of_the_entries_it_closed() -> None:
+    # Why these entries: the policy's view of the live ones, as ranges; ages at the
+    # horizon are "N+"; a closed entry it only removed has no view worth giving.
+    cfg = preset("small")  # horizon 5
+    m = [new_manager(i) for i in range(4)]
+    before = (
+        m[0]._replace(activity_age=5, pong_age=1, age=5),
+        m[1]._replace(activity_age=2, pong_age=1, age=3, is_active=False),
+        m[2]._replace(phase=Phase.CLOSED),
+        m[3],
+    )
+    after = (m[3],)
+    seen = _seen(cfg, BUILTIN["reference"])  # heartbeats on, ages not read
+    assert _cleanup_did(before, after, seen=seen) == (
+        "closes and removes m0, m1 (as it saw them: some flagged active, last activity "
+        "2–5+ ticks ago, heartbeat answered 1 tick ago), removes m2"
+    )
+    graduated = _seen(cfg, BUILTIN["graduated"])  # no heartbeats, reads ages
+    assert _cleanup_did(before[1:], after, seen=graduated) == (
+        "closes and removes m1 (as it saw it: flag cleared, last activity 2 ticks ago, "
+        "created 3 ticks ago), removes m2"
+    )
 
 
 def test_a_stem_that_reads_like_its_cycle_says_why_it_is_not_part_of_it() -> None:
@@ -292,8 +320,9 @@ def test_a_cleanup_that_hangs_names_the_close_it_awaits() -> None:
     after = step(one, pol, before, Connect(0))
     assert after is not None
     assert describe(one, pol, before, Connect(0), after) == (
-        "user 0 connects: its emergency cleanup closes and removes m0 and awaits the close "
-        "of m1, which never ends: the attempt hangs (the client gives up on it)"
+        "user 0 connects: its emergency cleanup closes and removes m0 (as it saw it: flagged "
+        "active, last activity 301+ ticks ago) and awaits the close of m1, which never ends: "
+        "the attempt hangs (the client gives up on it)"
     )
     check = BY_NAME["cleanup_terminates"].check
     assert check is not None
@@ -327,9 +356,10 @@ def test_a_sweep_that_hangs_says_it_stopped_there() -> None:
     assert after is not None
     assert [m.id for m in after.users[0].managers] == [1, 2]  # m2's turn never came
     assert describe(one, pol, before, Sweep(0), after) == (
-        "the periodic sweep runs over user 0's entries and closes and removes m0, then "
-        "awaits the close of m1, which never ends: it stops there, and the next period's "
-        "sweep starts afresh"
+        "the periodic sweep runs over user 0's entries and closes and removes m0 (as it saw "
+        "it: flagged active, last activity this tick, created this tick), then awaits the "
+        "close of m1, which never ends: it stops there, and the next period's sweep starts "
+        "afresh"
     )
     # hung on its first entry: it did nothing else
     first = user._replace(managers=(managers[1], managers[0]))
