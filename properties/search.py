@@ -640,16 +640,18 @@ def check_hypothesis(
     claims, isolation and liveness, apart was measured slower: every example is then
     generated once per group.)"""
     results: dict[str, Result] = {}
+
+    def result(name: str, status: Status, **fields: Any) -> Result:
+        return Result(policy.name, name, status, "hypothesis", **fields)
+
     witnessed: set[str] = set()
     coverage: dict[str, int | float | bool | str] = {"examples": examples}
     remaining = list(properties)
     if config.users == 1 and "isolation" in remaining:
         # A check that cannot fail is not a "holds" (the CLI names the reason).
-        results["isolation"] = Result(
-            policy.name,
+        results["isolation"] = result(
             "isolation",
             Status.NOT_CHECKED,
-            "hypothesis",
             coverage={**coverage, "one_user": True},
             detail=ONE_USER_ISOLATION,
         )
@@ -680,11 +682,9 @@ def check_hypothesis(
             if progress:
                 progress(f"{policy.name}: the machine's memory ran out while searching")
             for name in remaining:
-                results[name] = Result(
-                    policy.name,
+                results[name] = result(
                     name,
                     Status.NOT_CHECKED,
-                    "hypothesis",
                     coverage={**coverage, "stopped_by": "memory"},
                     detail=OUT_OF_MEMORY,
                 )
@@ -694,11 +694,9 @@ def check_hypothesis(
                 progress(f"{policy.name}: no violation of {', '.join(remaining)} found")
             for name in remaining:
                 has_witness = BY_NAME[name].witness is not None
-                results[name] = Result(
-                    policy.name,
+                results[name] = result(
                     name,
                     Status.HOLDS,
-                    "hypothesis",
                     witnessed=(name in witnessed) if has_witness else None,
                     coverage=coverage,
                 )
@@ -708,11 +706,9 @@ def check_hypothesis(
         if implied in remaining:
             broken.append(implied)
         for name in broken:
-            results[name] = Result(
-                policy.name,
+            results[name] = result(
                 name,
                 Status.VIOLATED,
-                "hypothesis",
                 counterexample=found.counterexample,
                 coverage=coverage,
                 detail="" if name == found.prop else f"implied by {found.prop}",
