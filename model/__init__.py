@@ -49,7 +49,6 @@ from wsmodel.model.step import (
     start,
     step,
     urgent,
-    watch_policy_calls,
 )
 
 __all__ = [
@@ -110,5 +109,4 @@ __all__ = [
     "step",
     "urgent",
     "user_of",
-    "watch_policy_calls",
 ]

@@ -16,12 +16,9 @@ alternate forever within one tick (a Zeno run) and the state space would be infi
 
 from __future__ import annotations
 
-import _thread
 import itertools
-import signal
 import sys
 import sysconfig
-import threading
 import time
 import traceback
 from collections.abc import Callable, Hashable
@@ -29,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from threading import get_ident, main_thread
 from typing import NamedTuple, TypeVar
 
 from wsmodel.model.actions import (
@@ -307,19 +305,19 @@ def call_policy(policy: Policy, method: str, call: Callable[[], T]) -> T:
     awaited a close that never ends; a BaseException) passes through for the caller
     to handle: a sentinel return value could not be told from a policy that returned
     nothing. So does a MemoryError: the machine's, not the policy's fault. A call that
-    overran the watchdog's limit (:func:`watch_policy_calls`) is a PolicyError too."""
-    began = _calling[0] = time.monotonic()
+    overran the CLI's watchdog (wsmodel.properties.watchdog) is a PolicyError too."""
+    main = get_ident() == _MAIN
+    if main:
+        calling[0] = time.monotonic()
     try:
         return call()
     except MemoryError:
         raise
-    except _Overdue as exc:
-        if _overdue[0] != began:  # pragma: no cover - the watchdog names the call it stops
-            raise
+    except Overdue as exc:
         where = _where(policy, exc)
         raise PolicyError(
-            f"policy {policy.name!r}: {method} had not returned after {_overdue[1]:g} s "
-            f"(it was at {where}): an endless loop?"
+            f"policy {policy.name!r}: {method} had not returned after {exc.args[0]:g} s "
+            f"(it was at {where}): an endless loop, or a wait on something that never comes?"
         ) from None
     except PolicyError as exc:  # the registry refused a call: say which policy, and where
         where = _where(policy, exc)
@@ -330,47 +328,18 @@ def call_policy(policy: Policy, method: str, call: Callable[[], T]) -> T:
             f"policy {policy.name!r} raised {type(exc).__name__} in {method} ({where}): {exc}"
         ) from exc
     finally:
-        _calling[0] = 0.0
+        if main:
+            calling[0] = 0.0
 
 
-# When the policy call in progress began (0: none), and the one the watchdog gave up on
-# with its limit. Bookkeeping for the watchdog only: no result depends on them.
-_calling: list[float] = [0.0]
-_overdue: list[float] = [0.0, 0.0]
+# When the main thread's policy call in progress began (0: none), for the CLI's
+# watchdog, which raises Overdue into a call that runs too long. No result depends on it.
+calling: list[float] = [0.0]
+_MAIN = main_thread().ident
 
 
-def watch_policy_calls(limit: float) -> None:
-    """Interrupt, from a daemon thread, a policy call of this process's main thread that
-    runs longer than ``limit`` seconds: it becomes a PolicyError, not a silent hang. A
-    policy decides from a small registry, so no honest call comes near the limit. One
-    thread per process; a later call changes its limit."""
-    _limit[0] = limit
-    if any(t.name == WATCHDOG for t in threading.enumerate()):
-        return
-    # Its own signal, not SIGINT: a real Ctrl-C stays one, and CLI workers ignore SIGINT.
-    signal.signal(signal.SIGUSR1, _raise_overdue)
-
-    def watch() -> None:
-        while True:
-            time.sleep(min(1.0, _limit[0] / 4))
-            began = _calling[0]
-            if began and began != _overdue[0] and time.monotonic() - began > _limit[0]:
-                _overdue[:] = [began, _limit[0]]
-                _thread.interrupt_main(signal.SIGUSR1)  # _Overdue where the call is
-
-    threading.Thread(target=watch, name=WATCHDOG, daemon=True).start()
-
-
-WATCHDOG = "wsmodel-policy-watchdog"
-_limit: list[float] = [0.0]
-
-
-class _Overdue(BaseException):
-    """Raised in the main thread where a policy call overran the watchdog's limit."""
-
-
-def _raise_overdue(signum: int, frame: object) -> None:
-    raise _Overdue
+class Overdue(BaseException):
+    """Raised into a policy call that overran the watchdog's limit (``args[0]``, s)."""
 
 
 def _where(policy: Policy, exc: BaseException) -> str:

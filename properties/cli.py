@@ -26,9 +26,8 @@ from wsmodel.model import (
     ConfigError,
     PolicyError,
     preset,
-    watch_policy_calls,
 )
-from wsmodel.properties import render
+from wsmodel.properties import render, watchdog
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected
 from wsmodel.properties.loader import UsageError, load_policy, validate_policy
@@ -45,7 +44,6 @@ EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 EXHAUSTIVE_TIMEOUT = 600.0  # seconds, unless --timeout says otherwise
 ENGINES = ("hypothesis", "exhaustive", "all")
 DEFAULT_EXAMPLES = 200
-POLICY_CALL_LIMIT = 20.0  # seconds one policy call may take before it is called a hang
 DEFAULT_PRESET = {"hypothesis": "production", "exhaustive": "small", "all": "small"}
 
 
@@ -362,26 +360,31 @@ def _check_all(
     # Longest first: a policy that breaks nothing costs full searches to the end, one
     # that breaks much stops early; so start those declared to break least.
     order = sorted(specs, key=lambda s: len(MUST_BREAK.get(s, frozenset())))
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_interrupt)
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, initializer=_in_worker, initargs=(watchdog.limit_from_env(),)
+    )
     try:
         futures = {
             s: pool.submit(check_policy, config, s, properties, args, progress) for s in order
         }
         return [r for s in specs for r in futures[s].result()]
-    except KeyboardInterrupt:
-        for worker in list(pool._processes.values()):  # not to wait for them to finish
+    except BaseException:
+        # Ctrl-C, or one policy's error: end the others now rather than wait for them
+        # (they ignore Ctrl-C). The executor offers no public way to.
+        for worker in list(pool._processes.values()):
             worker.terminate()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ignore_interrupt() -> None:
-    """In a worker: Ctrl-C (sent to the whole process group) is the parent's to handle;
-    it ends the workers and says "interrupted". In a worker, a KeyboardInterrupt could
-    land in a gc callback of Hypothesis's and be printed as "Exception ignored ..."."""
+def _in_worker(limit: float) -> None:
+    """A worker starts: Ctrl-C (sent to the whole process group) is the parent's to
+    handle; it ends the workers and says "interrupted" (in a worker, a KeyboardInterrupt
+    could land in a gc callback of Hypothesis's and be printed as "Exception ignored
+    ..."). Its policy calls are watched like the parent's."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    watch_policy_calls(POLICY_CALL_LIMIT)
+    watchdog.watch(limit)
 
 
 def _failures(results: list[Result], declared: bool) -> list[tuple[str, str, str]]:
@@ -583,7 +586,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in render.catalogue_lines():
                 print(line)
             return EXIT_OK
-        watch_policy_calls(POLICY_CALL_LIMIT)  # an endless loop in a policy is said, not hung on
+        try:
+            limit = watchdog.limit_from_env()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        watchdog.watch(limit)  # a policy call that never returns is said, not hung on
         if args.command == "verify":
             return verify(args)
         return explain(args)

@@ -22,10 +22,9 @@ from wsmodel.model import (
     PolicyError,
     action_from_json,
     step,
-    watch_policy_calls,
 )
 from wsmodel.model import start as initial
-from wsmodel.properties import cli, exhaustive, memory, search
+from wsmodel.properties import cli, exhaustive, memory, search, watchdog
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
@@ -200,26 +199,64 @@ def test_a_policy_that_is_not_deterministic_is_the_policys_fault(
     )
 
 
+@pytest.mark.parametrize(
+    ("attr", "name", "line"),
+    [("LoopsForever", "loops", ""), ("SleepsForever", "sleeps", "100")],  # a loop's: 90 or 91
+)
 def test_a_policy_call_that_never_returns_is_the_policys_fault(
-    user_policies: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    attr: str,
+    name: str,
+    line: str,
+    user_policies: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Once a silent hang, for ever. (The limit is 20 s; 0.5 s here.)
-    monkeypatch.setattr(cli, "POLICY_CALL_LIMIT", 0.5)
-    spec = f"{user_policies}:LoopsForever"
+    # Once a silent hang, for ever: a busy loop, or a blocking wait. (The limit is 20 s;
+    # 0.5 s here.)
+    monkeypatch.setenv(watchdog.ENV, "0.5")
+    spec = f"{user_policies}:{attr}"
     try:
         code, _, err = run(capsys, "verify", "--policy", spec, "--engine", "exhaustive")
         # in a worker process too (they ignore SIGINT: the watchdog has its own signal)
         argv = ["verify", "--policy", spec, "--policy", "reference", "--jobs", "2"]
         code2, _, err2 = run(capsys, *argv, "--engine", "exhaustive", "--quiet")
     finally:
-        watch_policy_calls(20.0)  # the limit the CLI sets, for the tests after this one
+        watchdog.watch(watchdog.DEFAULT_LIMIT)  # for the tests after this one
     assert code == code2 == 3 and err2 in err
     assert_clean_error(
         err,
-        "policy 'fixture-loops': on_connect had not returned after 0.5 s (it was at "
-        "wsmodel_fixture_policies.py:",
-        "an endless loop?",
+        f"policy 'fixture-{name}': on_connect had not returned after 0.5 s (it was at "
+        f"wsmodel_fixture_policies.py:{line}",
+        "): an endless loop, or a wait on something that never comes?",
     )
+
+
+def test_the_watchdog_limit_is_checked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(watchdog.ENV, "soon")
+    code, _, err = run(capsys, "verify", *FAST)
+    assert code == 2 and err == (
+        "wsmodel: error: WSMODEL_POLICY_CALL_LIMIT must be a number of seconds >= 0 "
+        "(0: off), got 'soon'\n"
+    )
+
+
+def test_one_policys_error_ends_the_other_workers_at_once() -> None:
+    # With the watchdog off, the other policy would sleep for an hour: the run must end
+    # with the first one's error, not wait for it (the timeout fails the test if not).
+    env = {**os.environ, watchdog.ENV: "0", "PYTHONPATH": str(FIXTURES)}
+    specs = ["--policy", "wsmodel_fixture_policies:Raises"]
+    specs += ["--policy", "wsmodel_fixture_policies:SleepsForever"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsmodel.properties.cli", "verify", *specs, "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 3 and "fixture policy exploded" in proc.stderr
 
 
 def test_a_run_found_that_does_not_replay_is_the_policys_fault() -> None:
@@ -473,7 +510,6 @@ def test_internal_error_and_interrupt_are_one_line(
     code: int,
     words: tuple[str, ...],
 ) -> None:
-    import wsmodel.properties.cli as cli
 
     def explode(args: object) -> int:
         raise raised

@@ -67,7 +67,6 @@ MODEL_ALL = [
     "step",
     "urgent",
     "user_of",
-    "watch_policy_calls",
 ]
 
 PROPERTIES_MODULES = [
@@ -85,6 +84,7 @@ PROPERTIES_MODULES = [
     "render",
     "results",
     "search",
+    "watchdog",
 ]
 
 # What other code (tests, docs, a driver for a real registry) relies on, per module.
@@ -115,6 +115,7 @@ PROPERTIES_NAMES = {
         "machine_for",
         "recover",
     ],
+    "watchdog": ["DEFAULT_LIMIT", "ENV", "limit_from_env", "watch"],
 }
 
 
