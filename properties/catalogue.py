@@ -257,9 +257,8 @@ def _no_leak(config: Config, policy: Policy, b: State, a: Action, after: State) 
                     f"user {u}'s manager {m.name} closed {m.phase_age} ticks ago and is still "
                     f"registered; reaper period R = {config.reaper_period}"
                 )
-    # A refusal below the limit while closed entries are registered: they were counted.
-    # (A hung connect is not a refusal, and a refusal with no closed entry is about
-    # something else: cleanup_terminates and the other claims judge those.)
+    # A refusal below the limit: something other than the user's unclosed entries was
+    # counted against it. (A hung connect is not a refusal: cleanup_terminates judges it.)
     if (
         isinstance(a, Connect)
         and plan_connect(config, policy, b, a.user).outcome is Outcome.REJECTED
@@ -267,14 +266,19 @@ def _no_leak(config: Config, policy: Policy, b: State, a: Action, after: State) 
         managers = b.users[a.user].managers
         closed = sum(1 for m in managers if m.phase is Phase.CLOSED)
         held = len(managers) - closed
-        if closed and held < config.limit:
+        if held < config.limit:
             holding = (
                 "no unclosed manager" if held == 0 else f"only {plural(held, 'unclosed manager')}"
             )
+            why = (
+                f"closed entries counted against the limit ({closed} registered)"
+                if closed
+                else "with no closed entry registered, something else (a count the policy "
+                "keeps, a breaker) was counted against the limit"
+            )
             return (
                 f"user {a.user}'s connect was refused while holding {holding} "
-                f"(limit {config.limit}) and {closed} closed: "
-                "closed entries counted against the limit"
+                f"(limit {config.limit}): {why}"
             )
     return None
 
