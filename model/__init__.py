@@ -35,6 +35,7 @@ from wsmodel.model.policy import (
     Registry,
     Reject,
     Wait,
+    not_deterministic,
 )
 from wsmodel.model.state import Manager, State, Transport, UserState, new_manager
 from wsmodel.model.step import (
@@ -102,6 +103,7 @@ __all__ = [
     "environment",
     "fire",
     "new_manager",
+    "not_deterministic",
     "plan_connect",
     "plan_sweep",
     "preset",

@@ -274,6 +274,18 @@ def settle_registry(registry: Registry) -> tuple[tuple[Manager, ...], Hashable, 
     return tuple(registry._managers.values()), registry.memory, registry.shared
 
 
+def not_deterministic(policy: Policy, what: str) -> Exception:
+    """The error for a policy seen giving two answers to one question (``what``): the
+    policy's fault, a PolicyError; unless it is a built-in, which is deterministic by
+    construction, so that the bug is wsmodel's own (a RuntimeError: an internal error)."""
+    if type(policy).__module__ == "wsmodel.model.policies":
+        return RuntimeError(f"built-in policy {policy.name!r}: {what}; a bug in wsmodel")
+    return PolicyError(
+        f"policy {policy.name!r} is not deterministic: {what}; a policy must decide from the "
+        "registry alone (no randomness, clock or state kept on the policy object)"
+    )
+
+
 def require_hashable(policy: Policy, what: str, value: object) -> None:
     """Policy state becomes part of the model state, which must be hashable."""
     try:

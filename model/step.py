@@ -16,11 +16,11 @@ alternate forever within one tick (a Zeno run) and the state space would be infi
 
 from __future__ import annotations
 
-import itertools
 import sys
 import sysconfig
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -56,6 +56,7 @@ from wsmodel.model.policy import (
     Wait,
     begin_close,
     end_close,
+    not_deterministic,
     require_hashable,
     settle_registry,
 )
@@ -247,18 +248,19 @@ class _Run(NamedTuple):
     shared: Hashable
 
 
-# The first RECHECK_FIRST policy calls of a process, then every RECHECK-th, are made
+# The first RECHECK_FIRST calls into each policy, then every RECHECK-th, are made
 # twice: a policy whose answer is not a function of the registry (randomness, a clock,
 # state kept on the policy object) would otherwise give verdicts and counterexamples
 # that do not replay. It costs about 1 % of a check and finds a random policy at once.
+# The count only decides when to look: no result of a deterministic policy depends on it.
 RECHECK_FIRST, RECHECK = 64, 16
-_calls = itertools.count()
+_calls: Counter[Policy] = Counter()
 
 
 def _run(config: Config, policy: Policy, method: str, user: UserState, shared: Hashable) -> _Run:
     run = _run_once(config, policy, method, user, shared)
-    n = next(_calls)
-    if n < RECHECK_FIRST or n % RECHECK == 0:
+    n = _calls[policy] = _calls[policy] + 1
+    if n <= RECHECK_FIRST or n % RECHECK == 0:
         again = _run_once(config, policy, method, user, shared)
         if again != run:
             what = (
@@ -266,10 +268,8 @@ def _run(config: Config, policy: Policy, method: str, user: UserState, shared: H
                 if again.result != run.result
                 else "the same answer, with different effects on the registry"
             )
-            raise PolicyError(
-                f"policy {policy.name!r} is not deterministic: {method} gave different "
-                f"results for the same registry ({what}); a policy must decide from the "
-                "registry alone (no randomness, clock or state kept on the policy object)"
+            raise not_deterministic(
+                policy, f"{method} gave different results for the same registry ({what})"
             )
     return run
 

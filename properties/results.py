@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from wsmodel.model import Action, Config, Policy, PolicyError, State, start, step
+from wsmodel.model import Action, Config, Policy, State, not_deterministic, start, step
 
 
 class Status(StrEnum):
@@ -85,15 +85,12 @@ def replay(config: Config, policy: Policy, actions: tuple[Action, ...]) -> list[
 
 def replay_found(config: Config, policy: Policy, actions: tuple[Action, ...]) -> list[State]:
     """:func:`replay` of a run an engine found. It replays unless the policy is not
-    deterministic: that is the policy's fault, said as such (a PolicyError)."""
+    deterministic: that is the policy's fault, said as such (a PolicyError; a
+    RuntimeError for a built-in, whose fault it cannot be)."""
     try:
         return replay(config, policy, actions)
     except ValueError as exc:
-        raise PolicyError(
-            f"policy {policy.name!r} is not deterministic: a run found with it does not "
-            f"replay ({exc}); a policy must decide from the registry alone (no randomness, "
-            "clock or state kept on the policy object)"
-        ) from exc
+        raise not_deterministic(policy, f"a run found with it does not replay ({exc})") from exc
 
 
 P = ParamSpec("P")

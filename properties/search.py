@@ -42,6 +42,7 @@ from wsmodel.model import (
     State,
     Tick,
     Traffic,
+    not_deterministic,
     plan_connect,
     start,
     step,
@@ -498,11 +499,7 @@ def find_violation(
         said = [e for e in getattr(exc, "exceptions", ()) if isinstance(e, PolicyError)]
         if said:
             raise said[0] from exc
-        raise PolicyError(
-            f"policy {policy.name!r} is not deterministic: a failing run passed when "
-            "Hypothesis replayed it; a policy must decide from the registry alone (no "
-            "randomness, clock or state kept on the policy object)"
-        ) from exc
+        raise not_deterministic(policy, "a failing run passed when Hypothesis replayed it") from exc
     return None
 
 

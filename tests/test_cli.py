@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis.errors import FlakyFailure
 from wsmodel.model import (
     BUILTIN,
     Config,
@@ -259,24 +260,61 @@ def test_one_policys_error_ends_the_other_workers_at_once() -> None:
     assert proc.returncode == 3 and "fixture policy exploded" in proc.stderr
 
 
-def test_a_run_found_that_does_not_replay_is_the_policys_fault() -> None:
+def test_a_run_found_that_does_not_replay_is_the_policys_fault(user_policies: str) -> None:
     # Where the double call misses it, the replay of what was found is the check: the
     # CLI replays every counterexample before it reports (the JSON too), and so does the
     # rendering. (Once an internal error, "step 7: ... is not enabled", or a JSON
-    # counterexample that did not replay.)
+    # counterexample that did not replay.) With a built-in it can only be wsmodel's bug.
     cfg = Config(users=1, limit=1)
     cx = Counterexample("never", (Connect(0), Connect(0)))  # one connect per tick
-    for show in (
-        lambda: replay_found(cfg, BUILTIN["reference"], (*cx.steps, *cx.cycle)),
-        lambda: counterexample_lines(cfg, BUILTIN["reference"], cx),
+    mine = load_policy(f"{user_policies}:MyReference")
+    for policy, error, text in (
+        (
+            mine,
+            PolicyError,
+            "policy 'fixture-reference' is not deterministic: a run found with it does not "
+            "replay (step 2: Connect(user=0) is not enabled); a policy must decide from the "
+            "registry alone (no randomness, clock or state kept on the policy object)",
+        ),
+        (
+            BUILTIN["reference"],
+            RuntimeError,
+            "built-in policy 'reference': a run found with it does not replay (step 2: "
+            "Connect(user=0) is not enabled); a bug in wsmodel",
+        ),
     ):
-        with pytest.raises(PolicyError) as caught:
-            show()
-        assert str(caught.value) == (
-            "policy 'reference' is not deterministic: a run found with it does not replay "
-            "(step 2: Connect(user=0) is not enabled); a policy must decide from the registry "
-            "alone (no randomness, clock or state kept on the policy object)"
+        with pytest.raises(error) as replayed:
+            replay_found(cfg, policy, (*cx.steps, *cx.cycle))
+        with pytest.raises(error) as rendered:
+            counterexample_lines(cfg, policy, cx)
+        assert str(replayed.value) == str(rendered.value) == text
+
+
+@pytest.mark.parametrize("inside", [None, "its own"])
+def test_a_flaky_search_is_the_policys_fault(
+    inside: str | None, user_policies: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Hypothesis's Flaky (a failing run that passed on replay): the model is
+    # deterministic, so the policy's fault; the policy error the failing run raised, if
+    # it did. (Once an internal error.)
+    first = PolicyError("policy 'x' is not deterministic: on_connect gave ...")
+    errors = [first] if inside else [AssertionError("no_leak: ...")]
+
+    def flaky(*args: object, **kwargs: object) -> None:
+        raise FlakyFailure("Hypothesis ... produces unreliable results", errors)
+
+    monkeypatch.setattr(search, "run_state_machine_as_test", flaky)
+    mine = load_policy(f"{user_policies}:MyReference")
+    with pytest.raises(PolicyError) as caught:
+        search.find_violation(Config(users=1, limit=1), mine, ["no_leak"], examples=5)
+    assert (
+        caught.value is first
+        if inside
+        else str(caught.value).startswith(
+            "policy 'fixture-reference' is not deterministic: a failing run passed when "
+            "Hypothesis replayed it;"
         )
+    )
 
 
 def test_a_module_that_exits_on_import_is_a_usage_error(

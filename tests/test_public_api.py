@@ -60,6 +60,7 @@ MODEL_ALL = [
     "environment",
     "fire",
     "new_manager",
+    "not_deterministic",
     "plan_connect",
     "plan_sweep",
     "preset",
