@@ -54,6 +54,7 @@ from wsmodel.model import (
     start,
     step,
 )
+from wsmodel.properties import watchdog
 from wsmodel.properties.catalogue import in_use
 from wsmodel.properties.explore import StateGraph, explore
 from wsmodel.properties.loader import UsageError, load_policy, validate_policy
@@ -288,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if min(args.runs, args.length) < 0 or args.timeout <= 0:
             raise UsageError("--runs and --length must be >= 0 and --timeout > 0")
+        if not args.exhaustive_limit and not (args.runs and args.length):
+            # exit 0 says both lemmas hold: lemma M must be checked somewhere
+            raise UsageError(
+                "nothing would check lemma M: give --exhaustive-limit >= 2, or --runs and "
+                "--length above 0"
+            )
         if args.exhaustive_limit < 0 or args.exhaustive_limit == 1:
             # limit 1 is the base relation itself: nothing to compare
             raise UsageError(
@@ -297,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         walk_cfg = cfg.with_(limit=args.limit)
         policy = load_policy(args.policy)
         validate_policy(policy, cfg, args.policy)
+        watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
     except (UsageError, ConfigError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -100,8 +100,10 @@ class Run:
 
     def apply(self, action: Action) -> bool:
         """Take ``action`` if it is enabled; check every claim on the step."""
-        with _memory_stops_the_search():
+        try:  # (not the context manager: this runs on every step of a search)
             return self._apply(action)
+        except MemoryError as exc:
+            raise OutOfMemory from exc
 
     def _apply(self, action: Action) -> bool:
         after = step(self.config, self.policy, self.state, action)
@@ -555,35 +557,39 @@ def minimize(config: Config, policy: Policy, found: Violation, budget: float) ->
     def attempt(candidate: list[tuple[Action, int]]) -> bool:
         nonlocal best
         env = [a for a, n in candidate for _ in range(n)]
-        v = reproduce(config, policy, found.prop, cx.user, env)
+        with _memory_stops_the_search():  # the replays of liveness and isolation too
+            v = reproduce(config, policy, found.prop, cx.user, env)
         if v is not None and v.counterexample.length() <= best.counterexample.length():
             best = v
             return True
         return False
 
-    while time.monotonic() < deadline:
-        before = best.counterexample.length()
-        chunk = max(1, len(units) // 2)
-        while chunk >= 1 and time.monotonic() < deadline:
-            i = 0
-            while i < len(units) and time.monotonic() < deadline:
-                candidate = units[:i] + units[i + chunk :]
-                if candidate and attempt(candidate):
-                    units = candidate
-                else:
-                    i += chunk
-            chunk //= 2
-        for i in range(len(units)):  # the fewest ticks each run of ticks can do with
-            low, high = 1, units[i][1]
-            while low < high and time.monotonic() < deadline:
-                mid = (low + high) // 2
-                candidate = [*units[:i], (units[i][0], mid), *units[i + 1 :]]
-                if attempt(candidate):
-                    units, high = candidate, mid
-                else:
-                    low = mid + 1
-        if best.counterexample.length() >= before:
-            break
+    try:
+        while time.monotonic() < deadline:
+            before = best.counterexample.length()
+            chunk = max(1, len(units) // 2)
+            while chunk >= 1 and time.monotonic() < deadline:
+                i = 0
+                while i < len(units) and time.monotonic() < deadline:
+                    candidate = units[:i] + units[i + chunk :]
+                    if candidate and attempt(candidate):
+                        units = candidate
+                    else:
+                        i += chunk
+                chunk //= 2
+            for i in range(len(units)):  # the fewest ticks each run of ticks can do with
+                low, high = 1, units[i][1]
+                while low < high and time.monotonic() < deadline:
+                    mid = (low + high) // 2
+                    candidate = [*units[:i], (units[i][0], mid), *units[i + 1 :]]
+                    if attempt(candidate):
+                        units, high = candidate, mid
+                    else:
+                        low = mid + 1
+            if best.counterexample.length() >= before:
+                break
+    except OutOfMemory:
+        pass  # the violation stands: the shortest found before the memory ran out
     return best
 
 

@@ -20,6 +20,7 @@ import threading
 import time
 
 from wsmodel.model.step import Overdue, calling
+from wsmodel.properties.loader import UsageError
 
 ENV = "WSMODEL_POLICY_CALL_LIMIT"  # seconds; 0 turns the watchdog off (a debugger, say)
 DEFAULT_LIMIT = 20.0  # a policy decides from a small registry: no honest call comes near
@@ -31,7 +32,7 @@ _target = [0.0]  # the call (by its start) the last interrupt was meant for
 
 def limit_from_env() -> float:
     """The limit in force: ``$WSMODEL_POLICY_CALL_LIMIT`` or the default; 0 is off.
-    ValueError, naming the variable, if it is not a number >= 0."""
+    A UsageError, naming the variable, if it is not a number >= 0."""
     given = os.environ.get(ENV, "")
     if not given:
         return DEFAULT_LIMIT
@@ -40,7 +41,7 @@ def limit_from_env() -> float:
     except ValueError:
         limit = -1.0
     if not 0 <= limit < float("inf"):
-        raise ValueError(f"{ENV} must be a number of seconds >= 0 (0: off), got {given!r}")
+        raise UsageError(f"{ENV} must be a number of seconds >= 0 (0: off), got {given!r}")
     return limit
 
 

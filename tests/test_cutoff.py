@@ -114,6 +114,8 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert [line.split(": error: ")[0] for line in err.splitlines()] == [
         "python -m wsmodel.properties.cutoff"
     ] * 2
+    assert cutoff.main(["--exhaustive-limit", "0", "--runs", "0"]) == 2  # once exit 0
+    assert "nothing would check lemma M" in capsys.readouterr().err
     for bad in ("-1", "1"):
         assert cutoff.main(["--exhaustive-limit", bad]) == 2
         assert f"--exhaustive-limit must be 0 or at least 2, got {bad}" in capsys.readouterr().err

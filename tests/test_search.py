@@ -326,6 +326,23 @@ def test_memory_running_out_mid_search_keeps_what_was_found(
     assert [r.coverage["stopped_by"] for r in got[1:]] == ["memory"] * 2
 
 
+def test_memory_running_out_while_minimizing_keeps_the_violation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The violation was found: minimizing is only shortening it, and a MemoryError there
+    # leaves the shortest found so far (once it turned the claim into not-checked).
+    one = PROD.with_(users=1, limit=1)
+    found = find_violation(one, BUILTIN["graduated"], ["no_leak"], examples=20)
+    assert found is not None
+    raw = Violation("no_leak", found.counterexample)
+
+    def short_of_memory(*args: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(search, "reproduce", short_of_memory)
+    assert search.minimize(one, BUILTIN["graduated"], raw, 10.0) is raw
+
+
 # --- mutants -----------------------------------------------------------------------------
 
 
