@@ -60,7 +60,11 @@ class _Parser(argparse.ArgumentParser):
         its own --help ("see wsmodel verify --help")."""
         args, extra = self.parse_known_args(argv)
         if extra:
-            self.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+            words = list(sys.argv[1:] if argv is None else argv)
+            # before the subcommand, the flag was wsmodel's own: "wsmodel --bogus verify"
+            before = extra[0] in words[: words.index(args.command)]
+            owner = self if before else self.commands[args.command]
+            owner.error(f"unrecognized arguments: {' '.join(extra)}")
         return args
 
 

@@ -94,6 +94,7 @@ def test_conservative_violates_exit_1(capsys: pytest.CaptureFixture[str]) -> Non
     ("argv", "names"),
     [
         (["verify", "--bogus"], ["--bogus", "see wsmodel verify --help"]),
+        (["--bogus", "verify"], ["--bogus", "(see wsmodel --help)"]),
         (["explain", "no_leak", "--policy", "x", "-z"], ["-z", "see wsmodel explain --help"]),
         # once silently the last of them
         (
