@@ -9,7 +9,6 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -431,7 +430,7 @@ def test_ctrl_c_with_parallel_policies_ends_every_process_quietly() -> None:
     # land in Hypothesis's gc callback and print "Exception ignored ... Traceback".)
     argv = [sys.executable, "-m", "wsmodel.properties.cli", "verify", "--jobs", "2"]
     proc = subprocess.Popen(
-        [*argv, "--quiet"],
+        argv,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -439,10 +438,17 @@ def test_ctrl_c_with_parallel_policies_ends_every_process_quietly() -> None:
         # as from a terminal, even if this test runs where SIGINT is ignored (a background job)
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    time.sleep(4)  # well into the searches
+    assert proc.stderr is not None
+    searching: set[str] = set()
+    while len(searching) < 2:  # both workers are searching: their progress says so
+        line = proc.stderr.readline()
+        assert line, "the run ended before both workers started"
+        if ": searching " in line:
+            searching.add(line.split("] ")[1].split(":")[0])
     os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert (proc.returncode, err) == (130, "wsmodel: interrupted\n")
+    _, rest = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and rest.endswith("wsmodel: interrupted\n"), rest
+    assert "Traceback" not in rest and "Exception ignored" not in rest
     with pytest.raises(ProcessLookupError):  # the group is gone: no worker left running
         os.killpg(proc.pid, 0)
 
