@@ -310,7 +310,11 @@ def call_policy(policy: Policy, method: str, call: Callable[[], T]) -> T:
     if main:
         calling[0] = time.monotonic()
     try:
-        return call()
+        try:
+            return call()
+        finally:  # first: a watchdog signal still pending must find no call in progress
+            if main:
+                calling[0] = 0.0
     except MemoryError:
         raise
     except Overdue as exc:
@@ -327,9 +331,6 @@ def call_policy(policy: Policy, method: str, call: Callable[[], T]) -> T:
         raise PolicyError(
             f"policy {policy.name!r} raised {type(exc).__name__} in {method} ({where}): {exc}"
         ) from exc
-    finally:
-        if main:
-            calling[0] = 0.0
 
 
 # When the main thread's policy call in progress began (0: none), for the CLI's

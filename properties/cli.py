@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import replace
 from typing import NoReturn
 
@@ -371,6 +371,11 @@ def _check_all(
         futures = {
             s: pool.submit(check_policy, config, s, properties, args, progress) for s in order
         }
+        # The first error, whichever policy's, ends the run; not the first in --policy order.
+        done, _ = wait(futures.values(), return_when=FIRST_EXCEPTION)
+        for f in done:
+            if (exc := f.exception()) is not None:
+                raise exc
         return [r for s in specs for r in futures[s].result()]
     except BaseException:
         # Ctrl-C, or one policy's error: end the others now rather than wait for them

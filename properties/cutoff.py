@@ -253,14 +253,15 @@ def describe(ls: LocalStep) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 if both lemmas hold, 1 if one fails (with witnesses) or could not be
-    checked, 2 on bad input, 3 if the policy broke the protocol."""
+    checked, 2 on bad input, 3 if the policy broke the protocol, 4 on an internal error."""
     parser = argparse.ArgumentParser(
         prog="python -m wsmodel.properties.cutoff",
         description="Check the lemmas of the cutoff argument (docs/checking.md, 'The cutoff "
         "in the limit'), one user, small timings: lemma L, every manager that is live but not "
         "in use at limit 1 is stuck or evictable; lemma M, every step of one manager at a "
         "larger limit is a step it can take at limit 1. Exit 0 if both hold, 1 if one fails "
-        "or could not be checked, 2 on bad input, 3 if the policy broke the protocol.",
+        "or could not be checked, 2 on bad input, 3 if the policy broke the protocol, 4 on an "
+        "internal error.",
     )
     parser.add_argument(
         "--policy",
@@ -302,9 +303,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         cfg = preset("small").with_(users=1, limit=1)
         walk_cfg = cfg.with_(limit=args.limit)
+        watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
         policy = load_policy(args.policy)
         validate_policy(policy, cfg, args.policy)
-        watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
     except (UsageError, ConfigError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -321,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     except Incomplete as exc:
         print(f"not checked: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # a bug in wsmodel: not "a lemma fails" (exit 1)
+        print(f"{parser.prog}: internal error ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return 4
 
 
 def _check(policy: Policy, cfg: Config, walk_cfg: Config, args: argparse.Namespace) -> int:

@@ -64,7 +64,7 @@ def watch(limit: float) -> bool:
     def poll() -> None:
         fired = 0.0
         while True:
-            time.sleep(min(1.0, max(_limit[0], 0.01) / 4))
+            time.sleep(min(1.0, _limit[0] / 4) if _limit[0] > 0 else 1.0)
             began = calling[0]
             now = time.monotonic()
             # Again after each further limit, should the policy swallow the first.
