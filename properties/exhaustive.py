@@ -284,7 +284,7 @@ class _Judge:
             # such edge is shortest in steps; only the search for the shortest in
             # numbered steps (as judging does) is skipped.
             e = min(bad)
-            s = self._source(e)
+            s = _source(self.g.edge_start, e)
             try:
                 violation = self._violation(name, [*self.g.path_to(s), (s, self.g.act[e])])
             except Exception as exc:  # called outside the judging loop's guard
@@ -413,7 +413,7 @@ class _Judge:
         if len(bad):
             targets: dict[int, list[tuple[str, int]]] = {}
             for e in bad:
-                targets.setdefault(self._source(e), []).append((name, e))
+                targets.setdefault(_source(self.g.edge_start, e), []).append((name, e))
             (path, _end) = self.shortest(targets)[name]
             violation = self._violation(name, path)
         if name == "isolation":
@@ -435,10 +435,6 @@ class _Judge:
         if message is None:
             raise _EngineFault(f"the {name} counterexample does not reproduce")
         return Counterexample(message, actions, user=user_of(actions[-1]))
-
-    def _source(self, e: int) -> int:
-        """The state edge ``e`` leaves (edges are stored by source, in state order)."""
-        return bisect_right(self.g.edge_start, e) - 1
 
     def _replay_state(self, actions: Sequence[Action]) -> State:
         from wsmodel.properties.results import replay_found
@@ -816,10 +812,10 @@ class _Judge:
         v = start_node
         while via[comp[v]] != -1 and best[comp[v]] > 0:
             e = via[comp[v]]
-            src = _edge_source(lg, e)
+            src = _source(lg.start, e)
             inner, _ = path_within(lg, comp, comp[v], v, src)
             for x in (*inner, e):
-                path.append((_edge_source(lg, x) // 2 // k, g.act[lg.ref[x]]))
+                path.append((_source(lg.start, x) // 2 // k, g.act[lg.ref[x]]))
             v = lg.dst[e]
         actions, _ = self.trace(stem + path)
         at_start = self._replay_state(actions[: len(stem)])
@@ -864,17 +860,10 @@ def _rhythm(tries: int, ticks: int) -> str:
     return f"{times} every {plural(ticks, 'tick')}" if ticks > 1 else f"{times} every tick"
 
 
-def _edge_source(lg: LabelledGraph, e: int) -> int:
-    lo, hi = 0, lg.n - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if lg.start[mid] <= e:
-            lo = mid
-        else:
-            hi = mid - 1
-    while lg.start[lo + 1] <= e:
-        lo += 1
-    return lo
+def _source(start: Sequence[int], e: int) -> int:
+    """The node edge ``e`` leaves, in a graph whose edges are stored by source (node v's
+    from ``start[v]`` on): the StateGraph's and a LabelledGraph's alike."""
+    return bisect_right(start, e) - 1
 
 
 def _rename_user(a: Action, swap: dict[int, int]) -> Action:
