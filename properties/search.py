@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -78,12 +77,21 @@ class OutOfMemory(BaseException):
     replays it: a MemoryError is the machine's, not the policy's or a claim's."""
 
 
-@contextmanager
-def _memory_stops_the_search() -> Iterator[None]:
-    try:
-        yield
-    except MemoryError as exc:
-        raise OutOfMemory from exc
+class _MemoryStopsTheSearch:
+    """``with _MEMORY_STOPS_THE_SEARCH:`` turns a MemoryError into OutOfMemory. A class,
+    not a generator context manager: it is entered on every step of a search."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        if isinstance(exc, MemoryError):
+            raise OutOfMemory from exc
+
+
+_MEMORY_STOPS_THE_SEARCH = _MemoryStopsTheSearch()
 
 
 class Run:
@@ -100,10 +108,8 @@ class Run:
 
     def apply(self, action: Action) -> bool:
         """Take ``action`` if it is enabled; check every claim on the step."""
-        try:  # (not the context manager: this runs on every step of a search)
+        with _MEMORY_STOPS_THE_SEARCH:  # in the model, a policy or a claim
             return self._apply(action)
-        except MemoryError as exc:
-            raise OutOfMemory from exc
 
     def _apply(self, action: Action) -> bool:
         after = step(self.config, self.policy, self.state, action)
@@ -430,24 +436,23 @@ def machine_for(
                 note(f"time passes {ticks} ticks")
 
         def teardown(self) -> None:
-            with _memory_stops_the_search():
-                self._judge_run()
-
-        def _judge_run(self) -> None:
-            if witnessed is not None:
-                witnessed.update(self.run.witnessed)
-            # Targeted search: steer towards every user's registry full at once, and
-            # towards runs that keep changing state shared across users (the hazard
-            # the isolation claim is about).
-            target(float(min(u.live_count for u in self.run.state.users)), label="emptiest user")
-            shared = [s.shared for s in self.run.states]
-            changes = sum(1 for a, b in itertools.pairwise(shared) if a != b)
-            target(float(changes), label="shared-state changes")
-            for user in range(config.users):
-                if claim_set & LIVENESS_NAMES:
-                    check_recovery(self.run, user, claim_set)
-                if "isolation" in claim_set:
-                    isolation_replay(self.run, user)
+            with _MEMORY_STOPS_THE_SEARCH:
+                if witnessed is not None:
+                    witnessed.update(self.run.witnessed)
+                # Targeted search: steer towards every user's registry full at once, and
+                # towards runs that keep changing state shared across users (the hazard
+                # the isolation claim is about).
+                target(
+                    float(min(u.live_count for u in self.run.state.users)), label="emptiest user"
+                )
+                shared = [s.shared for s in self.run.states]
+                changes = sum(1 for a, b in itertools.pairwise(shared) if a != b)
+                target(float(changes), label="shared-state changes")
+                for user in range(config.users):
+                    if claim_set & LIVENESS_NAMES:
+                        check_recovery(self.run, user, claim_set)
+                    if "isolation" in claim_set:
+                        isolation_replay(self.run, user)
 
     Search.__name__ = Search.__qualname__ = f"Search_{policy.name}"
     return Search
@@ -557,7 +562,7 @@ def minimize(config: Config, policy: Policy, found: Violation, budget: float) ->
     def attempt(candidate: list[tuple[Action, int]]) -> bool:
         nonlocal best
         env = [a for a, n in candidate for _ in range(n)]
-        with _memory_stops_the_search():  # the replays of liveness and isolation too
+        with _MEMORY_STOPS_THE_SEARCH:  # the replays of liveness and isolation too
             v = reproduce(config, policy, found.prop, cx.user, env)
         if v is not None and v.counterexample.length() <= best.counterexample.length():
             best = v
