@@ -336,6 +336,7 @@ def _check(policy: Policy, cfg: Config, walk_cfg: Config, args: argparse.Namespa
     else:
         print("lemma L: holds (every live local state not in use is stuck or evictable)")
     failed = bool(exceptions)
+    cut = ""  # what stopped the limit-L graph short, if anything did
     if args.exhaustive_limit > 1:
         out, g = check_limit(
             cfg.with_(limit=args.exhaustive_limit),
@@ -351,9 +352,8 @@ def _check(policy: Policy, cfg: Config, walk_cfg: Config, args: argparse.Namespa
             len(base),
         )
         # A prefix is checked, but the graph is not: the lemma stays unproven there.
-        unchecked = not g.complete
-    else:
-        unchecked = False
+        if not g.complete:
+            cut = g.stopped_by
     if args.runs and args.length:
         walks = random_runs(walk_cfg, policy, args.runs, args.length, args.seed)
         failed |= _report(
@@ -363,10 +363,10 @@ def _check(policy: Policy, cfg: Config, walk_cfg: Config, args: argparse.Namespa
         )
     if failed:
         print(f"the cutoff argument does not apply to {policy.name} (docs/checking.md)")
-    elif unchecked:
+    elif cut:
         print(
             f"not checked: the limit-{args.exhaustive_limit} graph is a prefix (stopped by "
-            f"{g.stopped_by}); lemma M holds on the part explored"
+            f"{cut}); lemma M holds on the part explored"
         )
         return 1
     else:

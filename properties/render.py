@@ -172,13 +172,15 @@ def _seen(config: Config, policy: Policy) -> Callable[[list[Manager]], str]:
 
     def seen(ms: list[Manager]) -> str:
         views = [view_of(m, policy.reads_age) for m in ms]
-        flags = {v.is_active for v in views}
-        parts = [
-            {frozenset({True}): "flagged active", frozenset({False}): "flag cleared"}.get(
-                frozenset(flags), "some flagged active"
-            ),
-            f"last activity {ago([v.activity_age for v in views])}",
-        ]
+        active = sum(v.is_active for v in views)
+        flag = (
+            "flagged active"
+            if active == len(views)
+            else "flag cleared"
+            if active == 0
+            else "some flagged active"
+        )
+        parts = [flag, f"last activity {ago([v.activity_age for v in views])}"]
         if policy.heartbeat:
             parts.append(f"heartbeat answered {ago([v.pong_age for v in views])}")
         if policy.reads_age:

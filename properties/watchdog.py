@@ -45,18 +45,16 @@ def limit_from_env() -> float:
     return limit
 
 
-def watch(limit: float) -> bool:
+def watch(limit: float) -> None:
     """Watch this process's main-thread policy calls (a later call changes the limit;
-    0 stops interrupting). Call it from the main thread. False, and no watchdog, if
-    SIGUSR1 already has a handler that is not the watchdog's: it is not ours to take."""
+    0 stops interrupting). Call it from the main thread. No watchdog if SIGUSR1 already
+    has a handler that is not the watchdog's: it is not ours to take."""
     _limit[0] = limit
-    if any(t.name == NAME for t in threading.enumerate()):
-        return True
-    if limit <= 0:
-        return False
+    if limit <= 0 or any(t.name == NAME for t in threading.enumerate()):
+        return
     # (A forked worker inherits the handler, but not the thread.)
     if signal.getsignal(signal.SIGUSR1) not in (signal.SIG_DFL, None, _overdue):
-        return False
+        return
     signal.signal(signal.SIGUSR1, _overdue)
     main = threading.main_thread().ident
     assert main is not None
@@ -73,7 +71,6 @@ def watch(limit: float) -> bool:
                 signal.pthread_kill(main, signal.SIGUSR1)
 
     threading.Thread(target=poll, name=NAME, daemon=True).start()
-    return True
 
 
 def _overdue(signum: int, frame: object) -> None:
