@@ -79,7 +79,7 @@ def left_mb() -> float | None:
     """What the machine, or the cgroup, has left now; None if neither says. (Called
     every few thousand states: it reads a few small files.)"""
     left = []
-    with suppress(OSError, ValueError), open("/proc/meminfo", "rb") as f:
+    with suppress(OSError, ValueError), open(MEMINFO, "rb") as f:
         info = f.read()
         at = info.index(b"MemAvailable:") + len(b"MemAvailable:")
         left.append(int(info[at : info.index(b"kB", at)]) / 1024)
@@ -129,7 +129,9 @@ class _Cgroup(NamedTuple):
     inactive: bytes  # the line there that counts page cache not touched lately
 
 
-# Where the cgroups are (module constants, so that a test can point them at a tree of its own)
+# Where the machine and the cgroups say what they have (module constants, so that a
+# test can point them at files of its own)
+MEMINFO = Path("/proc/meminfo")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
 

@@ -555,6 +555,9 @@ def test_the_memory_limit_reads_the_cgroups(
         for p, (v, u, i) in groups.items()
     }
     _cgroup_tree(tmp_path / "cgroup", tmp_path / "self-cgroup", own, tree)
+    # the machine has 64 GB available, more than any cgroup here has room for
+    (tmp_path / "meminfo").write_text("MemTotal: 99999999 kB\nMemAvailable: 67108864 kB\n")
+    monkeypatch.setattr(memory, "MEMINFO", tmp_path / "meminfo")
     monkeypatch.setattr(memory, "CGROUP_ROOT", tmp_path / "cgroup")
     monkeypatch.setattr(memory, "PROC_CGROUP", tmp_path / "self-cgroup")
     monkeypatch.setattr(memory.os, "sysconf", lambda name: 2**40)  # RAM: not the limit
@@ -565,13 +568,9 @@ def test_the_memory_limit_reads_the_cgroups(
         assert min((c.limit // mib for c in cgroups), default=None) == limit
         if limit is not None:
             assert memory.limit_mb() == limit
-        # the real left_mb (tests see a patched one); the machine's MemAvailable is far
-        # more than any of these
-        room = LEFT_MB()
-        if left is None:
-            assert room is None or room > 10_000  # the machine's MemAvailable only
-        else:
-            assert room == left
+        # the real left_mb (tests see a patched one): the least room, the machine's
+        # MemAvailable where no cgroup limits it
+        assert LEFT_MB() == (65536 if left is None else left)
     finally:
         memory._cgroups.cache_clear()
         memory.limit_mb.cache_clear()
