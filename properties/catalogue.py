@@ -83,6 +83,17 @@ def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+def saturated(age: int, horizon: int) -> str:
+    """An age as the model knows it: "4", or "5+" at the horizon 5, where ages saturate
+    and the model keeps no more (decision 0002)."""
+    return f"{age}+" if age >= horizon else str(age)
+
+
+def ticks(n: int, horizon: int) -> str:
+    """A saturating age in ticks: "1 tick", "4 ticks", "5+ ticks"."""
+    return f"{saturated(n, horizon)} tick{'' if n == 1 else 's'}"
+
+
 def never_ends(manager: int | None) -> str:
     """The close a cleanup awaited in vain: "the close of m3, which never ends"."""
     return (

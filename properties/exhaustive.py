@@ -38,7 +38,13 @@ from wsmodel.model import (
     user_of,
 )
 from wsmodel.properties import memory
-from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, holds_limit_in_use, plural
+from wsmodel.properties.catalogue import (
+    BY_NAME,
+    LIVENESS_NAMES,
+    holds_limit_in_use,
+    plural,
+    ticks,
+)
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
     StateGraph,
@@ -501,15 +507,13 @@ class _Judge:
         return [by_id[r] for r in {r for ids in self.g.user_ids for r in ids}]
 
     def _worst_age(self, age: Callable[[Manager], int | None]) -> str | None:
-        """The largest ``age`` of any manager in any state ("≥ h" at the horizon h,
-        where ages saturate), or None if no manager has one."""
+        """The largest ``age`` of any manager in any state, in ticks ("5+ ticks" at the
+        horizon, where ages saturate), or None if no manager has one."""
         worst = max(
             (a for u in self._users_reached for m in u.managers if (a := age(m)) is not None),
             default=None,
         )
-        if worst is None:
-            return None
-        return f">= {worst}" if worst >= self.config.horizon else str(worst)
+        return None if worst is None else ticks(worst, self.config.horizon)
 
     def _figure(self, name: str, detail: str) -> str:
         cfg = self.config
@@ -520,7 +524,7 @@ class _Judge:
                 extra = "no stuck manager reached"
             else:
                 extra = (
-                    f"worst zombie: still registered {worst} ticks after going stuck; "
+                    f"worst zombie: still registered {worst} after going stuck; "
                     f"bound H + T + C + R = {cfg.recovery_bound}"
                 )
         elif name == "no_leak":
@@ -529,14 +533,14 @@ class _Judge:
                 extra = "closed managers never stay registered"
             else:
                 extra = (
-                    f"worst leak: a closed manager still registered {worst} ticks after "
+                    f"worst leak: a closed manager still registered {worst} after "
                     f"closing; R = {cfg.reaper_period}"
                 )
         elif name in ("cleanup_within_budget", "cleanup_terminates"):
             worst_ms, hung = self._cleanup
             if name == "cleanup_terminates":
                 extra = (
-                    f"{hung} reachable (state, user) pairs whose cleanup never returns"
+                    f"{plural(hung, 'reachable (state, user) pair')} whose cleanup never returns"
                     if hung
                     else "every emergency cleanup returns"
                 )
@@ -759,7 +763,7 @@ class _Judge:
             return self.result(
                 "bounded_recovery",
                 None,
-                detail=f"worst recovery: {figure} ticks; bound H + T + C + R = {bound}",
+                detail=f"worst recovery: {plural(figure, 'tick')}; bound H + T + C + R = {bound}",
             )
         lg = retry_product(followed, TICK, RETRY)
         parts = strongly_connected(lg, self.poll)
@@ -793,7 +797,7 @@ class _Judge:
         return self.result(
             "bounded_recovery",
             slow,
-            detail=f"worst recovery: {worst} ticks; bound H + T + C + R = {bound}",
+            detail=f"worst recovery: {plural(worst, 'tick')}; bound H + T + C + R = {bound}",
         )
 
     def _slow_recovery(

@@ -35,7 +35,14 @@ from wsmodel.model import (
     step,
 )
 from wsmodel.model.policy import view_of
-from wsmodel.properties.catalogue import BY_NAME, CATALOGUE, never_ends, plural
+from wsmodel.properties.catalogue import (
+    BY_NAME,
+    CATALOGUE,
+    never_ends,
+    plural,
+    saturated,
+    ticks,
+)
 from wsmodel.properties.results import Counterexample, Result, Status, full_detail, replay_found
 
 JSON_SCHEMA = "wsmodel.verify/1"
@@ -159,26 +166,27 @@ def _cleanup_did(
 
 def _seen(config: Config, policy: Policy) -> Callable[[list[Manager]], str]:
     """What the policy saw of entries it closed, as ranges over them: "as it saw it:
-    flagged active, last activity 4 ticks ago, heartbeat answered this tick". Ages at
-    the horizon are "5+": the model keeps no more (decision 0002)."""
+    server flag is_active set, last activity 4 ticks ago, heartbeat answered this
+    tick"."""
 
     def ago(ages: list[int]) -> str:
-        lo, hi = min(ages), max(ages)
-        shown = [f"{a}+" if a >= config.horizon else str(a) for a in (lo, hi)]
+        lo, hi, h = min(ages), max(ages), config.horizon
         if hi == 0:
             return "this tick"
-        span = shown[0] if lo == hi else f"{shown[0]}–{shown[1]}"
-        return f"{span} tick{'' if (lo, hi) == (1, 1) else 's'} ago"
+        if lo == hi:
+            return f"{ticks(hi, h)} ago"
+        return f"{saturated(lo, h)}–{saturated(hi, h)} ticks ago"
 
     def seen(ms: list[Manager]) -> str:
         views = [view_of(m, policy.reads_age) for m in ms]
         active = sum(v.is_active for v in views)
+        # the server's is_active flag, not the phase: an idle entry may still be "active"
         flag = (
-            "flagged active"
+            "server flag is_active set"
             if active == len(views)
-            else "flag cleared"
+            else "server flag is_active cleared"
             if active == 0
-            else "some flagged active"
+            else "server flag is_active set on some"
         )
         parts = [flag, f"last activity {ago([v.activity_age for v in views])}"]
         if policy.heartbeat:

@@ -34,7 +34,7 @@ from wsmodel.model import (
     step,
     urgent,
 )
-from wsmodel.properties.catalogue import BY_NAME
+from wsmodel.properties.catalogue import BY_NAME, saturated, ticks
 from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.render import (
     _cleanup_did,
@@ -166,8 +166,8 @@ def test_a_connect_says_what_its_cleanup_did() -> None:
     # ... and say what the policy saw of them: the oldest, with recent activity
     assert text == (
         "user 0 connects: admitted as m20 after a cleanup that closes and removes m0 … m9 "
-        "(10; as it saw them: flagged active, last activity 11–20 ticks ago, created 11–20 "
-        "ticks ago)"
+        "(10; as it saw them: server flag is_active set, last activity 11–20 ticks ago, "
+        "created 11–20 ticks ago)"
     )
     # a probe of a stuck peer costs its timeout, a hung close its deadline: the
     # cleanup's duration is said, and what it went on
@@ -179,7 +179,8 @@ def test_a_connect_says_what_its_cleanup_did() -> None:
     assert text == (
         "user 0 connects: admitted as m30 after a cleanup of 12000 ms (probing m29: 2000 ms, "
         "no answer; closing m29: 10000 ms, cut off at its deadline) that closes and removes m29 "
-        "(as it saw it: flagged active, last activity 1 tick ago, created 1 tick ago)"
+        "(as it saw it: server flag is_active set, last activity 1 tick ago, created 1 tick "
+        "ago)"
     )
     plan = plan_connect(CONFIG, run.policy, run.states[-2], 0)
     assert plan.waits == (Wait("probe", 29, 2), Wait("close", 29, 10))
@@ -196,6 +197,13 @@ def test_cleanup_effects_in_words() -> None:
     assert _cleanup_did(before, closed) == "closes m0"
 
 
+def test_ages_in_ticks_say_one_tick_and_saturation() -> None:
+    # the exhaustive figures and the cleanup's "as it saw them" share these (once "1
+    # ticks", and ">= 5" beside "5+")
+    assert [ticks(n, 5) for n in (1, 4, 5, 9)] == ["1 tick", "4 ticks", "5+ ticks", "9+ ticks"]
+    assert saturated(4, 5) == "4" and saturated(5, 5) == "5+"
+
+
 def test_a_cleanup_says_what_the_policy_saw_of_the_entries_it_closed() -> None:
     # Why these entries: the policy's view of the live ones, as ranges; ages at the
     # horizon are "N+"; a closed entry it only removed has no view worth giving.
@@ -210,13 +218,13 @@ def test_a_cleanup_says_what_the_policy_saw_of_the_entries_it_closed() -> None:
     after = (m[3],)
     seen = _seen(cfg, BUILTIN["reference"])  # heartbeats on, ages not read
     assert _cleanup_did(before, after, seen=seen) == (
-        "closes and removes m0, m1 (as it saw them: some flagged active, last activity "
-        "2–5+ ticks ago, heartbeat answered 1 tick ago), removes m2"
+        "closes and removes m0, m1 (as it saw them: server flag is_active set on some, last "
+        "activity 2–5+ ticks ago, heartbeat answered 1 tick ago), removes m2"
     )
     graduated = _seen(cfg, BUILTIN["graduated"])  # no heartbeats, reads ages
     assert _cleanup_did(before[1:], after, seen=graduated) == (
-        "closes and removes m1 (as it saw it: flag cleared, last activity 2 ticks ago, "
-        "created 3 ticks ago), removes m2"
+        "closes and removes m1 (as it saw it: server flag is_active cleared, last activity 2 "
+        "ticks ago, created 3 ticks ago), removes m2"
     )
 
 
@@ -320,9 +328,9 @@ def test_a_cleanup_that_hangs_names_the_close_it_awaits() -> None:
     after = step(one, pol, before, Connect(0))
     assert after is not None
     assert describe(one, pol, before, Connect(0), after) == (
-        "user 0 connects: its emergency cleanup closes and removes m0 (as it saw it: flagged "
-        "active, last activity 301+ ticks ago) and awaits the close of m1, which never ends: "
-        "the attempt hangs (the client gives up on it)"
+        "user 0 connects: its emergency cleanup closes and removes m0 (as it saw it: server "
+        "flag is_active set, last activity 301+ ticks ago) and awaits the close of m1, which "
+        "never ends: the attempt hangs (the client gives up on it)"
     )
     check = BY_NAME["cleanup_terminates"].check
     assert check is not None
@@ -357,7 +365,8 @@ def test_a_sweep_that_hangs_says_it_stopped_there() -> None:
     assert [m.id for m in after.users[0].managers] == [1, 2]  # m2's turn never came
     assert describe(one, pol, before, Sweep(0), after) == (
         "the periodic sweep runs over user 0's entries and closes and removes m0 (as it saw "
-        "it: flagged active, last activity this tick, created this tick), then awaits the "
+        "it: server flag is_active set, last activity this tick, created this tick), then "
+        "awaits the "
         "close of m1, which never ends: it stops there, and the next period's sweep starts "
         "afresh"
     )
