@@ -32,6 +32,7 @@ from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected
 from wsmodel.properties.loader import UsageError, load_policy, validate_policy
 from wsmodel.properties.results import (
+    LOST_INTERRUPT,
     Counterexample,
     Result,
     Status,
@@ -585,6 +586,15 @@ def explain(args: argparse.Namespace) -> int:
     return EXIT_VIOLATED
 
 
+def _note_lost_interrupt(unraisable: sys.UnraisableHookArgs) -> None:
+    """A Ctrl-C that landed in a gc callback, where Python can only print it: noted, not
+    printed, and raised again by the search's next step (``results.LOST_INTERRUPT``)."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        LOST_INTERRUPT[0] = True
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse(argv)
@@ -596,9 +606,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line)
             return EXIT_OK
         watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
-        if args.command == "verify":
-            return verify(args)
-        return explain(args)
+        LOST_INTERRUPT[0] = False
+        sys.unraisablehook = _note_lost_interrupt
+        try:
+            code = verify(args) if args.command == "verify" else explain(args)
+        finally:
+            sys.unraisablehook = sys.__unraisablehook__
+        if LOST_INTERRUPT[0]:  # lost after the search's last step
+            raise KeyboardInterrupt
+        return code
     except (UsageError, ConfigError) as exc:
         print(f"wsmodel: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -97,6 +97,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# Set when a Ctrl-C was lost: Python cannot raise out of a gc callback (Hypothesis keeps
+# one), so a KeyboardInterrupt landing there is only printed as "Exception ignored", and
+# the search went on to report success. The CLI's unraisable hook sets this; the
+# search's next step raises it again.
+LOST_INTERRUPT = [False]
+
+
 def gc_tuned(threshold0: int | None) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Run a checker with fewer cyclic garbage collections: both engines allocate
     millions of small tuples that the collector rescans again and again. ``None``

@@ -59,7 +59,13 @@ from wsmodel.properties.catalogue import (
     holds_limit_in_use,
     plural,
 )
-from wsmodel.properties.results import Counterexample, Result, Status, gc_tuned
+from wsmodel.properties.results import (
+    LOST_INTERRUPT,
+    Counterexample,
+    Result,
+    Status,
+    gc_tuned,
+)
 
 
 class Violation(AssertionError):
@@ -77,12 +83,14 @@ class OutOfMemory(BaseException):
     replays it: a MemoryError is the machine's, not the policy's or a claim's."""
 
 
-class _MemoryStopsTheSearch:
-    """``with _MEMORY_STOPS_THE_SEARCH:`` turns a MemoryError into OutOfMemory. A class,
-    not a generator context manager: it is entered on every step of a search."""
+class _StepGuard:
+    """``with _STEP_GUARD:`` around every step of a search: a MemoryError becomes
+    OutOfMemory, and a lost Ctrl-C (``LOST_INTERRUPT``) is raised again. A class, not a
+    generator context manager: it is entered on every step."""
 
     def __enter__(self) -> None:
-        return None
+        if LOST_INTERRUPT[0]:
+            raise KeyboardInterrupt
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
@@ -91,7 +99,7 @@ class _MemoryStopsTheSearch:
             raise OutOfMemory from exc
 
 
-_MEMORY_STOPS_THE_SEARCH = _MemoryStopsTheSearch()
+_STEP_GUARD = _StepGuard()
 
 
 class Run:
@@ -108,7 +116,7 @@ class Run:
 
     def apply(self, action: Action) -> bool:
         """Take ``action`` if it is enabled; check every claim on the step."""
-        with _MEMORY_STOPS_THE_SEARCH:  # in the model, a policy or a claim
+        with _STEP_GUARD:  # in the model, a policy or a claim
             return self._apply(action)
 
     def _apply(self, action: Action) -> bool:
@@ -436,7 +444,7 @@ def machine_for(
                 note(f"time passes {ticks} ticks")
 
         def teardown(self) -> None:
-            with _MEMORY_STOPS_THE_SEARCH:
+            with _STEP_GUARD:
                 if witnessed is not None:
                     witnessed.update(self.run.witnessed)
                 # Targeted search: steer towards every user's registry full at once, and
@@ -562,7 +570,7 @@ def minimize(config: Config, policy: Policy, found: Violation, budget: float) ->
     def attempt(candidate: list[tuple[Action, int]]) -> bool:
         nonlocal best
         env = [a for a, n in candidate for _ in range(n)]
-        with _MEMORY_STOPS_THE_SEARCH:  # the replays of liveness and isolation too
+        with _STEP_GUARD:  # the replays of liveness and isolation too
             v = reproduce(config, policy, found.prop, cx.user, env)
         if v is not None and v.counterexample.length() <= best.counterexample.length():
             best = v

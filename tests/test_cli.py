@@ -3,6 +3,7 @@ messages without tracebacks, the JSON document, and user policies."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -454,6 +455,41 @@ def test_ctrl_c_with_parallel_policies_ends_every_process_quietly() -> None:
     assert "Traceback" not in rest and "Exception ignored" not in rest
     with pytest.raises(ProcessLookupError):  # the group is gone: no worker left running
         os.killpg(proc.pid, 0)
+
+
+def test_ctrl_c_lost_in_a_gc_callback_still_interrupts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python cannot raise out of a gc callback (Hypothesis keeps one): a Ctrl-C landing
+    # there was printed as "Exception ignored ... KeyboardInterrupt" and the search went
+    # on to report success, exit 0. Here the Ctrl-C lands in a gc callback of the test's
+    # own, in a collection as the first search run starts.
+    armed = [False]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if armed[0]:
+            armed[0] = False
+            raise KeyboardInterrupt
+
+    started = search.Run.__init__
+
+    def start_then_collect(self: search.Run, *args: Any) -> None:
+        started(self, *args)
+        if not armed[0] and not getattr(callback, "fired", False):
+            armed[0] = callback.fired = True  # type: ignore[attr-defined]
+            gc.collect()
+
+    monkeypatch.setattr(search.Run, "__init__", start_then_collect)
+    gc.callbacks.append(callback)
+    try:
+        code, _out, err = run(capsys, "verify", "--policy", "reference", "--examples", "5")
+    finally:
+        gc.callbacks.remove(callback)
+    assert getattr(callback, "fired", False)
+    assert code == 130
+    assert err.strip().splitlines()[-1] == "wsmodel: interrupted"
+    assert "Exception ignored" not in err and "Traceback" not in err
+    assert sys.unraisablehook is sys.__unraisablehook__  # the CLI's hook is gone again
 
 
 def test_the_memory_budget_can_be_set(capsys: pytest.CaptureFixture[str]) -> None:
