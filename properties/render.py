@@ -200,7 +200,14 @@ def _seen(config: Config, policy: Policy) -> Callable[[list[Manager]], str]:
 
 
 def summarize_user(state: State, user: int) -> str:
-    """One user's registry in a line: entries grouped by phase."""
+    """One user's registry in a line: entries grouped by phase; then the policy's memory
+    of the user, if it keeps one (it decides admissions too; the built-ins keep none)."""
+    memory = state.users[user].memory
+    text = _registry(state, user)
+    return text if memory is None else f"{text}; memory: {memory}"
+
+
+def _registry(state: State, user: int) -> str:
     managers = state.users[user].managers
     if not managers:
         return f"user {user}: no managers"

@@ -457,6 +457,27 @@ def test_ctrl_c_with_parallel_policies_ends_every_process_quietly() -> None:
         os.killpg(proc.pid, 0)
 
 
+def test_explain_shows_the_policys_memory_of_the_user(
+    capsys: pytest.CaptureFixture[str], user_policies: str
+) -> None:
+    # A leak kept in the policy's own memory: its cause must be on the state lines, not
+    # only "no managers" followed by a refusal.
+    argv = ["explain", "no_leak", "--policy", f"{user_policies}:CountsAdmissions"]
+    code, out, _ = run(capsys, *argv, "--engine", "exhaustive", "--quiet")
+    assert code == 1
+    states = [line.strip() for line in out.splitlines() if line.strip().startswith("state:")]
+    assert states[0] == "state: user 0: 1 registered, 1 live — active m0; memory: 1"
+    assert states[-1] == "state: user 0: no managers; memory: 1"
+    # and the figure beside the verdict does not read as a pass
+    argv = ["verify", "--policy", f"{user_policies}:CountsAdmissions", "--json"]
+    _, out, _ = run(capsys, *argv, "--engine", "exhaustive", "--quiet")
+    leak = json.loads(out)["policies"]["fixture-counts-admissions"]["no_leak"]
+    assert leak["status"] == "violated" and leak["witnessed"] is None
+    assert leak["detail"].startswith(
+        "closed managers never stay registered; the leak is a refusal below the limit;"
+    )
+
+
 def test_ctrl_c_lost_in_a_gc_callback_still_interrupts(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
