@@ -411,9 +411,6 @@ class _Judge:
     # safety -----------------------------------------------------------------------
 
     def safety(self, name: str, bad: array[int], witness: int | None) -> Result:
-        prop = BY_NAME[name]
-        has_witness = prop.witness is not None
-        witnessed = (witness is not None) if has_witness else None
         violation: Counterexample | None = None
         detail = ""
         if len(bad):
@@ -427,7 +424,10 @@ class _Judge:
                 violation, detail = self.noninterference()
             else:
                 detail = "an action of one user changed another user's managers"
-        detail = self._figure(name, detail)
+        detail = self._figure(name, detail, violation is not None)
+        # as the search reports it: whether the witness was reached, only for a claim that held
+        has_witness = BY_NAME[name].witness is not None and violation is None
+        witnessed = (witness is not None) if has_witness else None
         return self.result(name, violation, witnessed=witnessed, detail=detail)
 
     def _violation(self, name: str, path: list[tuple[int, int]]) -> Counterexample:
@@ -515,7 +515,7 @@ class _Judge:
         )
         return None if worst is None else ticks(worst, self.config.horizon)
 
-    def _figure(self, name: str, detail: str) -> str:
+    def _figure(self, name: str, detail: str, violated: bool) -> str:
         cfg = self.config
         extra = ""
         if name == "zombies_reaped":
@@ -531,6 +531,8 @@ class _Judge:
             worst = self._worst_age(lambda m: m.phase_age if m.phase is Phase.CLOSED else None)
             if worst is None:
                 extra = "closed managers never stay registered"
+                if violated:  # so the refusal is the leak
+                    extra += "; the leak is a refusal below the limit"
             else:
                 extra = (
                     f"worst leak: a closed manager still registered {worst} after "
