@@ -113,11 +113,16 @@ class Run:
         self.trace: list[Action] = []
         self.states: list[State] = []  # the state after each action of the trace
         self.witnessed: set[str] = set()
+        self.ended = False  # a step raised: a violation, the policy's error, Ctrl-C
 
     def apply(self, action: Action) -> bool:
         """Take ``action`` if it is enabled; check every claim on the step."""
         with _STEP_GUARD:  # in the model, a policy or a claim
-            return self._apply(action)
+            try:
+                return self._apply(action)
+            except BaseException:
+                self.ended = True
+                raise
 
     def _apply(self, action: Action) -> bool:
         after = step(self.config, self.policy, self.state, action)
@@ -444,9 +449,14 @@ def machine_for(
                 note(f"time passes {ticks} ticks")
 
         def teardown(self) -> None:
+            if witnessed is not None:
+                witnessed.update(self.run.witnessed)
+            if self.run.ended:
+                # Hypothesis tears down after a failed step too. Judging the liveness
+                # claims from here would call the policy again (a second hang, or
+                # error) and could replace the step's exception with one of its own.
+                return
             with _STEP_GUARD:
-                if witnessed is not None:
-                    witnessed.update(self.run.witnessed)
                 # Targeted search: steer towards every user's registry full at once, and
                 # towards runs that keep changing state shared across users (the hazard
                 # the isolation claim is about).

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing
 import os
+import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +23,7 @@ from wsmodel.model import (
     Decision,
     Phase,
     Policy,
+    PolicyError,
     Registry,
     Reject,
     Stall,
@@ -293,6 +295,33 @@ class ShortOfMemoryLater(type(BUILTIN["graduated"])):  # type: ignore[misc]
         if self.armed:
             raise MemoryError
         return super().on_connect(registry)
+
+
+class RaisesAtTheLimit(type(BUILTIN["reference"])):  # type: ignore[misc]
+    """reference, raising in on_connect at the limit; notes where each such call came from."""
+
+    name = "raises-at-the-limit"
+
+    def __init__(self) -> None:
+        self.callers: list[tuple[str, ...]] = []
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if registry.open_count >= registry.config.limit:
+            self.callers.append(tuple(f.name for f in traceback.extract_stack()))
+            raise RuntimeError("no decision at the limit")
+        return super().on_connect(registry)
+
+
+def test_a_failed_step_is_not_judged_again_in_the_teardown() -> None:
+    # Hypothesis tears a run down after a failed step too. The teardown used to judge the
+    # liveness claims from there, calling the policy again: a policy that hangs was
+    # waited on twice as long (twice the watchdog's limit) and its error raised twice.
+    policy = RaisesAtTheLimit()
+    one = PROD.with_(users=1, limit=1)
+    with pytest.raises(PolicyError, match="no decision at the limit"):
+        check_hypothesis(one, policy, ["no_permanent_block"], examples=20)
+    assert policy.callers  # the search reached the limit
+    assert not [c for c in policy.callers if "teardown" in c]
 
 
 def test_memory_running_out_mid_search_keeps_what_was_found(
