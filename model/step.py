@@ -81,7 +81,7 @@ class ConnectPlan:
     waits: tuple[Wait, ...]  # what elapsed is made of: each await that hit its deadline
     user: UserState  # the user's state afterwards
     shared: object  # the shared policy state afterwards
-    hung_on: int | None = None  # if HUNG: the entry whose close never ends (None: not known)
+    hung_on: int | None = None  # if HUNG: the entry whose close never ends
 
     @property
     def timeouts(self) -> int:
@@ -223,7 +223,7 @@ class SweepPlan:
     """What a periodic ``Sweep`` of one user does from a given state."""
 
     hung: bool  # it awaited a close that never ends, and stopped there
-    hung_on: int | None  # that close's entry (None: not known)
+    hung_on: int | None  # that close's entry
     user: UserState  # the user's state afterwards (the sweep's timer not yet reset)
     shared: object  # the shared policy state afterwards
 
@@ -241,7 +241,7 @@ class _Run(NamedTuple):
 
     result: object  # what the call returned (None if it hung)
     hung: bool  # it awaited a close that never ends
-    hung_on: int | None  # that close's entry (None: not known, the policy raised CleanupHung)
+    hung_on: int | None  # that close's entry (None if it did not hang)
     waits: tuple[Wait, ...]  # the awaits that ran into their timeout, in order
     elapsed: int  # ticks they took
     user: UserState  # the user's entries and memory afterwards
@@ -284,6 +284,8 @@ def _run_once(
     try:
         result = call_policy(policy, method, lambda: call(registry))
     except CleanupHung as exc:
+        if exc.manager is None:  # raised by the policy itself, not by one of its awaits
+            raise PolicyError(f"policy {policy.name!r}: {method} raised CleanupHung") from None
         hung, hung_on = True, exc.manager
     managers, memory, shared = settle_registry(registry)
     after = user._replace(managers=managers, memory=memory)

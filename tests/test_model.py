@@ -369,6 +369,17 @@ def test_a_policy_that_returns_nothing_broke_the_protocol_it_did_not_hang() -> N
     with pytest.raises(PolicyError, match="'tick-hangs': tick_shared raised CleanupHung"):
         step(PRODUCTION, pol2, start(PRODUCTION, pol2), Tick())
 
+    class ConnectHangs(Reference):
+        # Not a hang to check: only the registry's awaits may raise CleanupHung.
+        name = "connect-hangs"
+
+        def on_connect(self, registry: Registry) -> Decision:
+            raise CleanupHung
+
+    pol3 = ConnectHangs()
+    with pytest.raises(PolicyError, match="'connect-hangs': on_connect raised CleanupHung"):
+        step(PRODUCTION, pol3, start(PRODUCTION, pol3), Connect(0))
+
 
 def test_a_policy_error_names_the_line_in_the_policy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
