@@ -287,7 +287,8 @@ def not_deterministic(policy: Policy, what: str) -> Exception:
 
 
 def require_hashable(policy: Policy, what: str, value: object) -> None:
-    """Policy state becomes part of the model state, which must be hashable."""
+    """Policy state becomes part of the model state, which the checkers hash and
+    compare: both must work."""
     try:
         hash(value)
     except TypeError:
@@ -295,6 +296,23 @@ def require_hashable(policy: Policy, what: str, value: object) -> None:
             f"policy {policy.name!r} left unhashable {what} state {value!r}; "
             "use tuples, frozensets or frozen dataclasses"
         ) from None
+    except Exception as exc:
+        raise _broken_state(policy, what, value, "hashing", exc) from None
+    try:
+        value == value  # noqa: B015 - only whether comparing raises
+    except Exception as exc:
+        raise _broken_state(policy, what, value, "comparing", exc) from None
+
+
+def _broken_state(
+    policy: Policy, what: str, value: object, doing: str, exc: Exception
+) -> PolicyError:
+    # Its type, not its repr: a class whose __hash__ or __eq__ raises may well have a
+    # __repr__ that does too.
+    return PolicyError(
+        f"policy {policy.name!r} left {what} state (a {type(value).__name__}) whose "
+        f"{doing} raised {type(exc).__name__}: {exc}"
+    )
 
 
 def _positive(value: object, what: str) -> None:

@@ -355,6 +355,18 @@ def test_a_policy_module_in_the_current_directory_gets_a_hint(
         ("RaisesInSweepPeriod", ["fixture-sweep-period", "RuntimeError", "sweep_period"]),
         ("RaisesInInitialShared", ["fixture-initial-shared", "initial_shared", "no shared"]),
         ("HashRaises", ["fixture-hash", "RuntimeError", "__hash__", "no hash"]),
+        # these three once an internal error (exit 4), or (CleanupHung) a hang to check
+        *(
+            (
+                f"Memory{doing}Raises",
+                [
+                    f"policy 'fixture-memory-{doing.lower()}' left memory state (a Unhashed) "
+                    f"whose {'hashing' if doing == 'Hash' else 'comparing'} raised ValueError"
+                ],
+            )
+            for doing in ("Hash", "Eq")
+        ),
+        ("RaisesCleanupHung", ["policy 'fixture-raises-hung': on_connect raised CleanupHung"]),
     ],
 )
 def test_policy_breaking_the_protocol_exit_3(
