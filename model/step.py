@@ -351,7 +351,8 @@ def _where(policy: Policy, exc: BaseException) -> str:
     it to find out."""
     frames = traceback.extract_tb(exc.__traceback__)
     own = [f for f in frames if not _under(f.filename, (_PACKAGE,))]
-    users = [f for f in own if not _under(f.filename, _LIBRARIES)]
+    # not generated code either ("<string>": a frozen dataclass's __setattr__, say)
+    users = [f for f in own if f.filename[:1] != "<" and not _under(f.filename, _LIBRARIES)]
     files = {getattr(sys.modules.get(c.__module__), "__file__", 0) for c in type(policy).__mro__}
     frame = (users or [f for f in own if f.filename in files] or own or frames)[-1]
     return f"{Path(frame.filename).name}:{frame.lineno}"

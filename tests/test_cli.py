@@ -367,6 +367,11 @@ def test_a_policy_module_in_the_current_directory_gets_a_hint(
             for doing in ("Hash", "Eq")
         ),
         ("RaisesCleanupHung", ["policy 'fixture-raises-hung': on_connect raised CleanupHung"]),
+        # named at the policy's line, once at the dataclass's generated code ("<string>:4")
+        (
+            "ChangesConfig",
+            ["FrozenInstanceError in on_connect (wsmodel_fixture_policies.py:"],
+        ),
     ],
 )
 def test_policy_breaking_the_protocol_exit_3(
