@@ -18,7 +18,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    users: int = 2  # number of users
+    users: int = 2  # number of users (1 to 8)
     limit: int = 20  # per-user limit on managers in active, idle or stuck
     tick_ms: int = 1000  # length of one tick in milliseconds
     heartbeat_interval: int = 20  # H: ticks between heartbeats

@@ -90,7 +90,9 @@ def _parser() -> _Parser:
             help="timing preset (default: production for hypothesis, small otherwise)",
         )
         sp.add_argument(
-            "--users", type=int, help="number of users (default: the preset's; exhaustive: 1)"
+            "--users",
+            type=int,
+            help="number of users, 1 to 8 (default: the preset's; exhaustive: 1)",
         )
         sp.add_argument(
             "--limit",
