@@ -175,7 +175,9 @@ def run_exhaustive(
                 names.append(name)
     witness_edge = {k: e for k, e in witness_edge.items() if e < g.edges}
     if progress is not None:
-        cut = "" if g.complete else f"; stopped by {g.stopped_by}, not every state expanded"
+        cut = ""
+        if not g.complete:
+            cut = f"; stopped by {g.stopped_by}, not every state expanded; {_largest(g)}"
         progress(
             f"{policy.name} exhaustive: explored {len(g.states):,} states, {g.edges:,} edges{cut}"
         )
@@ -219,6 +221,13 @@ def run_exhaustive(
 # --- judging ------------------------------------------------------------------------
 
 
+def _largest(g: StateGraph) -> str:
+    """How large a registry the cut-short run reached: entries piling up past the limit
+    (closed ones never removed, say) are why some spaces never end."""
+    entries = max((len(u.managers) for u in g.user_states), default=0)
+    return f"the largest registry held {plural(entries, 'manager')}, limit {g.config.limit}"
+
+
 class _Judge:
     def __init__(self, g: StateGraph, budget: _Budget | None = None) -> None:
         self.g = g
@@ -255,7 +264,7 @@ class _Judge:
             why = f" ({g.stop_detail})" if g.stop_detail else ""
             return (
                 f"stopped by {g.stopped_by}{why} after {plural(len(g.states), 'state')} "
-                f"({g.expanded:,} expanded)"
+                f"({g.expanded:,} expanded; {_largest(g)})"
             )
         return f"all {len(g.states):,} reachable states"
 
