@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import replace
+from importlib.metadata import version
 from typing import NoReturn
 
 from wsmodel.model import (
@@ -74,6 +75,7 @@ def _parser() -> _Parser:
         prog="wsmodel",
         description="Check cleanup policies of per-user WebSocket manager registries.",
     )
+    p.add_argument("--version", action="version", version=f"wsmodel {version('wsmodel')}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def run_options(sp: argparse.ArgumentParser, several: bool) -> None:

@@ -4,6 +4,7 @@ messages without tracebacks, the JSON document, and user policies."""
 from __future__ import annotations
 
 import gc
+import importlib.metadata
 import json
 import os
 import resource
@@ -88,6 +89,11 @@ def test_conservative_violates_exit_1(capsys: pytest.CaptureFixture[str]) -> Non
     assert rows["no_permanent_block"] == ["VIOLATED"]
     assert "conservative violates no_permanent_block" in out
     assert "Traceback" not in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--version")
+    assert (code, out, err) == (0, f"wsmodel {importlib.metadata.version('wsmodel')}\n", "")
 
 
 @pytest.mark.parametrize(
