@@ -714,27 +714,53 @@ class _Judge:
         return out
 
     def _lasso(
-        self, lg: LabelledGraph, comp: array[int], c: int, rbits: int, required: list[int]
+        self,
+        lg: LabelledGraph,
+        comp: array[int],
+        cs: Sequence[int],
+        rbits: int,
+        required: list[int],
     ) -> tuple[tuple[Action, ...], tuple[Action, ...], int]:
+        """The shortest lasso (in ``Counterexample.length``) into one of components
+        ``cs``, each entered at its state nearest the initial state: not simply the first
+        component found, whose stem may take a detour, nor the nearest, whose cycle may
+        be long. Ties go to the earlier in ``cs``."""
         g = self.g
         k = self.config.users
-        members = [v for v in range(lg.n) if comp[v] == c]
-        states = {v // rbits // k for v in members}
-        targets = {s: [("stem", -1)] for s in states}
-        ((stem, end),) = self.shortest(targets).values()
-        entry = next(v for v in members if v // rbits // k == end)
-        lasso = find_cycle(lg, comp, c, entry, required)
-        cycle_path = []
-        v = entry
-        for e in lasso.cycle:
-            base = lg.ref[e]
-            cycle_path.append((v // rbits // k, g.act[base]))
-            v = lg.dst[e]
-        actions, _ = self.trace(stem + cycle_path)
-        stem_actions = actions[: len(stem)]
-        at_entry = self._replay_state(stem_actions)
-        user = relabel_of(g, at_entry).users[(entry // rbits) % k]
-        return stem_actions, actions[len(stem) :], user
+        index = {c: str(i) for i, c in enumerate(cs)}
+        targets: dict[int, list[tuple[str, int]]] = {}
+        entries: dict[tuple[str, int], int] = {}  # (component, state) -> its first node there
+        for v in range(lg.n):
+            key = index.get(comp[v])
+            if key is not None and (key, s := v // rbits // k) not in entries:
+                entries[key, s] = v
+                targets.setdefault(s, []).append((key, -1))
+        stems = self.shortest(targets)
+        # Nearest first; a stem alone as long as the best lasso so far cannot beat it.
+        candidates = []
+        for key, (stem, end) in stems.items():
+            stem_actions, _ = self.trace(stem)
+            candidates.append((Counterexample("", stem_actions).length(), int(key), stem, end))
+        best: tuple[int, int, tuple[Action, ...], tuple[Action, ...], int] | None = None
+        for lower, i, stem, end in sorted(candidates, key=lambda x: x[:2]):
+            if best is not None and lower >= best[0]:
+                break
+            entry = entries[str(i), end]
+            lasso = find_cycle(lg, comp, cs[i], entry, required)
+            cycle_path = []
+            v = entry
+            for e in lasso.cycle:
+                cycle_path.append((v // rbits // k, g.act[lg.ref[e]]))
+                v = lg.dst[e]
+            actions, _ = self.trace(stem + cycle_path)
+            stem_actions, cycle = actions[: len(stem)], actions[len(stem) :]
+            length = Counterexample("", stem_actions, cycle).length()
+            if best is None or (length, i) < best[:2]:
+                at_entry = self._replay_state(stem_actions)
+                user = relabel_of(g, at_entry).users[(entry // rbits) % k]
+                best = (length, i, stem_actions, cycle, user)
+        assert best is not None, "a lasso into no component"
+        return best[2], best[3], best[4]
 
     def no_permanent_block(self) -> Result:
         lg, parts = self._followed
@@ -742,7 +768,7 @@ class _Judge:
         fair = fair_components(lg, parts, [TICK, RETRY])
         violation = None
         if fair:
-            stem, cycle, user = self._lasso(lg, comp, fair[0], 1, [RETRY, TICK])
+            stem, cycle, user = self._lasso(lg, comp, fair, 1, [RETRY, TICK])
             # "keeps retrying" here is at least once per round of the cycle: say how often
             tries = sum(isinstance(a, Connect) and a.user == user for a in cycle)
             ticks = sum(isinstance(a, Tick) for a in cycle)
@@ -781,7 +807,7 @@ class _Judge:
         comp = parts.comp
         outcome = longest_weighted(lg, parts, TICK)
         if isinstance(outcome, int):
-            stem, cycle, user = self._lasso(lg, comp, outcome, 2, [TICK])
+            stem, cycle, user = self._lasso(lg, comp, [outcome], 2, [TICK])
             violation = Counterexample(
                 f"on the cycle, where no fault happens, user {user} retries before every "
                 f"tick and is never admitted: recovery is unbounded; bound H + T + C + R = {bound}",
