@@ -590,13 +590,19 @@ def explain(args: argparse.Namespace) -> int:
     return EXIT_VIOLATED
 
 
-def _note_lost_interrupt(unraisable: sys.UnraisableHookArgs) -> None:
-    """A Ctrl-C that landed in a gc callback, where Python can only print it: noted, not
-    printed, and raised again by the search's next step (``results.LOST_INTERRUPT``)."""
-    if isinstance(unraisable.exc_value, KeyboardInterrupt):
-        LOST_INTERRUPT[0] = True
-    else:
-        sys.__unraisablehook__(unraisable)
+class _LostInterrupts:
+    """The unraisable hook while a run is checked: a Ctrl-C that landed in a gc callback,
+    where Python can only print it, is noted instead, and raised again by the search's
+    next step (``results.LOST_INTERRUPT``); anything else goes to the hook before."""
+
+    def __init__(self, previous: Callable[[sys.UnraisableHookArgs], object]) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            LOST_INTERRUPT[0] = True
+        else:
+            self.previous(unraisable)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -610,15 +616,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line)
             return EXIT_OK
         watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
-        LOST_INTERRUPT[0] = False
-        sys.unraisablehook = _note_lost_interrupt
+        previous = sys.unraisablehook
+        sys.unraisablehook = _LostInterrupts(previous)
         try:
             code = verify(args) if args.command == "verify" else explain(args)
+            if LOST_INTERRUPT[0]:  # lost after the search's last step
+                raise KeyboardInterrupt
+            return code
         finally:
-            sys.unraisablehook = sys.__unraisablehook__
-        if LOST_INTERRUPT[0]:  # lost after the search's last step
-            raise KeyboardInterrupt
-        return code
+            sys.unraisablehook = previous
+            LOST_INTERRUPT[0] = False  # for whatever this process runs next
     except (UsageError, ConfigError) as exc:
         print(f"wsmodel: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

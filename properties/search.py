@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, Phase, note, seed, settings, target
 from hypothesis import strategies as st
@@ -67,6 +67,9 @@ from wsmodel.properties.results import (
     gc_tuned,
 )
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 
 class Violation(AssertionError):
     """A claim failed; carries the claim's name and a replayable counterexample."""
@@ -90,6 +93,7 @@ class _StepGuard:
 
     def __enter__(self) -> None:
         if LOST_INTERRUPT[0]:
+            LOST_INTERRUPT[0] = False  # one Ctrl-C, one interrupt
             raise KeyboardInterrupt
 
     def __exit__(
@@ -113,16 +117,12 @@ class Run:
         self.trace: list[Action] = []
         self.states: list[State] = []  # the state after each action of the trace
         self.witnessed: set[str] = set()
-        self.ended = False  # a step raised: a violation, the policy's error, Ctrl-C
+        self.ended = False  # a step raised (a violation, the policy's error, Ctrl-C)
 
     def apply(self, action: Action) -> bool:
         """Take ``action`` if it is enabled; check every claim on the step."""
         with _STEP_GUARD:  # in the model, a policy or a claim
-            try:
-                return self._apply(action)
-            except BaseException:
-                self.ended = True
-                raise
+            return self._apply(action)
 
     def _apply(self, action: Action) -> bool:
         after = step(self.config, self.policy, self.state, action)
@@ -376,8 +376,17 @@ def machine_for(
             self.swarm = frozenset(RULES) - off
             note(f"swarm: {sorted(self.swarm)}")
 
+        def _do(self, step: Callable[[T], R], arg: T) -> R:
+            """Every rule's step on the run (``apply`` and all, perhaps a subclass's,
+            such as a lockstep driver's): if it raises, the run has ended."""
+            try:
+                return step(arg)
+            except BaseException:
+                self.run.ended = True
+                raise
+
         def _act(self, action: Action) -> None:
-            if self.run.apply(action):
+            if self._do(self.run.apply, action):
                 note(str(action))
 
         def _pick(self, user: int, phases: Iterable[Lifecycle]) -> list[int]:
@@ -387,7 +396,7 @@ def machine_for(
         @rule(user=users, n=burst)
         def connect(self, user: int, n: int) -> None:
             for _ in range(n):
-                self.run.connect(user)
+                self._do(self.run.connect, user)
                 note(f"Connect(user={user})")
 
         @precondition(lambda self: "traffic" in self.swarm)
@@ -426,7 +435,7 @@ def machine_for(
                 ids = self._pick(user, ALIVE)
                 if ids:
                     self._act(Stall(user, ids[0]))
-                self.run.connect(user)
+                self._do(self.run.connect, user)
                 note(f"Connect(user={user})")
 
         @precondition(lambda self: "client_close" in self.swarm)
@@ -444,7 +453,7 @@ def machine_for(
         @rule(ticks=st.sampled_from(waits))
         def wait(self, ticks: int) -> None:
             before = len(self.run.trace)
-            self.run.advance(ticks)
+            self._do(self.run.advance, ticks)
             if len(self.run.trace) > before:
                 note(f"time passes {ticks} ticks")
 

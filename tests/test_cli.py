@@ -31,7 +31,7 @@ from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
 from wsmodel.properties.render import JSON_SCHEMA, counterexample_lines
-from wsmodel.properties.results import Counterexample, replay_found
+from wsmodel.properties.results import LOST_INTERRUPT, Counterexample, replay_found
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST = ["--preset", "small", "--examples", "20", "--quiet"]
@@ -529,6 +529,7 @@ def test_ctrl_c_lost_in_a_gc_callback_still_interrupts(
 
     monkeypatch.setattr(search.Run, "__init__", start_then_collect)
     gc.callbacks.append(callback)
+    before = sys.unraisablehook  # pytest's own, here
     try:
         code, _out, err = run(capsys, "verify", "--policy", "reference", "--examples", "5")
     finally:
@@ -537,7 +538,21 @@ def test_ctrl_c_lost_in_a_gc_callback_still_interrupts(
     assert code == 130
     assert err.strip().splitlines()[-1] == "wsmodel: interrupted"
     assert "Exception ignored" not in err and "Traceback" not in err
-    assert sys.unraisablehook is sys.__unraisablehook__  # the CLI's hook is gone again
+    # the hook before is back, and nothing is left to interrupt what runs next
+    assert sys.unraisablehook is before and LOST_INTERRUPT == [False]
+
+
+def test_ctrl_c_lost_after_the_last_step_still_interrupts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lost_at_the_end(args: object) -> int:
+        sys.unraisablehook(SimpleNamespace(exc_value=KeyboardInterrupt()))  # type: ignore[arg-type]
+        return 0
+
+    monkeypatch.setattr(cli, "verify", lost_at_the_end)
+    code, _out, err = run(capsys, "verify")
+    assert (code, err) == (130, "wsmodel: interrupted\n")
+    assert LOST_INTERRUPT == [False]
 
 
 def test_the_memory_budget_can_be_set(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,11 +11,14 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
 from wsmodel.model import (
     BUILTIN,
+    Action,
     Admit,
     Breaker,
     ClientClose,
@@ -322,6 +325,40 @@ def test_a_failed_step_is_not_judged_again_in_the_teardown() -> None:
         check_hypothesis(one, policy, ["no_permanent_block"], examples=20)
     assert policy.callers  # the search reached the limit
     assert not [c for c in policy.callers if "teardown" in c]
+
+
+def test_a_driver_that_fails_its_own_check_is_not_judged_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A lockstep driver (own-policy.md) overrides apply and asserts after the model's
+    # step: that failure ends the run too, so the teardown must not judge the liveness
+    # claims on it (calling the policy again, and perhaps raising a violation of its own).
+    failed: list[Run] = []
+    judged: list[Run] = []
+
+    class Mismatch(Run):
+        def apply(self, action: Action) -> bool:
+            taken = super().apply(action)
+            if isinstance(action, Connect):
+                failed.append(self)
+                raise AssertionError("the real registry disagreed")
+            return taken
+
+    real = search.check_recovery
+
+    def noted(run: Run, *args: Any) -> None:
+        judged.append(run)
+        real(run, *args)
+
+    monkeypatch.setattr(search, "check_recovery", noted)
+    one = PROD.with_(users=1, limit=1)
+    machine = search.machine_for(
+        one, BUILTIN["reference"], ["no_permanent_block"], run_class=Mismatch
+    )
+    with pytest.raises(AssertionError, match="the real registry disagreed"):
+        run_state_machine_as_test(machine, settings=settings(max_examples=5, database=None))
+    assert failed and judged  # runs failed, and runs without a connect were judged
+    assert not [r for r in judged if any(r is f for f in failed)]
 
 
 def test_memory_running_out_mid_search_keeps_what_was_found(
