@@ -83,6 +83,17 @@ def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
+def policy_state(value: object, width: int = 80) -> str:
+    """A policy's own state (its memory of a user, its shared state) as text for a state
+    line: its str, cut to ``width``; its type alone if printing it raises (a policy's
+    ``__str__`` is its code, and may be as broken as the rest)."""
+    try:
+        text = str(value)
+    except Exception:
+        return f"<a {type(value).__name__} that cannot be printed>"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def saturated(age: int, horizon: int) -> str:
     """An age as the model knows it: "4", or "5+" at the horizon 5, where ages saturate
     and the model keeps no more (decision 0002)."""

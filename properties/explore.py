@@ -53,6 +53,7 @@ from wsmodel.model import (
     urgent,
 )
 from wsmodel.properties import memory
+from wsmodel.properties.catalogue import policy_state
 
 __all__ = [
     "NOTHING",
@@ -648,7 +649,7 @@ def summary(state: State) -> str:
     for u, user in enumerate(state.users):
         ms = " ".join(f"{m.phase.value}{'' if m.is_active else '*'}" for m in user.managers)
         parts.append(f"u{u}[{ms}]")
-    shared = "" if state.shared is None else f" shared={state.shared}"
+    shared = "" if state.shared is None else f" shared={policy_state(state.shared)}"
     return " ".join(parts) + shared
 
 

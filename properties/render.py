@@ -40,6 +40,7 @@ from wsmodel.properties.catalogue import (
     CATALOGUE,
     never_ends,
     plural,
+    policy_state,
     saturated,
     ticks,
 )
@@ -204,7 +205,7 @@ def summarize_user(state: State, user: int) -> str:
     of the user, if it keeps one (it decides admissions too; the built-ins keep none)."""
     memory = state.users[user].memory
     text = _registry(state, user)
-    return text if memory is None else f"{text}; memory: {memory}"
+    return text if memory is None else f"{text}; memory: {policy_state(memory)}"
 
 
 def _registry(state: State, user: int) -> str:
@@ -264,7 +265,7 @@ def _next_key(name: str) -> str | None:
 def summarize_state(state: State) -> str:
     users = " | ".join(summarize_user(state, u) for u in range(len(state.users)))
     # The policy's shared state (graduated's breaker) decides admissions too: show it.
-    return users if state.shared is None else f"{users} | shared: {state.shared}"
+    return users if state.shared is None else f"{users} | shared: {policy_state(state.shared)}"
 
 
 # --- counterexamples -----------------------------------------------------------------

@@ -21,10 +21,12 @@ from wsmodel.model import (
     Reject,
     ServerSend,
     Stall,
+    State,
     Sweep,
     Tick,
     Traffic,
     Transport,
+    UserState,
     Wait,
     new_manager,
     plan_connect,
@@ -414,6 +416,25 @@ def test_a_state_shows_the_policys_shared_state() -> None:
     grad = start(CONFIG, BUILTIN["graduated"])
     assert summarize_state(grad).endswith(" | shared: Breaker(failures=0, open_for=0)")
     assert "shared" not in summarize_state(start(CONFIG, BUILTIN["reference"]))
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+
+def test_a_state_shows_the_policys_memory_safely() -> None:
+    # A policy's state is its code: printing it may raise (that was wsmodel's internal
+    # error, exit 4, in place of the verdict), and it may be long.
+    one = State((UserState((), 0, 0, 0, Unprintable()),), None)
+    assert (
+        summarize_state(one)
+        == "user 0: no managers; memory: <a Unprintable that cannot be printed>"
+    )
+    long = State((UserState((), 0, 0, 0, tuple(range(100))),), "x" * 100)
+    assert summarize_state(long) == (
+        f"user 0: no managers; memory: {str(tuple(range(100)))[:79]}… | shared: {'x' * 79}…"
+    )
 
 
 def test_a_lasso_says_where_faults_stop() -> None:
