@@ -287,8 +287,8 @@ def not_deterministic(policy: Policy, what: str) -> Exception:
 
 
 def require_hashable(policy: Policy, what: str, value: object) -> None:
-    """Policy state becomes part of the model state, which the checkers hash and
-    compare: both must work."""
+    """Policy state becomes part of the model state, which the checkers hash. (An
+    ``__eq__`` that raises shows only in their lookups: ``step.outside_call``.)"""
     try:
         hash(value)
     except TypeError:
@@ -297,22 +297,12 @@ def require_hashable(policy: Policy, what: str, value: object) -> None:
             "use tuples, frozensets or frozen dataclasses"
         ) from None
     except Exception as exc:
-        raise _broken_state(policy, what, value, "hashing", exc) from None
-    try:
-        value == value  # noqa: B015 - only whether comparing raises
-    except Exception as exc:
-        raise _broken_state(policy, what, value, "comparing", exc) from None
-
-
-def _broken_state(
-    policy: Policy, what: str, value: object, doing: str, exc: Exception
-) -> PolicyError:
-    # Its type, not its repr: a class whose __hash__ or __eq__ raises may well have a
-    # __repr__ that does too.
-    return PolicyError(
-        f"policy {policy.name!r} left {what} state (a {type(value).__name__}) whose "
-        f"{doing} raised {type(exc).__name__}: {exc}"
-    )
+        # Its type, not its repr: a class whose __hash__ raises may well have a
+        # __repr__ that does too.
+        raise PolicyError(
+            f"policy {policy.name!r} left {what} state (a {type(value).__name__}) whose "
+            f"hashing raised {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _positive(value: object, what: str) -> None:

@@ -358,6 +358,23 @@ def _where(policy: Policy, exc: BaseException) -> str:
     return f"{Path(frame.filename).name}:{frame.lineno}"
 
 
+def outside_call(policy: Policy, exc: Exception) -> PolicyError | None:
+    """``exc`` as the policy's fault, if it came from the policy's code when wsmodel
+    called that outside a policy method (its state's ``__eq__`` in a lookup, say): its
+    innermost frame is the user's. None if it is wsmodel's or a library's own."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename[:1] != "<"]
+    if isinstance(exc, PolicyError) or not frames:
+        return None
+    f = frames[-1]
+    if _under(f.filename, (_PACKAGE, *_LIBRARIES)):
+        return None
+    return PolicyError(
+        f"policy {policy.name!r}: its code raised {type(exc).__name__} at "
+        f"{Path(f.filename).name}:{f.lineno}, called by wsmodel outside a policy method "
+        f"(its state's __eq__ or __hash__, say): {exc}"
+    )
+
+
 def _under(filename: str, roots: tuple[Path, ...]) -> bool:
     path = Path(filename).absolute()
     return any(path.is_relative_to(root) for root in roots)

@@ -25,9 +25,11 @@ from wsmodel.model import (
     PRESETS,
     Config,
     ConfigError,
+    Policy,
     PolicyError,
     preset,
 )
+from wsmodel.model.step import outside_call
 from wsmodel.properties import render, watchdog
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected
@@ -269,6 +271,21 @@ def check_policy(
 ) -> list[Result]:
     """Every requested property of one policy, by the chosen engine(s)."""
     policy = load_policy(spec)
+    try:
+        return _check(config, policy, properties, args, progress)
+    except Exception as exc:
+        if (error := outside_call(policy, exc)) is None:
+            raise
+        raise error from exc
+
+
+def _check(
+    config: Config,
+    policy: Policy,
+    properties: Sequence[str],
+    args: argparse.Namespace,
+    progress: Callable[[str], None] | None,
+) -> list[Result]:
     results: list[list[Result]] = []
     if args.engine in ("hypothesis", "all"):
         from wsmodel.properties.search import check_hypothesis

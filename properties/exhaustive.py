@@ -37,6 +37,7 @@ from wsmodel.model import (
     step,
     user_of,
 )
+from wsmodel.model.step import outside_call
 from wsmodel.properties import memory
 from wsmodel.properties.catalogue import (
     BY_NAME,
@@ -275,6 +276,8 @@ class _Judge:
             raise _OutOfBudget(spent)
 
     def engine_fault(self, name: str, exc: Exception) -> Result:
+        if (error := outside_call(self.policy, exc)) is not None:
+            raise error from exc  # the policy's code, not the engine, raised
         return Result(
             policy=self.policy.name,
             property=name,
@@ -354,12 +357,13 @@ class _Judge:
     # shortest paths in the Counterexample.length() metric --------------------------
 
     def shortest(
-        self, targets: dict[int, list[tuple[str, int]]]
+        self, targets: dict[int, list[tuple[str, int]]], within: int | None = None
     ) -> dict[str, tuple[list[tuple[int, int]], int]]:
         """For each key, the cheapest path from the initial state to one of its
         targets: (state, edge) with edge -1 meaning "reach the state", else "then take
         that edge". Cost: numbered steps first, then steps. Returns key -> (path as
-        (state, action code) pairs, end state)."""
+        (state, action code) pairs, end state); with ``within``, only for keys reached
+        in fewer numbered steps than that (``Counterexample.length``)."""
         g = self.g
         big = 1 << 32
         keys = {k for lst in targets.values() for k, _ in lst}
@@ -384,6 +388,8 @@ class _Judge:
             d, s, flag = heapq.heappop(heap)
             if dist.get((s, flag), -1) != d:
                 continue
+            if within is not None and d // (big + 1) >= within:
+                break  # a numbered step costs big + 1, everything else 1
             if len(best) == len(keys) and d >= max(b[0] for b in best.values()):
                 break
             for key, e in targets.get(s, ()):
@@ -722,44 +728,43 @@ class _Judge:
         required: list[int],
     ) -> tuple[tuple[Action, ...], tuple[Action, ...], int]:
         """The shortest lasso (in ``Counterexample.length``) into one of components
-        ``cs``, each entered at its state nearest the initial state: not simply the first
-        component found, whose stem may take a detour, nor the nearest, whose cycle may
-        be long. Ties go to the earlier in ``cs``."""
+        ``cs``, each entered at its state nearest the initial state: not simply the
+        nearest component, whose cycle may be long, nor the first found, whose stem may
+        take a detour. Ties go to the earlier in ``cs``."""
         g = self.g
         k = self.config.users
-        index = {c: str(i) for i, c in enumerate(cs)}
-        targets: dict[int, list[tuple[str, int]]] = {}
-        entries: dict[tuple[str, int], int] = {}  # (component, state) -> its first node there
+        index = {c: i for i, c in enumerate(cs)}
+        entries: dict[tuple[int, int], int] = {}  # (component, state) -> its first node there
         for v in range(lg.n):
-            key = index.get(comp[v])
-            if key is not None and (key, s := v // rbits // k) not in entries:
-                entries[key, s] = v
-                targets.setdefault(s, []).append((key, -1))
-        stems = self.shortest(targets)
-        # Nearest first; a stem alone as long as the best lasso so far cannot beat it.
-        candidates = []
-        for key, (stem, end) in stems.items():
-            stem_actions, _ = self.trace(stem)
-            candidates.append((Counterexample("", stem_actions).length(), int(key), stem, end))
-        best: tuple[int, int, tuple[Action, ...], tuple[Action, ...], int] | None = None
-        for lower, i, stem, end in sorted(candidates, key=lambda x: x[:2]):
-            if best is not None and lower >= best[0]:
-                break
-            entry = entries[str(i), end]
-            lasso = find_cycle(lg, comp, cs[i], entry, required)
+            i = index.get(comp[v])
+            if i is not None and (i, s := v // rbits // k) not in entries:
+                entries[i, s] = v
+
+        def lasso(i: int, stem: list[tuple[int, int]], end: int) -> tuple[Any, ...]:
+            entry = entries[i, end]
             cycle_path = []
             v = entry
-            for e in lasso.cycle:
+            for e in find_cycle(lg, comp, cs[i], entry, required).cycle:
                 cycle_path.append((v // rbits // k, g.act[lg.ref[e]]))
                 v = lg.dst[e]
             actions, _ = self.trace(stem + cycle_path)
             stem_actions, cycle = actions[: len(stem)], actions[len(stem) :]
-            length = Counterexample("", stem_actions, cycle).length()
-            if best is None or (length, i) < best[:2]:
-                at_entry = self._replay_state(stem_actions)
-                user = relabel_of(g, at_entry).users[(entry // rbits) % k]
-                best = (length, i, stem_actions, cycle, user)
-        assert best is not None, "a lasso into no component"
+            user = relabel_of(g, self._replay_state(stem_actions)).users[(entry // rbits) % k]
+            return Counterexample("", stem_actions, cycle).length(), i, stem_actions, cycle, user
+
+        # The nearest component's lasso first; then only stems shorter than it can do
+        # better (a cycle adds at least its Connect), so the second search stops there.
+        anywhere = {s: [("any", -1)] for _, s in entries}
+        ((stem, end),) = self.shortest(anywhere).values()
+        best = lasso(min(i for i, s in entries if s == end), stem, end)
+        targets: dict[int, list[tuple[str, int]]] = {}
+        for i, s in entries:
+            targets.setdefault(s, []).append((str(i), -1))
+        for key, (stem, end) in sorted(
+            self.shortest(targets, within=best[0]).items(), key=lambda kv: int(kv[0])
+        ):
+            if int(key) != best[1]:
+                best = min(best, lasso(int(key), stem, end), key=lambda x: x[:2])
         return best[2], best[3], best[4]
 
     def no_permanent_block(self) -> Result:

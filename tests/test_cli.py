@@ -366,15 +366,18 @@ def test_a_policy_module_in_the_current_directory_gets_a_hint(
         ("RaisesInInitialShared", ["fixture-initial-shared", "initial_shared", "no shared"]),
         ("HashRaises", ["fixture-hash", "RuntimeError", "__hash__", "no hash"]),
         # these three once an internal error (exit 4), or (CleanupHung) a hang to check
-        *(
-            (
-                f"Memory{doing}Raises",
-                [
-                    f"policy 'fixture-memory-{doing.lower()}' left memory state (a Unhashed) "
-                    f"whose {'hashing' if doing == 'Hash' else 'comparing'} raised ValueError"
-                ],
-            )
-            for doing in ("Hash", "Eq")
+        (
+            "MemoryHashRaises",
+            ["policy 'fixture-memory-hash' left memory state (a Unhashed) whose hashing raised"],
+        ),
+        (
+            "MemoryEqRaises",
+            [
+                "policy 'fixture-memory-eq': its code raised ValueError at "
+                "wsmodel_fixture_policies.py:",
+                "called by wsmodel outside a policy method (its state's __eq__ or __hash__, "
+                "say): no comparing",
+            ],
         ),
         ("RaisesCleanupHung", ["policy 'fixture-raises-hung': on_connect raised CleanupHung"]),
         # named at the policy's line, once at the dataclass's generated code ("<string>:4")
@@ -482,6 +485,18 @@ def test_ctrl_c_with_parallel_policies_ends_every_process_quietly() -> None:
     assert "Traceback" not in rest and "Exception ignored" not in rest
     with pytest.raises(ProcessLookupError):  # the group is gone: no worker left running
         os.killpg(proc.pid, 0)
+
+
+def test_policy_code_raising_outside_a_policy_call_is_the_policys_fault(
+    user_policies: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An __eq__ that raises only against another object shows in the engines' own
+    # lookups, outside any policy call; in a worker process too.
+    spec = f"{user_policies}:MemoryEqRaises"
+    argv = ["verify", "--policy", spec, "--policy", "reference", "--jobs", "2"]
+    code, _, err = run(capsys, *argv, "--engine", "exhaustive", "--quiet")
+    assert code == 3
+    assert_clean_error(err, "policy 'fixture-memory-eq': its code raised ValueError at")
 
 
 def test_explain_shows_the_policys_memory_of_the_user(
