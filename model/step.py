@@ -285,7 +285,10 @@ def _run_once(
         result = call_policy(policy, method, lambda: call(registry))
     except CleanupHung as exc:
         if exc.manager is None:  # raised by the policy itself, not by one of its awaits
-            raise PolicyError(f"policy {policy.name!r}: {method} raised CleanupHung") from None
+            where = _where(policy, exc)
+            raise PolicyError(
+                f"policy {policy.name!r}: {method} raised CleanupHung ({where})"
+            ) from None
         hung, hung_on = True, exc.manager
     managers, memory, shared = settle_registry(registry)
     after = user._replace(managers=managers, memory=memory)

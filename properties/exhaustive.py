@@ -226,7 +226,10 @@ def _largest(g: StateGraph) -> str:
     """How large a registry the cut-short run reached: entries piling up past the limit
     (closed ones never removed, say) are why some spaces never end."""
     entries = max((len(u.managers) for u in g.user_states), default=0)
-    return f"the largest registry held {plural(entries, 'manager')}, limit {g.config.limit}"
+    return (
+        f"the largest registry held {plural(entries, 'manager')} "
+        f"(closing and closed ones included; limit {g.config.limit})"
+    )
 
 
 class _Judge:

@@ -379,7 +379,13 @@ def test_a_policy_module_in_the_current_directory_gets_a_hint(
                 "say): no comparing",
             ],
         ),
-        ("RaisesCleanupHung", ["policy 'fixture-raises-hung': on_connect raised CleanupHung"]),
+        (
+            "RaisesCleanupHung",
+            [
+                "policy 'fixture-raises-hung': on_connect raised CleanupHung "
+                "(wsmodel_fixture_policies.py:"
+            ],
+        ),
         # named at the policy's line, once at the dataclass's generated code ("<string>:4")
         (
             "ChangesConfig",

@@ -302,7 +302,7 @@ def test_progress_is_reported() -> None:
     # spaces never end (at limit 1, reference holds a closing entry beside a new one)
     assert explored.endswith(
         "; stopped by max_states, not every state expanded; "
-        "the largest registry held 2 managers, limit 1"
+        "the largest registry held 2 managers (closing and closed ones included; limit 1)"
     )
 
 
