@@ -1,6 +1,7 @@
 """Speed and scale of the exhaustive engine (issue 3). Not run by pytest.
 
-    python benchmarks/bench_exhaustive.py [--quick | --two-users | --stages [N] | --one-user]
+    python benchmarks/bench_exhaustive.py [--quick | --two-users | --stages [N] | --one-user
+                                           | --lasso]
 
 Each measurement runs in a fresh subprocess so that peak memory (ru_maxrss) is its
 own. Prints: engine vs a straightforward networkx baseline on the same model and
@@ -13,7 +14,9 @@ baseline's limit-2 and two-user rows, limit 3 and the last three: about 3 minute
 liveness claims, as the best of N runs (default 5) in one process, for the figures
 that decide a goal on this noisy VM (about 2 minutes). ``--one-user`` breaks one
 user at limit 2 down: exploring with and without the claims and judging (best of 3),
-and the time each kind of move takes (about 2 minutes).
+and the time each kind of move takes (about 2 minutes). ``--lasso`` times choosing
+no_permanent_block's lasso where it is dearest, graduated with two users at limit 1
+(about 4 minutes).
 """
 
 from __future__ import annotations
@@ -143,6 +146,8 @@ def main(argv: list[str]) -> int:
         return stages(int(rest[0]) if rest else 5)
     if "--one-user" in argv:
         return one_user()
+    if "--lasso" in argv:
+        return lasso()
     print("# engine vs networkx baseline: small preset")
     print(
         "| policy | users | limit | run | states | s | states/s | peak MB | speed-up vs baseline |"
@@ -297,6 +302,40 @@ def stages(runs: int) -> int:
     print(f"exploration: {states / best['exploration']:,.0f} distinct states/s ({states:,} states)")
     liveness = sum(v for k, v in best.items() if k != "exploration")
     print(f"liveness judging in all: {liveness:.2f} s")
+    return 0
+
+
+def lasso() -> int:
+    """Graduated, two users, limit 1, no_permanent_block: the time choosing its lasso
+    takes, and the shortest-path searches inside it (docs/checking.md says why the lasso
+    is the shorter of two, not the shortest of all)."""
+    from wsmodel.properties import exhaustive
+
+    spent = dict.fromkeys(("_lasso", "shortest"), 0.0)
+
+    def timed(name: str) -> None:
+        plain = getattr(exhaustive._Judge, name)
+
+        def run(*args: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return plain(*args)
+            finally:
+                spent[name] += time.perf_counter() - t
+
+        setattr(exhaustive._Judge, name, run)
+
+    timed("_lasso")
+    timed("shortest")
+    t0 = time.perf_counter()
+    (r,) = run_exhaustive(_config(2, 1), BUILTIN["graduated"], ["no_permanent_block"]).results
+    assert r.counterexample is not None
+    print("# graduated, two users, limit 1, no_permanent_block")
+    print(
+        f"whole run: {time.perf_counter() - t0:.1f} s; choosing the lasso: "
+        f"{spent['_lasso']:.1f} s, of which shortest paths {spent['shortest']:.1f} s; "
+        f"lasso length {r.counterexample.length()}"
+    )
     return 0
 
 

@@ -360,13 +360,12 @@ class _Judge:
     # shortest paths in the Counterexample.length() metric --------------------------
 
     def shortest(
-        self, targets: dict[int, list[tuple[str, int]]], within: int | None = None
+        self, targets: dict[int, list[tuple[str, int]]]
     ) -> dict[str, tuple[list[tuple[int, int]], int]]:
         """For each key, the cheapest path from the initial state to one of its
         targets: (state, edge) with edge -1 meaning "reach the state", else "then take
         that edge". Cost: numbered steps first, then steps. Returns key -> (path as
-        (state, action code) pairs, end state); with ``within``, only for keys reached
-        in fewer numbered steps than that (``Counterexample.length``)."""
+        (state, action code) pairs, end state)."""
         g = self.g
         big = 1 << 32
         keys = {k for lst in targets.values() for k, _ in lst}
@@ -391,8 +390,6 @@ class _Judge:
             d, s, flag = heapq.heappop(heap)
             if dist.get((s, flag), -1) != d:
                 continue
-            if within is not None and d // (big + 1) >= within:
-                break  # a numbered step costs big + 1, everything else 1
             if len(best) == len(keys) and d >= max(b[0] for b in best.values()):
                 break
             for key, e in targets.get(s, ()):
@@ -730,10 +727,12 @@ class _Judge:
         rbits: int,
         required: list[int],
     ) -> tuple[tuple[Action, ...], tuple[Action, ...], int]:
-        """The shortest lasso (in ``Counterexample.length``) into one of components
-        ``cs``, each entered at its state nearest the initial state: not simply the
-        nearest component, whose cycle may be long, nor the first found, whose stem may
-        take a detour. Ties go to the earlier in ``cs``."""
+        """A short lasso (in ``Counterexample.length``) into one of components ``cs``:
+        the shorter of two, into the component nearest the initial state and into the
+        first of ``cs``, each entered where it is nearest. The nearest alone can have a
+        long cycle, the first alone a long stem (a detour through another user); the
+        shortest of all would need a search over the whole graph for every component:
+        ten times the cost, with two users."""
         g = self.g
         k = self.config.users
         index = {c: i for i, c in enumerate(cs)}
@@ -743,7 +742,10 @@ class _Judge:
             if i is not None and (i, s := v // rbits // k) not in entries:
                 entries[i, s] = v
 
-        def lasso(i: int, stem: list[tuple[int, int]], end: int) -> tuple[Any, ...]:
+        def lasso(wanted: Callable[[int], bool]) -> tuple[Any, ...]:
+            targets = {s: [("stem", -1)] for i, s in entries if wanted(i)}
+            ((stem, end),) = self.shortest(targets).values()
+            i = min(i for i, s in entries if s == end and wanted(i))
             entry = entries[i, end]
             cycle_path = []
             v = entry
@@ -755,19 +757,9 @@ class _Judge:
             user = relabel_of(g, self._replay_state(stem_actions)).users[(entry // rbits) % k]
             return Counterexample("", stem_actions, cycle).length(), i, stem_actions, cycle, user
 
-        # The nearest component's lasso first; then only stems shorter than it can do
-        # better (a cycle adds at least its Connect), so the second search stops there.
-        anywhere = {s: [("any", -1)] for _, s in entries}
-        ((stem, end),) = self.shortest(anywhere).values()
-        best = lasso(min(i for i, s in entries if s == end), stem, end)
-        targets: dict[int, list[tuple[str, int]]] = {}
-        for i, s in entries:
-            targets.setdefault(s, []).append((str(i), -1))
-        for key, (stem, end) in sorted(
-            self.shortest(targets, within=best[0]).items(), key=lambda kv: int(kv[0])
-        ):
-            if int(key) != best[1]:
-                best = min(best, lasso(int(key), stem, end), key=lambda x: x[:2])
+        best = lasso(lambda i: True)
+        if best[1] != 0:
+            best = min(best, lasso(lambda i: i == 0), key=lambda x: x[:2])
         return best[2], best[3], best[4]
 
     def no_permanent_block(self) -> Result:

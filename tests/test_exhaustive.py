@@ -131,8 +131,8 @@ class CountsAdmissions(Reference):
 
 def test_a_lasso_goes_to_the_fair_cycle_it_reaches_soonest() -> None:
     # It went into the first fair component found: with two users, one was admitted and
-    # closed, and then the other blocked: 7 steps where 4 do (a trial's). Now every
-    # component, entered where it is nearest, is weighed by the whole lasso's length.
+    # closed, and then the other blocked: 7 steps where 4 do (a trial's). Now the lasso
+    # into the nearest component is weighed against that one.
     two = SMALL1.with_(users=2)
     (r,) = check_exhaustive(two, CountsAdmissions(), ["no_permanent_block"])
     ce = r.counterexample
@@ -141,13 +141,13 @@ def test_a_lasso_goes_to_the_fair_cycle_it_reaches_soonest() -> None:
     # server's own reactions, every user's)
     chosen = [a for a in (*ce.steps, *ce.cycle) if not a.system and a.name != "Tick"]
     assert chosen and all(a.user == ce.user for a in chosen)
-    assert ce.length() == 4
-    # and one user's, for the built-ins: no longer than before (graduated 21 -> 18)
+    assert ce.length() == 6  # 4 at best, at ten times the cost with two users (checking.md)
+    # and one user's, for the built-ins: no longer than before
     lengths = {p: results(p)["no_permanent_block"].counterexample for p in EXPECTED_LASSO}
     assert {p: c.length() for p, c in lengths.items() if c} == EXPECTED_LASSO
 
 
-EXPECTED_LASSO = {"conservative": 5, "graduated": 18}
+EXPECTED_LASSO = {"conservative": 5, "graduated": 21}
 
 
 @pytest.mark.parametrize("policy", ["conservative", "graduated"])
@@ -484,12 +484,16 @@ def test_an_engine_fault_is_not_checked_never_a_traceback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def broken(self: object) -> object:
-        raise AssertionError("bookkeeping bug")
+        # raised inside wsmodel's own code, as an engine bug is (raised here, in a test
+        # file, it would read as the policy's code: step.outside_call)
+        return exhaustive.plural(None, "bookkeeping bug")  # type: ignore[arg-type]
 
     monkeypatch.setattr(exhaustive._Judge, "no_permanent_block", broken)
     got = check_exhaustive(SMALL1, BUILTIN["reference"], ["per_user_limit", "no_permanent_block"])
     assert [r.status for r in got] == [Status.HOLDS, Status.NOT_CHECKED]
-    assert "internal error" in got[1].detail and "bookkeeping bug" in got[1].detail
+    assert got[1].detail.startswith(
+        "internal error in the exhaustive engine while judging this claim (TypeError: "
+    )
     assert got[1].coverage["engine_fault"] is True and "engine_fault" not in got[0].coverage
 
 
