@@ -295,9 +295,12 @@ def _run_once(
     return _Run(result, hung, hung_on, tuple(registry.waits), registry.elapsed, after, shared)
 
 
-# wsmodel itself, as imported (not resolved: an editable install links to the checkout),
-# and the installed libraries (the standard library, site-packages)
-_PACKAGE = Path(__file__).absolute().parents[1]
+# wsmodel itself, as imported (not resolved: an editable install links to the checkout):
+# its two folders, side by side whether installed or in a checkout (whose root holds
+# tests and users' policies too); and the installed libraries (the standard library,
+# site-packages)
+_HERE = Path(__file__).absolute().parent
+_PACKAGE = (_HERE, _HERE.parent / "properties")
 _LIBRARIES = tuple(
     Path(sysconfig.get_paths()[k]).absolute()
     for k in ("stdlib", "platstdlib", "purelib", "platlib")
@@ -353,12 +356,17 @@ def _where(policy: Policy, exc: BaseException) -> str:
     library's: failing that, the policy's classes' files), so the user need not rerun
     it to find out."""
     frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if not _under(f.filename, (_PACKAGE,))]
+    own = [f for f in frames if not _under(f.filename, _PACKAGE)]
     # not generated code either ("<string>": a frozen dataclass's __setattr__, say)
     users = [f for f in own if f.filename[:1] != "<" and not _under(f.filename, _LIBRARIES)]
-    files = {getattr(sys.modules.get(c.__module__), "__file__", 0) for c in type(policy).__mro__}
+    files = _policy_files(policy)
     frame = (users or [f for f in own if f.filename in files] or own or frames)[-1]
     return f"{Path(frame.filename).name}:{frame.lineno}"
+
+
+def _policy_files(policy: Policy) -> set[object]:
+    """The files of the policy's classes' modules (installed in site-packages, perhaps)."""
+    return {getattr(sys.modules.get(c.__module__), "__file__", 0) for c in type(policy).__mro__}
 
 
 def outside_call(policy: Policy, exc: Exception) -> PolicyError | None:
@@ -369,7 +377,7 @@ def outside_call(policy: Policy, exc: Exception) -> PolicyError | None:
     if isinstance(exc, PolicyError) or not frames:
         return None
     f = frames[-1]
-    if _under(f.filename, (_PACKAGE, *_LIBRARIES)):
+    if f.filename not in _policy_files(policy) and _under(f.filename, (*_PACKAGE, *_LIBRARIES)):
         return None
     return PolicyError(
         f"policy {policy.name!r}: its code raised {type(exc).__name__} at "

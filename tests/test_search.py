@@ -37,7 +37,7 @@ from wsmodel.properties import search
 from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES, Kind
 from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.expectations import MUST_BREAK, MUST_HOLD
-from wsmodel.properties.results import Result, Status, replay
+from wsmodel.properties.results import LOST_INTERRUPT, Result, Status, replay
 from wsmodel.properties.search import (
     Run,
     Violation,
@@ -325,6 +325,20 @@ def test_a_failed_step_is_not_judged_again_in_the_teardown() -> None:
         check_hypothesis(one, policy, ["no_permanent_block"], examples=20)
     assert policy.callers  # the search reached the limit
     assert not [c for c in policy.callers if "teardown" in c]
+
+
+def test_a_lost_ctrl_c_is_raised_once_by_the_next_step() -> None:
+    # One Ctrl-C, one interrupt: the step that raises it clears it, so what the process
+    # runs next is not interrupted too.
+    run = Run(PROD.with_(users=1, limit=1), BUILTIN["reference"], [])
+    LOST_INTERRUPT[0] = True
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run.apply(Connect(0))
+        assert LOST_INTERRUPT == [False]
+        assert run.apply(Connect(0))
+    finally:
+        LOST_INTERRUPT[0] = False
 
 
 def test_a_driver_that_fails_its_own_check_is_not_judged_again(
