@@ -282,13 +282,8 @@ def _run_once(
     result: object = None
     hung, hung_on = False, None
     try:
-        result = call_policy(policy, method, lambda: call(registry))
+        result = call_policy(policy, method, lambda: call(registry), awaits=True)
     except CleanupHung as exc:
-        if exc.manager is None:  # raised by the policy itself, not by one of its awaits
-            where = _where(policy, exc)
-            raise PolicyError(
-                f"policy {policy.name!r}: {method} raised CleanupHung ({where})"
-            ) from None
         hung, hung_on = True, exc.manager
     managers, memory, shared = settle_registry(registry)
     after = user._replace(managers=managers, memory=memory)
@@ -307,13 +302,15 @@ _LIBRARIES = tuple(
 )
 
 
-def call_policy(policy: Policy, method: str, call: Callable[[], T]) -> T:
+def call_policy(policy: Policy, method: str, call: Callable[[], T], awaits: bool = False) -> T:
     """Call into the policy; a PolicyError for anything it raised, sys.exit()
-    included (the caller's exit code is not the policy's to choose). CleanupHung (it
-    awaited a close that never ends; a BaseException) passes through for the caller
-    to handle: a sentinel return value could not be told from a policy that returned
-    nothing. So does a MemoryError: the machine's, not the policy's fault. A call that
-    overran the CLI's watchdog (wsmodel.properties.watchdog) is a PolicyError too."""
+    included (the caller's exit code is not the policy's to choose). In a call that
+    ``awaits`` (on a registry), CleanupHung from an await (a close that never ends; a
+    BaseException) passes through for the caller to handle: a sentinel return value
+    could not be told from a policy that returned nothing. One the policy raised
+    itself, or in a call with nothing to await, is a PolicyError. A
+    MemoryError passes through too: the machine's, not the policy's fault. A call that
+    overran the CLI's watchdog (wsmodel.properties.watchdog) is a PolicyError."""
     main = get_ident() == _MAIN
     if main:
         calling[0] = time.monotonic()
@@ -325,6 +322,13 @@ def call_policy(policy: Policy, method: str, call: Callable[[], T]) -> T:
                 calling[0] = 0.0
     except MemoryError:
         raise
+    except CleanupHung as exc:
+        if awaits and exc.manager is not None:  # an await's: the caller's to handle
+            raise
+        where = _where(policy, exc)  # raised by the policy itself: only awaits may
+        raise PolicyError(
+            f"policy {policy.name!r}: {method} raised CleanupHung ({where})"
+        ) from None
     except Overdue as exc:
         where = _where(policy, exc)
         raise PolicyError(
@@ -396,10 +400,7 @@ def _under(filename: str, roots: tuple[Path, ...]) -> bool:
 
 def _tick(config: Config, policy: Policy, state: State) -> State:
     h = config.horizon
-    try:
-        shared = call_policy(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
-    except CleanupHung:  # raised by the policy itself: tick_shared has nothing to await
-        raise PolicyError(f"policy {policy.name!r}: tick_shared raised CleanupHung") from None
+    shared = call_policy(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
     require_hashable(policy, "shared", shared)
     return State(
         users=tuple(

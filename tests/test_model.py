@@ -368,6 +368,15 @@ def test_a_policy_that_returns_nothing_broke_the_protocol_it_did_not_hang() -> N
     pol2 = TickHangs()
     with pytest.raises(PolicyError, match="'tick-hangs': tick_shared raised CleanupHung"):
         step(PRODUCTION, pol2, start(PRODUCTION, pol2), Tick())
+    # even naming an entry: tick_shared has no registry, so nothing to await
+
+    class TickHangsOnAnEntry(TickHangs):
+        def tick_shared(self, shared: object) -> object:
+            raise CleanupHung(3)
+
+    pol4 = TickHangsOnAnEntry()
+    with pytest.raises(PolicyError, match="'tick-hangs': tick_shared raised CleanupHung"):
+        step(PRODUCTION, pol4, start(PRODUCTION, pol4), Tick())
 
     class ConnectHangs(Reference):
         # Not a hang to check: only the registry's awaits may raise CleanupHung.
