@@ -25,7 +25,6 @@ from wsmodel.model import (
     PRESETS,
     Config,
     ConfigError,
-    Policy,
     PolicyError,
     preset,
 )
@@ -271,55 +270,45 @@ def check_policy(
 ) -> list[Result]:
     """Every requested property of one policy, by the chosen engine(s)."""
     policy = load_policy(spec)
+    results: list[list[Result]] = []
     try:
-        return _check(config, policy, properties, args, progress)
-    except Exception as exc:
+        if args.engine in ("hypothesis", "all"):
+            from wsmodel.properties.search import check_hypothesis
+
+            results.append(
+                check_hypothesis(
+                    config,
+                    policy,
+                    properties,
+                    examples=args.examples,
+                    seed_value=args.seed,
+                    progress=progress,
+                )
+            )
+        if args.engine in ("exhaustive", "all"):
+            from wsmodel.properties.exhaustive import check_exhaustive
+
+            results.append(
+                check_exhaustive(
+                    config,
+                    policy,
+                    properties,
+                    max_states=args.max_states,
+                    timeout=_timeout(args),
+                    max_memory_mb=_memory(args),
+                    reduction=not args.no_reduction,
+                    progress=progress,
+                )
+            )
+        for cx in (r.counterexample for rs in results for r in rs if r.counterexample):
+            # Nothing is reported that does not replay (the JSON is not rendered, so
+            # check here); with a deterministic policy every engine's counterexample does.
+            replay_found(config, policy, (*cx.steps, *cx.cycle))
+            replay_found(config, policy, cx.contrast)
+    except Exception as exc:  # here, in the process that ran it: a worker's traceback is lost
         if (error := outside_call(policy, exc)) is None:
             raise
         raise error from exc
-
-
-def _check(
-    config: Config,
-    policy: Policy,
-    properties: Sequence[str],
-    args: argparse.Namespace,
-    progress: Callable[[str], None] | None,
-) -> list[Result]:
-    results: list[list[Result]] = []
-    if args.engine in ("hypothesis", "all"):
-        from wsmodel.properties.search import check_hypothesis
-
-        results.append(
-            check_hypothesis(
-                config,
-                policy,
-                properties,
-                examples=args.examples,
-                seed_value=args.seed,
-                progress=progress,
-            )
-        )
-    if args.engine in ("exhaustive", "all"):
-        from wsmodel.properties.exhaustive import check_exhaustive
-
-        results.append(
-            check_exhaustive(
-                config,
-                policy,
-                properties,
-                max_states=args.max_states,
-                timeout=_timeout(args),
-                max_memory_mb=_memory(args),
-                reduction=not args.no_reduction,
-                progress=progress,
-            )
-        )
-    for cx in (r.counterexample for rs in results for r in rs if r.counterexample):
-        # Nothing is reported that does not replay (the JSON is not rendered, so check
-        # here); with a deterministic policy every engine's counterexample does.
-        replay_found(config, policy, (*cx.steps, *cx.cycle))
-        replay_found(config, policy, cx.contrast)
     if len(results) == 1:
         return results[0]
     return [_combine(a, b) for a, b in zip(*results, strict=True)]
