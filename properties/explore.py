@@ -644,11 +644,13 @@ def relabel_of(g: StateGraph, real: State) -> Relabel:
 
 
 def summary(state: State) -> str:
-    """One line per user: each manager's phase and the shared policy state."""
+    """One line per user: each manager's phase, the policy's memory of the user (if it
+    keeps one), and the shared policy state."""
     parts = []
     for u, user in enumerate(state.users):
         ms = " ".join(f"{m.phase.value}{'' if m.is_active else '*'}" for m in user.managers)
-        parts.append(f"u{u}[{ms}]")
+        memory = "" if user.memory is None else f" memory={policy_state(user.memory)}"
+        parts.append(f"u{u}[{ms}]{memory}")
     shared = "" if state.shared is None else f" shared={policy_state(state.shared)}"
     return " ".join(parts) + shared
 

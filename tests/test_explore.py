@@ -21,6 +21,7 @@ from wsmodel.model import (
     Registry,
     State,
     Transport,
+    UserState,
     enabled,
     preset,
     start,
@@ -36,6 +37,7 @@ from wsmodel.properties.explore import (
     canonical,
     explore,
     real_trace,
+    summary,
     to_networkx,
 )
 from wsmodel.properties.results import Result, Status, replay
@@ -316,6 +318,9 @@ def test_networkx_view() -> None:
     assert all("summary" in d and "violates" in d for _, d in view.nodes(data=True))
     assert any("no_leak" in d["violates"] for _, d in view.nodes(data=True))
     assert all(isinstance(d["action"], str) for _, _, d in view.edges(data=True))
+    # a policy's own state is in the summary too, as on the state lines
+    state = State((UserState((), 0, 0, 0, 3),), "open")
+    assert summary(state) == "u0[] memory=3 shared=open"
 
 
 def test_judging_stops_when_the_budget_runs_out_mid_claim(monkeypatch: pytest.MonkeyPatch) -> None:
