@@ -8,12 +8,20 @@ settings) live here too so that a configuration names everything a run depends o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
+from difflib import get_close_matches
 from typing import Final
 
 
 class ConfigError(ValueError):
     """An impossible configuration; the message names the field."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """The hint ` (did you mean 'x'?)` for a near miss among ``choices``, else ''."""
+    close = get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +83,14 @@ class Config:
         )
 
     def with_(self, **changes: int) -> Config:
-        unknown = set(changes) - {f.name for f in fields(self)}
+        names = [f.name for f in fields(self)]
+        unknown = sorted(set(changes) - set(names))
         if unknown:
-            raise ConfigError(f"unknown configuration field(s): {', '.join(sorted(unknown))}")
+            hint = did_you_mean(unknown[0], names) if len(unknown) == 1 else ""
+            raise ConfigError(
+                f"unknown configuration field(s): {', '.join(unknown)}{hint}; "
+                f"the fields are {', '.join(names)}"
+            )
         return replace(self, **changes)
 
 
@@ -109,5 +122,6 @@ def preset(name: str) -> Config:
         return PRESETS[name]
     except KeyError:
         raise ConfigError(
-            f"unknown preset {name!r}; choose one of: {', '.join(sorted(PRESETS))}"
+            f"unknown preset {name!r}{did_you_mean(name, PRESETS)}; "
+            f"choose one of: {', '.join(sorted(PRESETS))}"
         ) from None

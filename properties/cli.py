@@ -28,6 +28,7 @@ from wsmodel.model import (
     PolicyError,
     preset,
 )
+from wsmodel.model.config import did_you_mean
 from wsmodel.model.step import outside_call
 from wsmodel.properties import render, watchdog
 from wsmodel.properties.catalogue import BY_NAME, NAMES
@@ -57,6 +58,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"wsmodel: error: {message} (see {self.prog} --help)\n")
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        # argparse's own check, with a near miss named ("--engine exhaustve")
+        if action.choices is not None and value not in action.choices:
+            hint = did_you_mean(str(value), map(str, action.choices))
+            if hint:
+                choices = ", ".join(map(str, action.choices))
+                raise argparse.ArgumentError(
+                    action, f"invalid choice: {value!r}{hint}; choose from {choices}"
+                )
+        super()._check_value(action, value)
 
     def parse(self, argv: Sequence[str] | None) -> argparse.Namespace:
         """parse_args, but an unknown flag is the subcommand's to report, pointing at

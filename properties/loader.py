@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from wsmodel.model import BUILTIN, Config, Policy, PolicyError, call_policy
+from wsmodel.model.config import did_you_mean
 
 
 class UsageError(ValueError):
@@ -20,7 +21,8 @@ def load_policy(spec: str) -> Policy:
         return BUILTIN[spec]
     if ":" not in spec:
         raise UsageError(
-            f"unknown policy {spec!r}: use one of {', '.join(BUILTIN)} or package.module:attribute"
+            f"unknown policy {spec!r}{did_you_mean(spec, BUILTIN)}: "
+            f"use one of {', '.join(BUILTIN)} or package.module:attribute"
         )
     module_name, _, attr = spec.partition(":")
     try:

@@ -157,6 +157,13 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
             ["--examples", "hypothesis"],
         ),
         (["verify", "--policy", "no_such_module_xyz:P", *FAST], ["no_such_module_xyz"]),
+        # a near miss is named
+        (["verify", "--policy", "referense", *FAST], ["did you mean 'reference'?"]),
+        (["verify", "--engine", "exhaustve"], ["did you mean 'exhaustive'?", "all"]),
+        (["explain", "no_permanent_blok"], ["did you mean 'no_permanent_block'?"]),
+        (["verfy"], ["did you mean 'verify'?"]),
+        (["verify", "--preset", "smal"], ["did you mean 'small'?"]),
+        (["verify", "--set", "idle_afer=3", *FAST], ["did you mean 'idle_after'?", "tick_ms"]),
     ],
 )
 def test_bad_usage_exit_2(
