@@ -169,7 +169,7 @@ def _isolation_step(
         return None
     for u in range(len(b.users)):
         if u != owner and b.users[u] != after.users[u]:
-            return f"{doer(a)} changed user {u}'s managers"
+            return f"{doer(a)} changed user {u}'s state"
     return None
 
 
@@ -324,8 +324,9 @@ CATALOGUE: Final[tuple[Property, ...]] = (
     Property(
         "isolation",
         Kind.NONINTERFERENCE,
-        "An action of one user never changes another user's managers, and whether a "
-        "user's Connect is admitted depends on nothing outside that user's own state.",
+        "An action of one user never changes another user's state, and what a user's own "
+        "Connect or sweep does (whether it admits, the state it leaves) depends on nothing "
+        "outside that user's own state.",
         _isolation_step,
         _other_user_busy,
         "a user runs an emergency cleanup while another user holds managers",

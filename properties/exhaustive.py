@@ -16,6 +16,7 @@ import heapq
 import time
 from array import array
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,9 +32,11 @@ from wsmodel.model import (
     Policy,
     PolicyError,
     State,
+    Sweep,
     Tick,
     UserState,
     plan_connect,
+    plan_sweep,
     step,
     user_of,
 )
@@ -49,6 +52,7 @@ from wsmodel.properties.catalogue import (
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
     StateGraph,
+    _renumber,
     explore,
     real_trace,
     relabel_of,
@@ -438,7 +442,7 @@ class _Judge:
             if violation is None:
                 violation, detail = self.noninterference()
             else:
-                detail = "an action of one user changed another user's managers"
+                detail = "an action of one user changed another user's state"
         detail = self._figure(name, detail, violation is not None)
         # as the search reports it: whether the witness was reached, only for a claim that held
         has_witness = BY_NAME[name].witness is not None and violation is None
@@ -576,11 +580,13 @@ class _Judge:
     # isolation: non-interference ----------------------------------------------------
 
     def noninterference(self) -> tuple[Counterexample | None, str]:
-        """Whether a user's Connect is admitted must be a function of that user's own
-        projection. Two reachable states with the same projection, in which the
-        user's Connect is enabled, and with different outcomes are a violation. (The
-        projection includes the user's attempts this tick, so Connect is enabled in
-        both states of a pair or in neither; where it is not, there is no outcome.)"""
+        """What a user's own Connect or Sweep does must be a function of that user's own
+        projection. Two reachable states with the same projection in which the user's
+        Connect has different outcomes (admitted, rejected, hung), or its Connect or
+        Sweep leaves the user in different states, are a violation. (Both are enabled
+        by the projection alone: its attempts this tick, its ticks since a sweep. The
+        user's other actions never call the policy, and a Tick ages each user on its
+        own, so they cannot read anything else.)"""
         per_tick = self.config.connects_per_tick
         seen: dict[int, tuple[int, int, Outcome]] = {}  # by the user state's id
         user_states = self.g.user_states
@@ -596,8 +602,14 @@ class _Judge:
             if first is None:
                 seen[proj] = (s, b, outcome)
             elif first[2] is not outcome:
-                return self._interference(first, (s, b, outcome)), ""
-        detail = f"{len(seen):,} distinct user projections, each with one Connect outcome"
+                return self._interference(Connect, first, (s, b, outcome)), ""
+        conflict = self._state_after_conflict()
+        if conflict is not None:
+            return self._interference(*conflict), ""
+        detail = (
+            f"{len(seen):,} distinct user projections, each with one Connect outcome "
+            "and one state after its Connect or Sweep"
+        )
         if self.config.users == 1:
             # The table shows "holds (no witness)": say why, and what would check more.
             detail += (
@@ -606,33 +618,83 @@ class _Judge:
             )
         return None, detail
 
+    def _state_after_conflict(
+        self,
+    ) -> tuple[type[Connect | Sweep], tuple[int, int, Any], tuple[int, int, Any]] | None:
+        """The first pair of (state, user) positions with the same user projection whose
+        Connect or Sweep leaves that user in different states (up to manager keys and
+        forgotten ages). Only projections met with more than one shared policy state
+        can differ: for a policy without shared state there is nothing to compare."""
+        g, config, policy = self.g, self.config, self.policy
+        pairs = self._pairs[0]
+        times = Counter(r for r, _ in pairs)
+        period = policy.sweep_period(config)
+        seen: dict[tuple[int, type[Connect | Sweep]], tuple[int, int, UserState]] = {}
+        for i, ((proj, _), pos) in enumerate(pairs.items()):
+            if i & 4095 == 0:
+                self.poll()
+            if times[proj] < 2:
+                continue
+            s, b = divmod(pos, config.users)
+            user, state = g.user_states[proj], g.states[s]
+            for kind, due in (
+                (Connect, user.attempts < config.connects_per_tick),
+                (Sweep, period is not None and user.since_sweep >= period),
+            ):
+                if not due:
+                    continue
+                after = _renumber(_PLANS[kind](config, policy, state, b).user, g.forget)
+                first = seen.setdefault((proj, kind), (s, b, after))
+                if first[2] != after:
+                    return kind, first, (s, b, after)
+        return None
+
     def _interference(
-        self, one: tuple[int, int, Outcome], two: tuple[int, int, Outcome]
+        self,
+        kind: type[Connect | Sweep],
+        one: tuple[int, int, Any],
+        two: tuple[int, int, Any],
     ) -> Counterexample:
-        g = self.g
+        """Two runs to the two states, each ending in the user's ``kind`` action; what
+        the two differ in (the Connect's outcome, or the user's state after it) is
+        checked again on the replayed runs."""
+        g, config, policy = self.g, self.config, self.policy
         runs = []
-        for s, b, outcome in (one, two):
+        for s, b, _ in (one, two):
             ((path, _),) = self.shortest({s: [("x", -1)]}).values()
             actions, real = self.trace(path)
             user = relabel_of(g, real).users[b]
-            runs.append((actions, real, user, outcome))
-        (a1, r1, u1, o1), (a2, _, u2, o2) = runs
+            runs.append((actions, real, user))
+        (a1, r1, u1), (a2, _, u2) = runs
         if u1 != u2:  # users are interchangeable: rename run 2 so both are about u1
             swap = {u1: u2, u2: u1}
             a2 = tuple(_rename_user(a, swap) for a in a2)
         final2 = self._replay_state(a2)
-        connect = Connect(u1)
-        for run, before in (("first", r1), ("second", final2)):
-            if step(self.config, self.policy, before, connect) is None:
-                raise _EngineFault(f"{connect} is not enabled at the end of the {run} run")
-            if plan_connect(self.config, self.policy, before, u1).outcome is not (
-                o1 if run == "first" else o2
-            ):
-                raise _EngineFault(f"the {run} run's {connect} does not reproduce its outcome")
-        message = (
-            f"user {u1}'s last connect is {o1.value} in this run but {o2.value} in another "
-            f"(the contrast, shown after it) that brings user {u1} to the same state before "
-            "it (up to manager keys and ages nothing reads): the outcome depends on "
+        last = kind(u1)
+        outcome = isinstance(one[2], Outcome)  # else: the user's state after ``last``
+
+        def seen(before: State) -> Any:
+            plan = _PLANS[kind](config, policy, before, u1)
+            return plan.outcome if outcome else _renumber(plan.user, g.forget)
+
+        for run, before, value in (("first", r1, one[2]), ("second", final2, two[2])):
+            if step(config, policy, before, last) is None:
+                raise _EngineFault(f"{last} is not enabled at the end of the {run} run")
+            if seen(before) != value:
+                raise _EngineFault(f"the {run} run's {last} does not reproduce its result")
+        if outcome:
+            message = (
+                f"user {u1}'s last connect is {one[2].value} in this run but {two[2].value} "
+                "in another"
+            )
+            what = "the outcome"
+        else:
+            name = "connect" if kind is Connect else "sweep"
+            message = f"user {u1}'s own state after its last {name} differs from another run's"
+            what = f"what the {name} leaves in it"
+        message += (
+            f" (the contrast, shown after it) that brings user {u1} to the same state before "
+            f"it (up to manager keys and ages nothing reads): {what} depends on "
             "something outside the user's own state"
             + (
                 f" (the shared policy state: {r1.shared} in this run, {final2.shared} in "
@@ -641,7 +703,7 @@ class _Judge:
                 else ""
             )
         )
-        return Counterexample(message, (*a1, connect), user=u1, contrast=(*a2, connect))
+        return Counterexample(message, (*a1, last), user=u1, contrast=(*a2, last))
 
     # liveness ---------------------------------------------------------------------
 
@@ -868,6 +930,13 @@ class _Judge:
             actions,
             user=user,
         )
+
+
+# What a user's Connect or Sweep does, planned on a whole state (noninterference).
+_PLANS: dict[type[Connect | Sweep], Callable[[Config, Policy, State, int], Any]] = {
+    Connect: plan_connect,
+    Sweep: plan_sweep,
+}
 
 
 @dataclass(frozen=True)

@@ -296,7 +296,7 @@ def isolation_replay(run: Run, user: int) -> None:
                 raise Violation(
                     "isolation",
                     Counterexample(
-                        f"user {user}'s managers after {doer(action)} differ once the other "
+                        f"user {user}'s own state after {doer(action)} differs once the other "
                         "users' actions are left out",
                         tuple(run.trace[: i + 1]),
                         user=user,

@@ -17,11 +17,13 @@ from wsmodel.model import (
     BUILTIN,
     Action,
     Connect,
+    Decision,
     Phase,
     Policy,
     Reference,
     Registry,
     State,
+    Sweep,
     Tick,
     Traffic,
     Transport,
@@ -200,6 +202,56 @@ def test_isolation_pair_has_same_projection_and_different_outcomes() -> None:
     # both runs end in a Connect that is enabled there (attempts this tick not used up)
     assert replay(SMALL1, pol, ce.steps) and replay(SMALL1, pol, ce.contrast)
     assert ce.steps[-1] == ce.contrast[-1] == Connect(u)
+
+
+class _ConnectLeaks(Reference):
+    """Admits as reference does, but a Connect writes the shared state (a parity every
+    user's connects flip) into the user's own memory."""
+
+    name: ClassVar[str] = "test-connect-leaks"
+
+    def initial_shared(self) -> int:
+        return 0
+
+    def on_connect(self, registry: Registry) -> Decision:
+        registry.shared = 1 - registry.shared  # type: ignore[operator]
+        registry.memory = registry.shared
+        return super().on_connect(registry)
+
+
+class _SweepLeaks(_ConnectLeaks):
+    """The same parity, flipped by connects, but written into memory by the sweep."""
+
+    name: ClassVar[str] = "test-sweep-leaks"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        registry.shared = 1 - registry.shared  # type: ignore[operator]
+        return Reference.on_connect(self, registry)
+
+    def sweep(self, registry: Registry) -> None:
+        registry.memory = registry.shared
+        super().sweep(registry)
+
+
+@pytest.mark.parametrize(("policy", "last"), [(_ConnectLeaks(), Connect), (_SweepLeaks(), Sweep)])
+def test_isolation_pair_with_different_states_after_the_user_s_own_action(
+    policy: Policy, last: type[Connect | Sweep]
+) -> None:
+    # Admissions alike, but what the user's own Connect or Sweep leaves in its state
+    # depends on the other user's connects: the outcome check alone said "holds".
+    (r,) = check_exhaustive(SMALL2, policy, ["isolation"], max_states=30_000)
+    ce = r.counterexample
+    assert r.status is Status.VIOLATED and ce is not None and ce.contrast
+    assert f"own state after its last {last.__name__.lower()} differs" in ce.message
+    u = ce.user
+    assert u is not None and ce.steps[-1] == ce.contrast[-1] == last(u)
+    one, two = (replay(SMALL2, policy, run) for run in (ce.steps, ce.contrast))
+    rank: dict[Any, int] = {}
+    forget = Forget.unobserved(policy)  # the projection the engine compared
+    before, after = (
+        [canonical(run[i], rank, False, forget)[0].users[u] for run in (one, two)] for i in (-2, -1)
+    )
+    assert before[0] == before[1] and after[0] != after[1]
 
 
 def test_the_search_s_recovery_probe_never_beats_the_exhaustive_worst_case() -> None:
