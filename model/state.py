@@ -84,7 +84,7 @@ def new_manager(manager_id: int) -> Manager:
 class UserState(NamedTuple):
     managers: tuple[Manager, ...]  # the registry entries of this user, registration order
     next_id: int  # key of the next manager to be created
-    since_sweep: int  # ticks since the user's entries were last swept/reaped
+    since_sweep: int  # ticks since the user's entries were last swept (0: no sweep)
     attempts: int  # connection attempts by this user during the current tick
     memory: Hashable  # the policy's own per-user memory (None for the built-ins)
 

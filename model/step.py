@@ -402,11 +402,15 @@ def _tick(config: Config, policy: Policy, state: State) -> State:
     h = config.horizon
     shared = call_policy(policy, "tick_shared", lambda: policy.tick_shared(state.shared))
     require_hashable(policy, "shared", shared)
+    # Not saturated at the horizon: a policy's sweep period may exceed it. The count
+    # stays within the period anyway (the sweep is urgent: Tick waits while it is due),
+    # and without a sweep nothing reads it.
+    sweeps = policy.sweep_period(config) is not None
     return State(
         users=tuple(
             u._replace(
                 managers=tuple(_age(m, h) for m in u.managers),
-                since_sweep=min(u.since_sweep + 1, h),
+                since_sweep=u.since_sweep + 1 if sweeps else 0,
                 attempts=0,
             )
             for u in state.users

@@ -492,6 +492,30 @@ def test_a_sweep_that_hangs_keeps_what_it_did_before_the_hang() -> None:
     assert after.users[0].managers == (closing,) and after.users[0].since_sweep == 0
 
 
+@pytest.mark.parametrize("period", [2, 10])  # below and above the small horizon (5)
+def test_a_sweep_falls_due_every_period_even_past_the_horizon(period: int) -> None:
+    class Reaper(Reference):
+        name = "test-reaper"
+
+        def sweep_period(self, config: Config) -> int | None:
+            return period
+
+    cfg, pol = preset("small").with_(users=1), Reaper()
+    assert period != cfg.horizon
+    state, sweeps = start(cfg, pol), []
+    for t in range(1, 31):
+        while due := urgent(cfg, pol, state):
+            sweeps += [t - 1] if isinstance(due[0], Sweep) else []
+            after = step(cfg, pol, state, due[0])
+            assert after is not None
+            state = after
+        after = step(cfg, pol, state, Tick())
+        assert after is not None
+        state = after
+        assert state.users[0].since_sweep <= period
+    assert sweeps == list(range(period, 30, period))  # once ages saturated, never (before)
+
+
 def test_registry_public_surface_exposes_no_ground_truth() -> None:
     """Whatever a policy can reach without an underscore carries no phase and no
     Manager (only the views and plain numbers)."""
