@@ -19,6 +19,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import permutations
 from typing import NamedTuple
 
 __all__ = [
@@ -215,14 +216,20 @@ def find_cycle(
     g: LabelledGraph, comp: array[int], c: int, entry: int, required: Sequence[int]
 ) -> Lasso:
     """A cycle from ``entry`` back to it, inside component c, through an edge with each
-    required label (in the given order)."""
-    edges: list[int] = []
-    at = entry
-    for r in required:
-        part, at = path_within(g, comp, c, at, None, want=r)
-        edges += part
-    back, _ = path_within(g, comp, c, at, entry)
-    return Lasso(entry, tuple(edges + back))
+    required label: the shortest over the orders of the labels (each leg shortest), as a
+    fixed order can take a needless round (a retry that must wait for a tick first)."""
+    best: tuple[int, ...] | None = None
+    for order in permutations(required):
+        edges: list[int] = []
+        at = entry
+        for r in order:
+            part, at = path_within(g, comp, c, at, None, want=r)
+            edges += part
+        back, _ = path_within(g, comp, c, at, entry)
+        if best is None or len(edges) + len(back) < len(best):
+            best = tuple(edges + back)
+    assert best is not None  # permutations() yields at least the empty order
+    return Lasso(entry, best)
 
 
 def longest_weighted(

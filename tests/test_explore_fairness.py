@@ -117,6 +117,15 @@ def test_find_cycle_passes_required_labels() -> None:
     assert at == 0 and labels & RETRY and labels & TICK
 
 
+def test_find_cycle_takes_the_labels_in_the_order_that_is_shortest() -> None:
+    # From 0 a retry must wait for a tick (as when this tick's connect is used up): in
+    # the order retry-then-tick the cycle went round twice (4 edges, a trial's lasso).
+    g = from_edges(2, [(0, 1, TICK), (1, 0, RETRY)])
+    comp = strongly_connected(g).comp
+    for required in ([RETRY, TICK], [TICK, RETRY]):
+        assert len(find_cycle(g, comp, comp[0], 0, required).cycle) == 2
+
+
 def test_longest_weighted() -> None:
     g = from_edges(4, [(0, 1, TICK), (1, 2, 0), (2, 1, 0), (2, 3, TICK), (0, 3, TICK)])
     parts = strongly_connected(g)
