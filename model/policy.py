@@ -46,7 +46,7 @@ class ManagerView:
     transport: Transport  # what the WebSocket library reports
     known_age: int | None  # ticks since creation; None for a policy that does not read it
     activity_age: int  # ticks since last_activity (what refreshes it depends on the policy)
-    pong_age: int  # ticks since the last heartbeat answer
+    pong_age: int  # ticks the server may have waited for a heartbeat answer (see view_of)
     closing_for: int | None  # ticks since the close began, while one is running
 
     @property
@@ -66,14 +66,19 @@ class ManagerView:
         return 0 if self.transport is Transport.CLOSED else 1
 
 
-def view_of(m: Manager, reads_age: bool = True) -> ManagerView:
+def view_of(m: Manager, config: Config, reads_age: bool = True) -> ManagerView:
+    """What the server sees of ``m``. Its ``pong_age`` is never below H: a live peer's
+    last answer is up to H ticks ago in a real schedule (pings go out every H), so the
+    view takes that worst case, and a peer that stopped answering t <= H ticks ago
+    looks the same. Only past H does a growing ``pong_age`` tell of a silent peer (the
+    state's own ``pong_age``, 0 while the peer lives, is ground truth)."""
     return ManagerView(
         id=m.id,
         is_active=m.is_active,
         transport=m.transport,
         known_age=m.age if reads_age else None,
         activity_age=m.activity_age,
-        pong_age=m.pong_age,
+        pong_age=max(m.pong_age, config.heartbeat_interval),
         closing_for=m.phase_age if m.phase is Phase.CLOSING else None,
     )
 
@@ -170,7 +175,9 @@ class Registry:
         """The registry entries in registration order."""
         if self._entries is None:
             reads_age = self._policy.reads_age
-            self._entries = tuple(view_of(m, reads_age) for m in self._managers.values())
+            self._entries = tuple(
+                view_of(m, self.config, reads_age) for m in self._managers.values()
+            )
         return self._entries
 
     @property

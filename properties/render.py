@@ -179,7 +179,7 @@ def _seen(config: Config, policy: Policy) -> Callable[[list[Manager]], str]:
         return f"{saturated(lo, h)}–{saturated(hi, h)} ticks ago"
 
     def seen(ms: list[Manager]) -> str:
-        views = [view_of(m, policy.reads_age) for m in ms]
+        views = [view_of(m, config, policy.reads_age) for m in ms]
         active = sum(v.is_active for v in views)
         # the server's is_active flag, not the phase: an idle entry may still be "active"
         flag = (

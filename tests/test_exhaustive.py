@@ -254,6 +254,30 @@ def test_isolation_pair_with_different_states_after_the_user_s_own_action(
     assert before[0] == before[1] and after[0] != after[1]
 
 
+class _TrustsOneMissedPong(Reference):
+    """Takes one tick without a heartbeat answer for a dead peer. A live peer's last
+    answer is up to H ago in a real schedule: this evicts healthy peers."""
+
+    name: ClassVar[str] = "test-trusts-one-missed-pong"
+
+    def free_overdue(self, registry: Registry) -> None:
+        for e in registry.entries:
+            if e.transport is Transport.OPEN and e.pong_age >= 1:
+                registry.abort(e.id)
+
+
+@pytest.mark.parametrize("engine", ["exhaustive", "hypothesis"])
+def test_a_policy_may_not_read_a_missed_pong_as_death_within_h(engine: str) -> None:
+    # The view showed a live peer's pong_age as 0, so this was a perfect detector and
+    # passed every claim (a review's); the view now takes a live peer's worst case, H.
+    pol, prop = _TrustsOneMissedPong(), ["no_healthy_eviction"]
+    if engine == "exhaustive":
+        (r,) = check_exhaustive(SMALL1, pol, prop)
+    else:
+        (r,) = check_hypothesis(preset("production"), pol, prop, examples=50)
+    assert r.status is Status.VIOLATED and r.counterexample is not None
+
+
 def test_the_search_s_recovery_probe_never_beats_the_exhaustive_worst_case() -> None:
     # The Hypothesis probe's schedule (settle, send, retry, settle, tick) is one of the
     # schedules bounded_recovery ranges over, so from every reachable state the probe

@@ -308,19 +308,26 @@ def test_manager_view_has_no_phase() -> None:
         "pong_age",
         "closing_for",
     }
-    assert not hasattr(view_of(manager(0)), "phase")
+    assert not hasattr(view_of(manager(0), PRODUCTION), "phase")
 
 
 def test_the_view_cannot_tell_phases_apart_that_a_server_cannot() -> None:
-    """Active, idle and freshly stuck managers with the same observables look the same;
-    a closing manager shows no more than that a close is running and for how long."""
-    views = {view_of(manager(0, p, stuck_age=None)) for p in (Phase.ACTIVE, Phase.IDLE)}
-    views.add(view_of(manager(0, Phase.STUCK, stuck_age=7)))
+    """Active, idle and stuck managers with the same observables look the same, a
+    stuck one until its peer has been silent for longer than a live peer can be (H); a
+    closing manager shows no more than that a close is running and for how long."""
+    h = PRODUCTION.heartbeat_interval
+
+    def view(m: Manager) -> ManagerView:
+        return view_of(m, PRODUCTION)
+
+    views = {view(manager(0, p, stuck_age=None)) for p in (Phase.ACTIVE, Phase.IDLE)}
+    views |= {view(manager(0, Phase.STUCK, stuck_age=t, pong_age=t)) for t in range(h + 1)}
     assert len(views) == 1
     (v,) = views
-    assert v.transport is Transport.OPEN and v.closing_for is None
-    closing = view_of(manager(0, Phase.CLOSING, phase_age=4, close_hangs=True))
-    assert closing == view_of(manager(0, Phase.CLOSING, phase_age=4, aborting=True))
+    assert v.transport is Transport.OPEN and v.closing_for is None and v.pong_age == h
+    assert view(manager(0, Phase.STUCK, stuck_age=h + 1, pong_age=h + 1)).pong_age == h + 1
+    closing = view(manager(0, Phase.CLOSING, phase_age=4, close_hangs=True))
+    assert closing == view(manager(0, Phase.CLOSING, phase_age=4, aborting=True))
     assert closing.transport is Transport.CLOSING and closing.closing_for == 4
 
 
@@ -333,7 +340,7 @@ def test_age_is_hidden_from_a_policy_that_declares_it_does_not_read_it() -> None
         def on_connect(self, registry: Registry) -> Decision:
             return Admit() if all(e.age < 3 for e in registry.entries) else Reject()
 
-    assert view_of(manager(0, age=4)).age == 4
+    assert view_of(manager(0, age=4), PRODUCTION).age == 4
     assert not BUILTIN["reference"].reads_age and BUILTIN["graduated"].reads_age
     pol = PeeksAtAge()
     state = state_with(pol, (manager(0, age=4),))

@@ -105,7 +105,7 @@ def test_conservative_leaves_a_finished_close_registered_and_counted() -> None:
     s = do(ONE, CONSERVATIVE, s, FinishClose(0, 5))
     m5 = s.users[0].find(5)
     assert m5 is not None and m5.phase is Phase.CLOSED  # still registered
-    view = view_of(m5)
+    view = view_of(m5, ONE)
     assert view.is_active and view.connections == 0  # flag still active, 0 connections
     assert s.users[0].live_count == LIMIT - 1
     plan = plan_connect(ONE, CONSERVATIVE, s, 0)
@@ -286,10 +286,13 @@ def test_reference_never_evicts_an_active_manager_and_rejects_with_retry_after()
     plan = plan_connect(ONE, REFERENCE, s, 0)
     assert plan.outcome is Outcome.REJECTED and plan.elapsed == 0
     assert plan.user.managers == healthy  # nothing touched
-    # the advice: when the first entry could go idle (or its heartbeat could lapse)
+    # the advice: when the first entry could go idle (or its heartbeat could lapse: a
+    # live peer's last answer looks H old, so T from now at the soonest)
+    views = [view_of(m, ONE) for m in healthy]
     assert plan.retry_after == min(
-        min(PROD.verdict_after - m.pong_age, PROD.idle_after + 1 - m.activity_age) for m in healthy
+        min(PROD.verdict_after - v.pong_age, PROD.idle_after + 1 - v.activity_age) for v in views
     )
+    assert plan.retry_after == PROD.heartbeat_timeout
     assert plan.retry_after is not None and plan.retry_after >= 1
 
 
@@ -317,7 +320,7 @@ def test_reference_decides_admission_at_once(shape: str) -> None:
             assert m.phase is Phase.ACTIVE
     if shape == "idle":  # closed gracefully, not awaited; the close timeout bounds it
         m0 = plan.user.find(0)
-        assert m0 is not None and m0.phase is Phase.CLOSING and view_of(m0).closing_for == 0
+        assert m0 is not None and m0.phase is Phase.CLOSING and view_of(m0, ONE).closing_for == 0
     if shape == "stuck-overdue":  # aborted and removed
         assert plan.user.find(0) is None
 
@@ -333,7 +336,7 @@ def test_reference_aborts_a_heartbeat_overdue_manager_after_h_plus_t() -> None:
     s = do(ONE, REFERENCE, s, HeartbeatVerdict(0, 0))
     m0 = s.users[0].find(0)
     assert m0 is not None and m0.phase is Phase.CLOSING and not m0.is_active
-    assert view_of(m0).transport is Transport.CLOSING
+    assert view_of(m0, ONE).transport is Transport.CLOSING
     s = settle(ONE, REFERENCE, s)
     assert ids(s) == [1]  # aborted and removed exactly once, the same tick
 

@@ -153,7 +153,7 @@ def test_a_repeated_round_ending_in_several_ticks_says_how_many() -> None:
     (folded,) = [line for line in lines if "times over" in line]
     assert folded.endswith(
         "3 times over, one round: user 0's m0 receives a message from its peer; "
-        "user 0 connects: rejected, retry after 2 ticks; 2 ticks pass"  # one manager: named
+        "user 0 connects: rejected, retry after 1 tick; 2 ticks pass"  # one manager: named
     )
 
 
