@@ -92,7 +92,8 @@ def can_fire(phase: Phase, trigger: Trigger) -> bool:
 
 
 LIVE: Final = frozenset({Phase.ACTIVE, Phase.IDLE, Phase.STUCK})
-"""Phases that count against the per-user limit in the claims (closing is bounded separately)."""
+"""Phases that count against the per-user limit in the claims (no_leak bounds the
+others in time)."""
 
 ALIVE: Final = frozenset({Phase.ACTIVE, Phase.IDLE})
 """Phases whose peer answers heartbeats and probes."""

@@ -525,13 +525,17 @@ class _Judge:
         by_id = self.g.user_states
         return [by_id[r] for r in {r for ids in self.g.user_ids for r in ids}]
 
-    def _worst_age(self, age: Callable[[Manager], int | None]) -> str | None:
-        """The largest ``age`` of any manager in any state, in ticks ("5+ ticks" at the
-        horizon, where ages saturate), or None if no manager has one."""
-        worst = max(
+    def _largest_age(self, age: Callable[[Manager], int | None]) -> int | None:
+        """The largest ``age`` of any manager in any state, or None if none has one."""
+        return max(
             (a for u in self._users_reached for m in u.managers if (a := age(m)) is not None),
             default=None,
         )
+
+    def _worst_age(self, age: Callable[[Manager], int | None]) -> str | None:
+        """:meth:`_largest_age` in ticks ("5+ ticks" at the horizon, where ages
+        saturate)."""
+        worst = self._largest_age(age)
         return None if worst is None else ticks(worst, self.config.horizon)
 
     def _figure(self, name: str, detail: str, violated: bool) -> str:
@@ -547,16 +551,20 @@ class _Judge:
                     f"bound H + T + C + R = {cfg.recovery_bound}"
                 )
         elif name == "no_leak":
-            worst = self._worst_age(lambda m: m.phase_age if m.phase is Phase.CLOSED else None)
-            if worst is None:
+            closed = self._largest_age(lambda m: m.phase_age if m.phase is Phase.CLOSED else None)
+            closing = self._largest_age(lambda m: m.phase_age if m.phase is Phase.CLOSING else None)
+            h = cfg.horizon
+            if closed is None:
                 extra = "closed managers never stay registered"
-                if violated:  # so the refusal is the leak
-                    extra += "; the leak is a refusal below the limit"
             else:
                 extra = (
-                    f"worst leak: a closed manager still registered {worst} after "
+                    f"worst leak: a closed manager still registered {ticks(closed, h)} after "
                     f"closing; R = {cfg.reaper_period}"
                 )
+            if closing is not None:
+                extra += f"; longest close: {ticks(closing, h)}; C = {cfg.close_timeout}"
+            if violated and closed is None and (closing or 0) <= cfg.close_timeout:
+                extra += "; the leak is a refusal below the limit"  # nothing else is
         elif name in ("cleanup_within_budget", "cleanup_terminates"):
             worst_ms, hung = self._cleanup
             if name == "cleanup_terminates":

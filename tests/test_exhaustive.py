@@ -278,6 +278,31 @@ def test_a_policy_may_not_read_a_missed_pong_as_death_within_h(engine: str) -> N
     assert r.status is Status.VIOLATED and r.counterexample is not None
 
 
+class _NoCloseDeadline(Reference):
+    name: ClassVar[str] = "test-no-close-deadline"
+    close_deadline: ClassVar[bool] = False
+
+
+def test_a_close_that_never_ends_is_a_leak() -> None:
+    # A stuck close (CLOSING for ever) held a socket and an entry, and no claim said
+    # so: every claim held, or a budget ran out on an ever larger registry (a trial's:
+    # the registry grows without end, so the budget stops this one too).
+    (r,) = check_exhaustive(SMALL1, _NoCloseDeadline(), ["no_leak"], max_states=5_000)
+    ce = r.counterexample
+    assert r.status is Status.VIOLATED and ce is not None
+    assert "has been closing for 2 ticks" in ce.message and "C = 1" in ce.message
+    assert [a.name for a in ce.steps if not a.system] == [
+        "Connect",
+        "ClientClose",
+        "CloseHangs",
+        "Tick",
+        "Tick",
+    ]
+    assert "longest close: 5+ ticks; C = 1" in r.detail, r.detail
+    (ok,) = check_exhaustive(SMALL1, BUILTIN["reference"], ["no_leak"])
+    assert ok.status is Status.HOLDS and "longest close: 1 tick; C = 1" in ok.detail
+
+
 def test_the_search_s_recovery_probe_never_beats_the_exhaustive_worst_case() -> None:
     # The Hypothesis probe's schedule (settle, send, retry, settle, tick) is one of the
     # schedules bounded_recovery ranges over, so from every reachable state the probe
