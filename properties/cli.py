@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 a property violated (or a declared verdict not reproduced);
 2 bad usage or configuration; 3 the policy under test broke the policy protocol;
-4 an internal error (a bug in wsmodel).
+4 an internal error (a bug in wsmodel); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -45,6 +46,7 @@ from wsmodel.properties.results import (
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+EXIT_TERMINATED = 143  # and for SIGTERM
 EXHAUSTIVE_TIMEOUT = 600.0  # seconds, unless --timeout says otherwise
 ENGINES = ("hypothesis", "exhaustive", "all")
 DEFAULT_EXAMPLES = 200
@@ -416,6 +418,7 @@ def _in_worker(limit: float) -> None:
     could land in a gc callback of Hypothesis's and be printed as "Exception ignored
     ..."). Its policy calls are watched like the parent's."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's: terminate() ends us
     watchdog.watch(limit)
 
 
@@ -608,6 +611,16 @@ def explain(args: argparse.Namespace) -> int:
     return EXIT_VIOLATED
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the run is (as a Ctrl-C is), so that the worker processes
+    are ended before the command exits: with the default action they were orphaned,
+    still running (a trial's)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 class _LostInterrupts:
     """The unraisable hook while a run is checked: a Ctrl-C that landed in a gc callback,
     where Python can only print it, is noted instead, and raised again by the search's
@@ -636,6 +649,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
         previous = sys.unraisablehook
         sys.unraisablehook = _LostInterrupts(previous)
+        on_term = threading.current_thread() is threading.main_thread()  # else: cannot
+        term = signal.signal(signal.SIGTERM, _terminate) if on_term else None
         try:
             code = verify(args) if args.command == "verify" else explain(args)
             if LOST_INTERRUPT[0]:  # lost after the search's last step
@@ -644,12 +659,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             sys.unraisablehook = previous
             LOST_INTERRUPT[0] = False  # for whatever this process runs next
+            if on_term:
+                signal.signal(signal.SIGTERM, term)
     except (UsageError, ConfigError) as exc:
         print(f"wsmodel: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except PolicyError as exc:
         print(f"wsmodel: policy error: {exc}", file=sys.stderr)
         return EXIT_POLICY
+    except Terminated:
+        print("wsmodel: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("wsmodel: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

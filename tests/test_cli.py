@@ -471,10 +471,17 @@ def test_memory_running_out_in_a_search_leaves_its_claims_unproven(
     assert doc["failures"] == [f"fixture-out-of-memory: {name} {why}" for name in NAMES]
 
 
-def test_ctrl_c_with_parallel_policies_ends_every_process_quietly() -> None:
+@pytest.mark.parametrize(
+    ("sig", "code", "said"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
+)
+def test_a_signal_with_parallel_policies_ends_every_process_quietly(
+    sig: str, code: int, said: str
+) -> None:
     # Ctrl-C reaches the whole process group. The workers ignore it and the parent ends
     # them: exit 130, one line, no worker left. (A KeyboardInterrupt in a worker could
     # land in Hypothesis's gc callback and print "Exception ignored ... Traceback".)
+    # SIGTERM, as a CI runner or supervisor sends, reaches the parent alone: it ends the
+    # workers the same way (they were left running, orphaned: a trial's).
     argv = [sys.executable, "-m", "wsmodel.properties.cli", "verify", "--jobs", "2"]
     proc = subprocess.Popen(
         argv,
@@ -492,9 +499,12 @@ def test_ctrl_c_with_parallel_policies_ends_every_process_quietly() -> None:
         assert line, "the run ended before both workers started"
         if ": searching " in line:
             searching.add(line.split("] ")[1].split(":")[0])
-    os.killpg(proc.pid, signal.SIGINT)
+    if sig == "SIGINT":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
     _, rest = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and rest.endswith("wsmodel: interrupted\n"), rest
+    assert proc.returncode == code and rest.endswith(f"wsmodel: {said}\n"), rest
     assert "Traceback" not in rest and "Exception ignored" not in rest
     with pytest.raises(ProcessLookupError):  # the group is gone: no worker left running
         os.killpg(proc.pid, 0)
