@@ -8,6 +8,7 @@ Exit codes: 0 success; 1 a property violated (or a declared verdict not reproduc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -390,7 +391,9 @@ def _check_all(
     # that breaks much stops early; so start those declared to break least.
     order = sorted(specs, key=lambda s: len(MUST_BREAK.get(s, frozenset())))
     pool = ProcessPoolExecutor(
-        max_workers=jobs, initializer=_in_worker, initargs=(watchdog.limit_from_env(),)
+        max_workers=jobs,
+        initializer=_in_worker,
+        initargs=(watchdog.limit_from_env(), bool(getattr(args, "json", False))),
     )
     try:
         futures = {
@@ -412,11 +415,14 @@ def _check_all(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _in_worker(limit: float) -> None:
+def _in_worker(limit: float, json_out: bool) -> None:
     """A worker starts: Ctrl-C (sent to the whole process group) is the parent's to
     handle; it ends the workers and says "interrupted" (in a worker, a KeyboardInterrupt
     could land in a gc callback of Hypothesis's and be printed as "Exception ignored
-    ..."). Its policy calls are watched like the parent's."""
+    ..."). Its policy calls are watched like the parent's; with --json, what a policy
+    prints goes to stderr, as in the parent."""
+    if json_out:
+        sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's: terminate() ends us
     watchdog.watch(limit)
@@ -488,20 +494,24 @@ def _header(command: str, args: argparse.Namespace, config: Config) -> str:
 
 
 def verify(args: argparse.Namespace) -> int:
-    config = build_config(args)
-    specs: list[str] = args.policy or list(BUILTIN)
-    # Each claim once, however often it was named: the engines answer it once.
-    properties: list[str] = list(dict.fromkeys(args.property or NAMES))
-    policies = [load_policy(s) for s in specs]
-    for spec, policy in zip(specs, policies, strict=True):
-        validate_policy(policy, config, spec)
-    names = [p.name for p in policies]
-    if len(set(names)) != len(names):
-        raise UsageError(f"policies must have distinct names, got {names}")
-    declared = args.policy is None  # over the built-ins, success means "as declared"
-    started = time.monotonic()
-    results = _check_all(config, specs, properties, args)
-    seconds = time.monotonic() - started
+    out = sys.stdout
+    # One JSON document on stdout: with --json, what the policies print (on import,
+    # while checked) goes to stderr instead.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        config = build_config(args)
+        specs: list[str] = args.policy or list(BUILTIN)
+        # Each claim once, however often it was named: the engines answer it once.
+        properties: list[str] = list(dict.fromkeys(args.property or NAMES))
+        policies = [load_policy(s) for s in specs]
+        for spec, policy in zip(specs, policies, strict=True):
+            validate_policy(policy, config, spec)
+        names = [p.name for p in policies]
+        if len(set(names)) != len(names):
+            raise UsageError(f"policies must have distinct names, got {names}")
+        declared = args.policy is None  # over the built-ins, success means "as declared"
+        started = time.monotonic()
+        results = _check_all(config, specs, properties, args)
+        seconds = time.monotonic() - started
 
     wrong = _failures(results, declared)
     failures = [f"{policy}: {prop} {what}" for policy, prop, what in wrong]
@@ -538,7 +548,7 @@ def verify(args: argparse.Namespace) -> int:
                 for name in names
             },
         }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2), file=out)
         return code
 
     print(_header("verify", args, config))

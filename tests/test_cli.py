@@ -522,6 +522,20 @@ def test_policy_code_raising_outside_a_policy_call_is_the_policys_fault(
     assert_clean_error(err, "policy 'fixture-memory-eq': its code raised ValueError at")
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])  # in this process, and in workers
+def test_what_a_policy_prints_does_not_spoil_the_json(
+    jobs: str, user_policies: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # json.md promises one JSON document on stdout; a policy's print() went there too.
+    argv = ["verify", "--policy", f"{user_policies}:Prints", "--policy", "conservative"]
+    code = main([*argv, "--jobs", jobs, "--json", "--quiet", "--preset", "small"])
+    out, err = capfd.readouterr()
+    doc = json.loads(out)
+    assert code == doc["exit_code"] == 1  # conservative breaks claims, and must hold them all
+    assert doc["policies"]["fixture-prints"]["per_user_limit"]["status"] == "holds"
+    assert "debug: on_connect with 0 entries" in err
+
+
 def test_explain_shows_the_policys_memory_of_the_user(
     capsys: pytest.CaptureFixture[str], user_policies: str
 ) -> None:
