@@ -346,18 +346,22 @@ def _memory(args: argparse.Namespace) -> float | None:
 
 
 def _combine(a: Result, b: Result) -> Result:
-    """Both engines on one property: a violation from either wins (the shorter
-    counterexample); then an engine fault, which is a bug to report, not a verdict a
-    search may cover; a proof beats a search; otherwise whichever checked."""
+    """Both engines on one property (``a`` the search's, ``b`` the exhaustive engine's):
+    a violation from either wins (the shorter counterexample); then an engine fault,
+    which is a bug to report, not a verdict a search may cover; a proof beats a search;
+    otherwise whichever checked. A claim the search held but the exhaustive engine left
+    not checked keeps that engine's scope (what it covered, and which budget stopped
+    it) and is marked ``unproven``: otherwise nothing said the proof did not finish."""
     violated = [r for r in (a, b) if r.status is Status.VIOLATED]
     if violated:
         return min(violated, key=lambda r: r.counterexample.length() if r.counterexample else 0)
     for r in (a, b):
         if r.coverage.get("engine_fault"):
             return r
-    for r in (b, a):  # exhaustive first
-        if r.status is Status.HOLDS:
-            return r
+    if b.status is Status.HOLDS:
+        return b
+    if a.status is Status.HOLDS:
+        return replace(a, scope=b.scope, coverage={**a.coverage, "unproven": True})
     return b
 
 

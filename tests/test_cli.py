@@ -536,6 +536,17 @@ def test_what_a_policy_prints_does_not_spoil_the_json(
     assert "debug: on_connect with 0 entries" in err
 
 
+def test_engine_all_says_when_the_proof_did_not_finish(capsys: pytest.CaptureFixture[str]) -> None:
+    # The search's "holds" was kept with nothing to say the exhaustive engine's budget
+    # ran out (a trial's: --engine exhaustive alone exits 1 on the same run).
+    argv = ["verify", "--policy", "reference", "--property", "per_user_limit", "--json"]
+    code, out, _ = run(capsys, *argv, "--engine", "all", "--max-states", "500", "--quiet")
+    r = json.loads(out)["policies"]["reference"]["per_user_limit"]
+    assert code == 0 and r["status"] == "holds" and r["engine"] == "hypothesis"
+    assert r["coverage"]["unproven"] is True
+    assert "stopped by max_states after 500 states" in r["detail"], r["detail"]
+
+
 def test_explain_shows_the_policys_memory_of_the_user(
     capsys: pytest.CaptureFixture[str], user_policies: str
 ) -> None:
