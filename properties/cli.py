@@ -1,8 +1,9 @@
 """The ``wsmodel`` command.
 
 Exit codes: 0 success; 1 a property violated (or a declared verdict not reproduced);
-2 bad usage or configuration; 3 the policy under test broke the policy protocol;
-4 an internal error (a bug in wsmodel); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
+2 bad usage or configuration (or the system refused: a full disk); 3 the policy under
+test broke the policy protocol; 4 an internal error (a bug in wsmodel); 130
+interrupted (SIGINT); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -690,6 +691,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stderr.close()
         return EXIT_OK
+    except OSError as exc:  # the machine's, not a bug: a full disk, an output closed
+        print(f"wsmodel: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a bug in wsmodel itself: say so, in one line
         print(
             f"wsmodel: internal error ({type(exc).__name__}: {exc}); please report it",

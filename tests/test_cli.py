@@ -547,6 +547,22 @@ def test_engine_all_says_when_the_proof_did_not_finish(capsys: pytest.CaptureFix
     assert "stopped by max_states after 500 states" in r["detail"], r["detail"]
 
 
+def test_an_output_that_cannot_be_written_is_not_a_bug_in_wsmodel(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `wsmodel verify --json > /dev/full` said "internal error ...; please report it".
+    class Full:
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(sys, "stdout", Full())
+    assert main(["properties"]) == 2
+    assert_clean_error(capsys.readouterr().err, "No space left on device")
+
+
 def test_explain_shows_the_policys_memory_of_the_user(
     capsys: pytest.CaptureFixture[str], user_policies: str
 ) -> None:
