@@ -218,14 +218,15 @@ def _cleanup_terminates(
 
 def _hung_close_aborted(config: Config, policy: Policy, b: State, a: Action, after: State) -> bool:
     # A hanging close is aborted by the model's close timeout, or cut off at its
-    # deadline inside a cleanup that then returns.
+    # deadline inside a cleanup that then returns. Not an abort begun as one (a
+    # heartbeat verdict's, a policy's), nor a probe that timed out.
     if isinstance(a, Connect):
         plan = plan_connect(config, policy, b, a.user)
-        return plan.elapsed is not None and plan.timeouts > 0
+        return plan.elapsed is not None and any(w.what == "close" for w in plan.waits)
     if not isinstance(a, AbortClose):
         return False
     m = b.users[a.user].find(a.manager)
-    return m is not None and m.close_hangs
+    return m is not None and m.close_hangs and not m.aborting
 
 
 def _cleanup_within_budget(

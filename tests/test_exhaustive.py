@@ -15,18 +15,25 @@ from typing import Any, ClassVar
 import pytest
 from wsmodel.model import (
     BUILTIN,
+    AbortClose,
     Action,
+    ClientClose,
+    CloseHangs,
+    Config,
     Connect,
     Decision,
+    HeartbeatVerdict,
     Phase,
     Policy,
     Reference,
     Registry,
+    Stall,
     State,
     Sweep,
     Tick,
     Traffic,
     Transport,
+    enabled,
     plan_connect,
     preset,
     start,
@@ -301,6 +308,36 @@ def test_a_close_that_never_ends_is_a_leak() -> None:
     assert "longest close: 5+ ticks; C = 1" in r.detail, r.detail
     (ok,) = check_exhaustive(SMALL1, BUILTIN["reference"], ["no_leak"])
     assert ok.status is Status.HOLDS and "longest close: 1 tick; C = 1" in ok.detail
+
+
+def must(config: Config, policy: Policy, state: State, action: Action) -> State:
+    after = step(config, policy, state, action)
+    assert after is not None, action
+    return after
+
+
+def test_cleanup_terminates_witness_is_a_hung_close_cut_off_not_any_abort() -> None:
+    # It fired on a heartbeat verdict's abort, which never hung (a review's).
+    pol, witness = BUILTIN["reference"], BY_NAME["cleanup_terminates"].witness
+    assert witness is not None
+
+    def run(*actions: Action) -> State:
+        """Take the actions, each once it is enabled (the due reactions first, then
+        time), and go on until the abort is due."""
+        state = start(SMALL1, pol)
+        for a in (*actions, abort):
+            while a not in enabled(SMALL1, pol, state):
+                due = urgent(SMALL1, pol, state)
+                state = must(SMALL1, pol, state, due[0] if due else Tick())
+            if a != abort:
+                state = must(SMALL1, pol, state, a)
+        return state
+
+    abort = AbortClose(0, 0)
+    verdict = run(Connect(0), Stall(0, 0), HeartbeatVerdict(0, 0))
+    cut_off = run(Connect(0), ClientClose(0, 0), CloseHangs(0, 0))
+    for state, want in ((verdict, False), (cut_off, True)):
+        assert witness(SMALL1, pol, state, abort, must(SMALL1, pol, state, abort)) is want
 
 
 def test_the_search_s_recovery_probe_never_beats_the_exhaustive_worst_case() -> None:
