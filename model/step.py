@@ -146,8 +146,11 @@ def _manager_step(config: Config, policy: Policy, m: Manager, action: Action) ->
     if isinstance(action, Traffic):
         if m.phase not in ALIVE:
             return None
-        phase = fire(m.phase, Trigger.TRAFFIC) if m.phase is Phase.IDLE else m.phase
-        return m._replace(phase=phase, quiet_age=0, activity_age=0)
+        if m.phase is Phase.IDLE:  # back to active: a new phase, counted from 0
+            return m._replace(
+                phase=fire(m.phase, Trigger.TRAFFIC), phase_age=0, quiet_age=0, activity_age=0
+            )
+        return m._replace(quiet_age=0, activity_age=0)
     if isinstance(action, Stall):
         if m.phase not in ALIVE:
             return None

@@ -523,6 +523,17 @@ def test_a_sweep_falls_due_every_period_even_past_the_horizon(period: int) -> No
     assert sweeps == list(range(period, 30, period))  # once ages saturated, never (before)
 
 
+def test_traffic_on_an_idle_manager_starts_its_active_phase_afresh() -> None:
+    # phase_age is "ticks in the current phase": GoIdle and Stall reset it, and the
+    # way back to active kept the idle count (a review's).
+    ref = BUILTIN["reference"]
+    state = state_with(ref, (manager(0, Phase.IDLE, phase_age=2, quiet_age=5),))
+    after = step(PRODUCTION.with_(users=1), ref, state, Traffic(0, 0))
+    assert after is not None
+    (m,) = after.users[0].managers
+    assert m.phase is Phase.ACTIVE and m.phase_age == 0 and m.quiet_age == 0
+
+
 def test_registry_public_surface_exposes_no_ground_truth() -> None:
     """Whatever a policy can reach without an underscore carries no phase and no
     Manager (only the views and plain numbers)."""
