@@ -198,10 +198,12 @@ def _no_healthy_eviction(
 
 
 def _cleanup_frees_slot(config: Config, policy: Policy, b: State, a: Action, after: State) -> bool:
+    # Slots are live managers: a cleanup that starts a close without awaiting it (the
+    # entry stays, closing) frees one too.
     return (
         isinstance(a, Connect)
         and _at_limit(config, b, a.user)
-        and len(after.users[a.user].managers) <= len(b.users[a.user].managers)
+        and after.users[a.user].live_count <= b.users[a.user].live_count
         and after.users[a.user].next_id > b.users[a.user].next_id
     )
 

@@ -23,6 +23,7 @@ from wsmodel.model import (
     Connect,
     Decision,
     HeartbeatVerdict,
+    Outcome,
     Phase,
     Policy,
     Reference,
@@ -338,6 +339,22 @@ def test_cleanup_terminates_witness_is_a_hung_close_cut_off_not_any_abort() -> N
     cut_off = run(Connect(0), ClientClose(0, 0), CloseHangs(0, 0))
     for state, want in ((verdict, False), (cut_off, True)):
         assert witness(SMALL1, pol, state, abort, must(SMALL1, pol, state, abort)) is want
+
+
+def test_a_cleanup_that_closes_without_awaiting_frees_a_slot() -> None:
+    # Reference frees an idle entry with close_nowait: the entry stays, closing, so the
+    # registry did not shrink, and the witness (which counted entries) never fired.
+    pol, witness = BUILTIN["reference"], BY_NAME["cleanup_within_budget"].witness
+    assert witness is not None
+    state = must(SMALL1, pol, start(SMALL1, pol), Connect(0))
+    while plan_connect(SMALL1, pol, state, 0).outcome is not Outcome.ADMITTED:
+        due = urgent(SMALL1, pol, state)
+        state = must(SMALL1, pol, state, due[0] if due else Tick())
+    while Connect(0) not in enabled(SMALL1, pol, state):
+        state = must(SMALL1, pol, state, Tick())  # this tick's attempt is used: the next
+    after = must(SMALL1, pol, state, Connect(0))
+    assert len(after.users[0].managers) == 2  # the idle one closing, the newcomer
+    assert witness(SMALL1, pol, state, Connect(0), after)
 
 
 def test_the_search_s_recovery_probe_never_beats_the_exhaustive_worst_case() -> None:
