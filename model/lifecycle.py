@@ -40,8 +40,7 @@ class Trigger(StrEnum):
     ABORT = "abort"
 
 
-INITIAL: Final = Phase.ACTIVE
-FINAL: Final = Phase.CLOSED
+INITIAL: Final = Phase.ACTIVE  # a manager's first phase (closed is the last: no edge out)
 
 # The one table: (trigger, sources, destination).
 TABLE: Final[tuple[tuple[Trigger, tuple[Phase, ...], Phase], ...]] = (

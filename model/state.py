@@ -18,7 +18,7 @@ from collections.abc import Hashable
 from enum import StrEnum
 from typing import NamedTuple
 
-from wsmodel.model.lifecycle import LIVE, Phase
+from wsmodel.model.lifecycle import INITIAL, LIVE, Phase
 
 
 class Transport(StrEnum):
@@ -68,7 +68,7 @@ def new_manager(manager_id: int) -> Manager:
     """A manager as a Connect creates it: active, flagged active, every age zero."""
     return Manager(
         id=manager_id,
-        phase=Phase.ACTIVE,
+        phase=INITIAL,
         is_active=True,
         age=0,
         activity_age=0,
