@@ -2,7 +2,8 @@
 
 Read top-down: ``lifecycle`` (the phase table), ``config`` (constants), ``state``
 (variables), ``actions`` (the vocabulary), ``policy`` (what a cleanup policy may see
-and do), ``policies`` (the built-ins), ``step`` (the semantics).
+and do), ``policies`` (the built-ins), ``step`` (the semantics). ``calls`` holds how
+a policy is called and whose fault an error is, which no result depends on.
 """
 
 from wsmodel.model.actions import (
@@ -23,6 +24,7 @@ from wsmodel.model.actions import (
     action_from_json,
     user_of,
 )
+from wsmodel.model.calls import call_policy
 from wsmodel.model.config import PRESETS, Config, ConfigError, preset
 from wsmodel.model.lifecycle import ALIVE, EDGES, LIVE, MACHINE, TABLE, Phase, Trigger, fire
 from wsmodel.model.policies import BUILTIN, Breaker, Conservative, Graduated, Reference
@@ -42,7 +44,6 @@ from wsmodel.model.step import (
     ConnectPlan,
     Outcome,
     SweepPlan,
-    call_policy,
     enabled,
     environment,
     plan_connect,

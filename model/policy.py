@@ -295,7 +295,7 @@ def not_deterministic(policy: Policy, what: str) -> Exception:
 
 def require_hashable(policy: Policy, what: str, value: object) -> None:
     """Policy state becomes part of the model state, which the checkers hash. (An
-    ``__eq__`` that raises shows only in their lookups: ``step.outside_call``.)"""
+    ``__eq__`` that raises shows only in their lookups: ``calls.outside_call``.)"""
     try:
         hash(value)
     except TypeError:

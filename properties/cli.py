@@ -31,8 +31,8 @@ from wsmodel.model import (
     PolicyError,
     preset,
 )
+from wsmodel.model.calls import outside_call
 from wsmodel.model.config import did_you_mean
-from wsmodel.model.step import outside_call
 from wsmodel.properties import render, watchdog
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected

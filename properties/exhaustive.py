@@ -40,7 +40,7 @@ from wsmodel.model import (
     step,
     user_of,
 )
-from wsmodel.model.step import outside_call
+from wsmodel.model.calls import outside_call
 from wsmodel.properties import memory
 from wsmodel.properties.catalogue import (
     BY_NAME,

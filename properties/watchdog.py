@@ -3,7 +3,7 @@ endless loop, a wait on something that never comes) is interrupted and reported 
 policy's fault, instead of hanging the run for ever.
 
 A daemon thread polls when the main thread's policy call in progress began
-(``wsmodel.model.step.calling``) and, past the limit, sends the main thread SIGUSR1,
+(``wsmodel.model.calls.calling``) and, past the limit, sends the main thread SIGUSR1,
 whose handler raises ``Overdue`` there; ``call_policy`` turns that into a PolicyError
 naming the line the call was at. SIGUSR1 rather than SIGINT: a real Ctrl-C stays one,
 and the CLI's worker processes ignore SIGINT. ``pthread_kill`` rather than
@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 
-from wsmodel.model.step import Overdue, calling
+from wsmodel.model.calls import Overdue, calling
 from wsmodel.properties.loader import UsageError
 
 ENV = "WSMODEL_POLICY_CALL_LIMIT"  # seconds; 0 turns the watchdog off (a debugger, say)

@@ -833,7 +833,7 @@ def test_an_engine_fault_is_named_and_not_covered_by_a_search(
 
     def broken(self: object) -> object:
         # raised inside wsmodel's code, as an engine bug is (from a test file's own
-        # frame it would read as the policy's code: step.outside_call)
+        # frame it would read as the policy's code: calls.outside_call)
         return exhaustive.plural(None, "bookkeeping bug")  # type: ignore[arg-type]
 
     monkeypatch.setattr(exhaustive._Judge, "no_permanent_block", broken)

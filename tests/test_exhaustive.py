@@ -629,7 +629,7 @@ def test_an_engine_fault_is_not_checked_never_a_traceback(
 ) -> None:
     def broken(self: object) -> object:
         # raised inside wsmodel's own code, as an engine bug is (raised here, in a test
-        # file, it would read as the policy's code: step.outside_call)
+        # file, it would read as the policy's code: calls.outside_call)
         return exhaustive.plural(None, "bookkeeping bug")  # type: ignore[arg-type]
 
     monkeypatch.setattr(exhaustive._Judge, "no_permanent_block", broken)
