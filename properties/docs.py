@@ -604,6 +604,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, help="the checkout (default: found)")
     args = parser.parse_args(argv)
     root: Path = args.root or default_root()
+    if not (root / "docs").is_dir():  # a wheel install run outside the checkout, say
+        print(
+            f"docs: error: {root.absolute()} is not a wsmodel checkout (no docs/ folder): "
+            "run this from the checkout, or pass --root",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if args.check:
             old = stale(root)

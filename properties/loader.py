@@ -20,9 +20,11 @@ def load_policy(spec: str) -> Policy:
     if spec in BUILTIN:
         return BUILTIN[spec]
     if ":" not in spec:
+        path = " (a file is named by its module, importable: PYTHONPATH=dir module:Class)"
         raise UsageError(
             f"unknown policy {spec!r}{did_you_mean(spec, BUILTIN)}: "
             f"use one of {', '.join(BUILTIN)} or package.module:attribute"
+            + (path if spec.endswith(".py") or "/" in spec else "")
         )
     module_name, _, attr = spec.partition(":")
     try:

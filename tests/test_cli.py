@@ -163,6 +163,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["explain", "no_permanent_blok"], ["did you mean 'no_permanent_block'?"]),
         (["verfy"], ["did you mean 'verify'?"]),
         (["verify", "--preset", "smal"], ["did you mean 'small'?"]),
+        (["verify", "--policy", "/tmp/mine.py", *FAST], ["PYTHONPATH=dir module:Class"]),
         (["verify", "--set", "idle_afer=3", *FAST], ["did you mean 'idle_after'?", "tick_ms"]),
     ],
 )

@@ -74,6 +74,12 @@ def test_a_missing_section_is_an_error(copy: Path, capsys: pytest.CaptureFixture
     assert "generated:verdicts" in capsys.readouterr().err
 
 
+def test_outside_a_checkout_it_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # It said "docs/model.md: missing (it must hold generated sections)".
+    assert docs.main(["--check", "--root", str(tmp_path)]) == 2
+    assert "is not a wsmodel checkout (no docs/ folder)" in capsys.readouterr().err
+
+
 def test_diagrams_have_every_edge_of_the_table() -> None:
     mermaid, dot = docs.lifecycle_mermaid(), docs.lifecycle_dot()
     from wsmodel.model import EDGES
