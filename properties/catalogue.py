@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from wsmodel.model import (
     ALIVE,
@@ -43,6 +43,7 @@ from wsmodel.model import (
     Tick,
     UserState,
     plan_connect,
+    plan_sweep,
     user_of,
 )
 
@@ -321,6 +322,48 @@ def _closed_removed(config: Config, policy: Policy, b: State, a: Action, after: 
     )
 
 
+AFTER = "the user's own state after it"  # an effect's last part
+
+
+def effect(
+    config: Config,
+    policy: Policy,
+    state: State,
+    u: int,
+    kind: type[Connect | Sweep],
+    canon: Callable[[UserState], UserState] = lambda user: user,
+) -> tuple[tuple[str, Any], ...]:
+    """What user u's Connect or Sweep does in ``state``, as the user can tell (the
+    isolation claim compares it): each part labelled, manager keys as positions in the
+    user's registry, the user's state after it through ``canon`` (the exhaustive
+    engine's canonical form). Not the shared state it leaves: that is not the user's.
+    All of it counts: a cleanup that takes longer because of another user breaks the
+    budget claim for many users while it holds for one."""
+    order = {m.id: i for i, m in enumerate(state.users[u].managers)}
+
+    def key(mid: int | None) -> int | None:
+        return None if mid is None else order.get(mid, mid)
+
+    parts: tuple[tuple[str, Any], ...]
+    if kind is Connect:
+        p = plan_connect(config, policy, state, u)
+        parts = (
+            ("the time its cleanup took (ticks)", p.elapsed),
+            (
+                "the awaits that ran into their deadline",
+                tuple(w._replace(manager=order.get(w.manager, w.manager)) for w in p.waits),
+            ),
+            ("the retry advice (ticks)", p.retry_after),
+            ("the entry whose close it hung on", key(p.hung_on)),
+        )
+        after = p.user
+    else:
+        sp = plan_sweep(config, policy, state, u)
+        parts = (("the entry whose close it hung on", key(sp.hung_on)),)
+        after = sp.user
+    return (*parts, (AFTER, canon(after)))
+
+
 CATALOGUE: Final[tuple[Property, ...]] = (
     Property(
         "per_user_limit",
@@ -334,7 +377,8 @@ CATALOGUE: Final[tuple[Property, ...]] = (
         "isolation",
         Kind.NONINTERFERENCE,
         "An action of one user never changes another user's state, and what a user's own "
-        "Connect or sweep does (whether it admits, the state it leaves) depends on nothing "
+        "Connect or sweep does (whether it admits, how long it takes, the state it leaves) "
+        "depends on nothing "
         "outside that user's own state.",
         _isolation_step,
         _other_user_busy,

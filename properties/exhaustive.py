@@ -4,8 +4,9 @@ Safety claims reuse the catalogue's step predicates on every edge; each reports
 whether its witness was reached and the shortest counterexample (fewest numbered
 steps, as :meth:`Counterexample.length` counts them). ``no_permanent_block`` is
 fair-cycle detection on strongly connected components, ``bounded_recovery`` a longest
-path in ticks, and ``isolation``'s non-interference half compares the outcome of every
-user's ``Connect`` across states with the same projection of that user. The
+path in ticks, and ``isolation``'s non-interference half compares what every user's
+``Connect`` and ``Sweep`` do (the outcome, the cleanup's duration and awaits, the
+advice, the user's state after) across states with the same projection of that user. The
 definitions, the fairness assumed and the assumptions *not* made are in
 docs/checking.md.
 """
@@ -36,15 +37,16 @@ from wsmodel.model import (
     Tick,
     UserState,
     plan_connect,
-    plan_sweep,
     step,
     user_of,
 )
 from wsmodel.model.calls import outside_call
 from wsmodel.properties import memory
 from wsmodel.properties.catalogue import (
+    AFTER,
     BY_NAME,
     LIVENESS_NAMES,
+    effect,
     holds_limit_in_use,
     plural,
     ticks,
@@ -591,10 +593,12 @@ class _Judge:
         """What a user's own Connect or Sweep does must be a function of that user's own
         projection. Two reachable states with the same projection in which the user's
         Connect has different outcomes (admitted, rejected, hung), or its Connect or
-        Sweep leaves the user in different states, are a violation. (Both are enabled
-        by the projection alone: its attempts this tick, its ticks since a sweep. The
-        user's other actions never call the policy, and a Tick ages each user on its
-        own, so they cannot read anything else.)"""
+        Sweep does anything else differently (its ``effect``: how long its cleanup takes,
+        what it awaits, its advice, the user's state after it), are a violation.
+        (Both are enabled by the projection alone: its attempts this tick, its ticks
+        since a sweep. The user's other actions never call the policy, and a Tick ages
+        each user on its own, so they cannot read anything else.) Outcomes first:
+        admission is what the claim is most about."""
         per_tick = self.config.connects_per_tick
         seen: dict[int, tuple[int, int, Outcome]] = {}  # by the user state's id
         user_states = self.g.user_states
@@ -611,12 +615,12 @@ class _Judge:
                 seen[proj] = (s, b, outcome)
             elif first[2] is not outcome:
                 return self._interference(Connect, first, (s, b, outcome)), ""
-        conflict = self._state_after_conflict()
+        conflict = self._effect_conflict()
         if conflict is not None:
             return self._interference(*conflict), ""
         detail = (
-            f"{len(seen):,} distinct user projections, each with one Connect outcome "
-            "and one state after its Connect or Sweep"
+            f"{len(seen):,} distinct user projections, each with one Connect outcome; "
+            "a user's Connect and Sweep do the same from the same projection"
         )
         if self.config.users == 1:
             # The table shows "holds (no witness)": say why, and what would check more.
@@ -626,18 +630,18 @@ class _Judge:
             )
         return None, detail
 
-    def _state_after_conflict(
+    def _effect_conflict(
         self,
     ) -> tuple[type[Connect | Sweep], tuple[int, int, Any], tuple[int, int, Any]] | None:
         """The first pair of (state, user) positions with the same user projection whose
-        Connect or Sweep leaves that user in different states (up to manager keys and
-        forgotten ages). Only projections met with more than one shared policy state
-        can differ: for a policy without shared state there is nothing to compare."""
+        Connect or Sweep has different effects. Only projections met with more than one
+        shared policy state can differ: without shared state there is nothing to do."""
         g, config, policy = self.g, self.config, self.policy
         pairs = self._pairs[0]
         times = Counter(r for r, _ in pairs)
         period = policy.sweep_period(config)
-        seen: dict[tuple[int, type[Connect | Sweep]], tuple[int, int, UserState]] = {}
+        canon = self._canon
+        seen: dict[tuple[int, type[Connect | Sweep]], tuple[int, int, tuple[Any, ...]]] = {}
         for i, ((proj, _), pos) in enumerate(pairs.items()):
             if i & 4095 == 0:
                 self.poll()
@@ -649,13 +653,16 @@ class _Judge:
                 (Connect, user.attempts < config.connects_per_tick),
                 (Sweep, period is not None and user.since_sweep >= period),
             ):
-                if not due:
-                    continue
-                after = _renumber(_PLANS[kind](config, policy, state, b).user, g.forget)
-                first = seen.setdefault((proj, kind), (s, b, after))
-                if first[2] != after:
-                    return kind, first, (s, b, after)
+                if due:
+                    done = effect(config, policy, state, b, kind, canon)
+                    first = seen.setdefault((proj, kind), (s, b, done))
+                    if first[2] != done:
+                        return kind, first, (s, b, done)
         return None
+
+    def _canon(self, user: UserState) -> UserState:
+        """A user's state as the graph keeps it (keys renumbered, forgotten ages)."""
+        return _renumber(user, self.g.forget)
 
     def _interference(
         self,
@@ -664,8 +671,8 @@ class _Judge:
         two: tuple[int, int, Any],
     ) -> Counterexample:
         """Two runs to the two states, each ending in the user's ``kind`` action; what
-        the two differ in (the Connect's outcome, or the user's state after it) is
-        checked again on the replayed runs."""
+        the two differ in (the Connect's outcome, or an ``effect``) is checked again on
+        the replayed runs."""
         g, config, policy = self.g, self.config, self.policy
         runs = []
         for s, b, _ in (one, two):
@@ -679,38 +686,48 @@ class _Judge:
             a2 = tuple(_rename_user(a, swap) for a in a2)
         final2 = self._replay_state(a2)
         last = kind(u1)
-        outcome = isinstance(one[2], Outcome)  # else: the user's state after ``last``
+        outcome = isinstance(one[2], Outcome)  # else: an effect
 
         def seen(before: State) -> Any:
-            plan = _PLANS[kind](config, policy, before, u1)
-            return plan.outcome if outcome else _renumber(plan.user, g.forget)
+            if outcome:
+                return plan_connect(config, policy, before, u1).outcome
+            return effect(config, policy, before, u1, kind, self._canon)
 
         for run, before, value in (("first", r1, one[2]), ("second", final2, two[2])):
             if step(config, policy, before, last) is None:
                 raise _EngineFault(f"{last} is not enabled at the end of the {run} run")
             if seen(before) != value:
                 raise _EngineFault(f"the {run} run's {last} does not reproduce its result")
+        name = "connect" if kind is Connect else "sweep"
+        same = (
+            f"(the contrast, shown after it) that brings user {u1} to the same state before "
+            "it (up to manager keys and ages nothing reads)"
+        )
         if outcome:
             message = (
                 f"user {u1}'s last connect is {one[2].value} in this run but {two[2].value} "
-                "in another"
+                f"in another {same}: the outcome depends on something outside the user's "
+                "own state"
             )
-            what = "the outcome"
         else:
-            name = "connect" if kind is Connect else "sweep"
-            message = f"user {u1}'s own state after its last {name} differs from another run's"
-            what = f"what the {name} leaves in it"
-        message += (
-            f" (the contrast, shown after it) that brings user {u1} to the same state before "
-            f"it (up to manager keys and ages nothing reads): {what} depends on "
-            "something outside the user's own state"
-            + (
+            label, here, there = next(
+                (label, x, y) for (label, x), (_, y) in zip(one[2], two[2], strict=True) if x != y
+            )
+            shown = (
+                " (see each run's last state)"
+                if label == AFTER
+                else f" ({_shown(here)} in this run, {_shown(there)} in the contrast)"
+            )
+            message = (
+                f"user {u1}'s last {name} does not do what it does in another run {same}: "
+                f"{label} differs{shown}, so the {name} depends on something outside the "
+                "user's own state"
+            )
+        if r1.shared != final2.shared:
+            message += (
                 f" (the shared policy state: {r1.shared} in this run, {final2.shared} in "
                 "the contrast)"
-                if r1.shared != final2.shared
-                else ""
             )
-        )
         return Counterexample(message, (*a1, last), user=u1, contrast=(*a2, last))
 
     # liveness ---------------------------------------------------------------------
@@ -940,11 +957,8 @@ class _Judge:
         )
 
 
-# What a user's Connect or Sweep does, planned on a whole state (noninterference).
-_PLANS: dict[type[Connect | Sweep], Callable[[Config, Policy, State, int], Any]] = {
-    Connect: plan_connect,
-    Sweep: plan_sweep,
-}
+def _shown(value: Any) -> str:
+    return "none" if value is None else str(value)
 
 
 @dataclass(frozen=True)

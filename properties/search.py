@@ -52,10 +52,12 @@ from wsmodel.model import (
     Phase as Lifecycle,
 )
 from wsmodel.properties.catalogue import (
+    AFTER,
     BY_NAME,
     LIVENESS_NAMES,
     Property,
     doer,
+    effect,
     holds_limit_in_use,
     plural,
 )
@@ -263,21 +265,37 @@ def isolation_replay(run: Run, user: int) -> None:
     def compare(whole: State, lone: State, upto: int) -> None:
         with_others = plan_connect(config, policy, whole, user).outcome
         without = plan_connect(config, policy, lone, user).outcome
+        shared = (
+            f" (the shared policy state: {whole.shared} in this run, {lone.shared} "
+            "without the others)"
+            if whole.shared != lone.shared
+            else ""
+        )
         if with_others is not without:
-            shared = (
-                f" (the shared policy state: {whole.shared} in this run, {lone.shared} "
-                "without the others)"
-            )
-            raise Violation(
-                "isolation",
-                Counterexample(
-                    f"user {user}'s last connect is {with_others.value}, but would be "
-                    f"{without.value} with the same history for user {user} and the other "
-                    "users' actions left out" + (shared if whole.shared != lone.shared else ""),
-                    (*run.trace[:upto], Connect(user)),
-                    user=user,
-                ),
-            )
+            what = f"is {with_others.value}, but would be {without.value}"
+        else:  # the rest of what the Connect does (the state after it: below)
+            differs = [
+                (label, x, y)
+                for (label, x), (_, y) in zip(
+                    effect(config, policy, whole, user, Connect),
+                    effect(config, policy, lone, user, Connect),
+                    strict=True,
+                )
+                if x != y and label != AFTER
+            ]
+            if not differs:
+                return
+            label, x, y = differs[0]
+            what = f"has {label} {x}, but would have {y}"
+        raise Violation(
+            "isolation",
+            Counterexample(
+                f"user {user}'s last connect {what} with the same history for user {user} "
+                "and the other users' actions left out" + shared,
+                (*run.trace[:upto], Connect(user)),
+                user=user,
+            ),
+        )
 
     alone = before = start(config, policy)
     others_acted = False  # since the last comparison at the end of an instant

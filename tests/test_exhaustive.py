@@ -6,6 +6,7 @@ import importlib.util
 import json
 import re
 from array import array
+from collections.abc import Hashable
 from dataclasses import replace
 from functools import cache
 from itertools import pairwise
@@ -241,6 +242,46 @@ class _SweepLeaks(_ConnectLeaks):
         super().sweep(registry)
 
 
+class _SlowWhenOthers(Reference):
+    """Decides, and leaves its user, as reference does; but when another user connected
+    earlier this tick (a shared flag), it first probes every open entry, 100 ticks each
+    for a silent one. Only the cleanup's duration depends on the other users (a
+    review's: isolation held on two users, the budget claim on one, and yet the budget
+    claim failed on two)."""
+
+    name: ClassVar[str] = "test-slow-when-others"
+
+    def initial_shared(self) -> int:
+        return 0
+
+    def tick_shared(self, shared: Hashable) -> int:
+        return 0
+
+    def on_connect(self, registry: Registry) -> Decision:
+        busy, registry.shared = registry.shared, 1
+        if busy:
+            for e in registry.entries:
+                if e.transport is Transport.OPEN:
+                    registry.probe(e.id, 100)
+        return super().on_connect(registry)
+
+
+@pytest.mark.parametrize("engine", ["exhaustive", "hypothesis"])
+def test_isolation_compares_how_long_a_user_s_own_cleanup_takes(engine: str) -> None:
+    pol = _SlowWhenOthers()
+    if engine == "exhaustive":
+        (r,) = check_exhaustive(SMALL2, pol, ["isolation"], max_states=30_000)
+        pattern = r"\((\d+) in this run, (\d+) in the contrast"
+    else:
+        (r,) = check_hypothesis(SMALL2, pol, ["isolation"], examples=200)
+        pattern = r"\(ticks\) (\d+), but would have (\d+)"
+    ce = r.counterexample
+    assert r.status is Status.VIOLATED and ce is not None
+    assert "the time its cleanup took (ticks)" in ce.message, ce.message
+    (both,) = re.findall(pattern, ce.message)
+    assert set(both) == {"100", "0"}
+
+
 @pytest.mark.parametrize(("policy", "last"), [(_ConnectLeaks(), Connect), (_SweepLeaks(), Sweep)])
 def test_isolation_pair_with_different_states_after_the_user_s_own_action(
     policy: Policy, last: type[Connect | Sweep]
@@ -250,7 +291,9 @@ def test_isolation_pair_with_different_states_after_the_user_s_own_action(
     (r,) = check_exhaustive(SMALL2, policy, ["isolation"], max_states=30_000)
     ce = r.counterexample
     assert r.status is Status.VIOLATED and ce is not None and ce.contrast
-    assert f"own state after its last {last.__name__.lower()} differs" in ce.message
+    name = last.__name__.lower()
+    assert f"last {name} does not do what it does in another run" in ce.message
+    assert "the user's own state after it differs" in ce.message
     u = ce.user
     assert u is not None and ce.steps[-1] == ce.contrast[-1] == last(u)
     one, two = (replay(SMALL2, policy, run) for run in (ce.steps, ce.contrast))
