@@ -283,11 +283,13 @@ def _no_leak(config: Config, policy: Policy, b: State, a: Action, after: State) 
                     f"user {u}'s manager {m.name} closed {m.phase_age} ticks ago and is still "
                     f"registered; reaper period R = {config.reaper_period}"
                 )
-            # A close that never ends is a leak too (a stuck close: CLOSING for ever).
-            if m.phase is Phase.CLOSING and m.phase_age > config.close_timeout:
+            # A close that never ends is a leak too (a stuck close: CLOSING for ever). The
+            # bound is domain.md's C + R: an abort at the close timeout, or by a reaper.
+            bound = config.close_timeout + config.reaper_period
+            if m.phase is Phase.CLOSING and m.phase_age > bound:
                 return (
                     f"user {u}'s manager {m.name} has been closing for {m.phase_age} ticks "
-                    f"and is still registered; close timeout C = {config.close_timeout}"
+                    f"and is still registered; close timeout + reaper period C + R = {bound}"
                 )
     # A refusal below the limit: something other than the user's unclosed entries was
     # counted against it. (A hung connect is not a refusal: cleanup_terminates judges it.)
@@ -420,9 +422,9 @@ CATALOGUE: Final[tuple[Property, ...]] = (
     Property(
         "no_leak",
         Kind.INVARIANT,
-        "Every close ends within the close timeout C, every closed manager leaves the "
-        "registry within the reaper period R, and a closed manager never counts against "
-        "the limit.",
+        "Every close ends within C + R (the close timeout, then a reaper's period), every "
+        "closed manager leaves the registry within the reaper period R, and a closed "
+        "manager never counts against the limit.",
         _no_leak,
         _closed_removed,
         "a close completes",

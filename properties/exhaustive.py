@@ -563,9 +563,10 @@ class _Judge:
                     f"worst leak: a closed manager still registered {ticks(closed, h)} after "
                     f"closing; R = {cfg.reaper_period}"
                 )
+            bound = cfg.close_timeout + cfg.reaper_period
             if closing is not None:
-                extra += f"; longest close: {ticks(closing, h)}; C = {cfg.close_timeout}"
-            if violated and closed is None and (closing or 0) <= cfg.close_timeout:
+                extra += f"; longest close: {ticks(closing, h)}; C + R = {bound}"
+            if violated and closed is None and (closing or 0) <= bound:
                 extra += "; the leak is a refusal below the limit"  # nothing else is
         elif name in ("cleanup_within_budget", "cleanup_terminates"):
             worst_ms, hung = self._cleanup

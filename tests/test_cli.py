@@ -581,7 +581,7 @@ def test_explain_shows_the_policys_memory_of_the_user(
     leak = json.loads(out)["policies"]["fixture-counts-admissions"]["no_leak"]
     assert leak["status"] == "violated" and leak["witnessed"] is None
     assert leak["detail"].startswith(
-        "closed managers never stay registered; longest close: 1 tick; C = 1; "
+        "closed managers never stay registered; longest close: 1 tick; C + R = 2; "
         "the leak is a refusal below the limit;"
     )
 
