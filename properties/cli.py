@@ -351,8 +351,8 @@ def _combine(a: Result, b: Result) -> Result:
     a violation from either wins (the shorter counterexample); then an engine fault,
     which is a bug to report, not a verdict a search may cover; a proof beats a search;
     otherwise whichever checked. A claim the search held but the exhaustive engine left
-    not checked keeps that engine's scope (what it covered, and which budget stopped
-    it) and is marked ``unproven``: otherwise nothing said the proof did not finish."""
+    not checked says so, with why and that engine's scope (what it covered), and is
+    marked ``unproven``: otherwise nothing said the proof did not finish."""
     violated = [r for r in (a, b) if r.status is Status.VIOLATED]
     if violated:
         return min(violated, key=lambda r: r.counterexample.length() if r.counterexample else 0)
@@ -362,7 +362,14 @@ def _combine(a: Result, b: Result) -> Result:
     if b.status is Status.HOLDS:
         return b
     if a.status is Status.HOLDS:
-        return replace(a, scope=b.scope, coverage={**a.coverage, "unproven": True})
+        why = "not proven: the exhaustive engine left it not checked"
+        said = f"exhaustive: {b.detail}" if b.detail else ""
+        return replace(
+            a,
+            detail="; ".join(d for d in (a.detail, why, said) if d),
+            scope=b.scope,
+            coverage={**a.coverage, "unproven": True},
+        )
     return b
 
 

@@ -571,6 +571,8 @@ def _cell(r: Result) -> str:
         return "VIOLATED"
     if r.status is Status.NOT_CHECKED:
         return "not-checked"
+    if r.coverage.get("unproven"):  # --engine all: the search's, the proof unfinished
+        return "holds (search only)"
     return "holds" if r.witnessed is not False else "holds (no witness)"
 
 

@@ -7,6 +7,7 @@ import gc
 import importlib.metadata
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -545,7 +546,26 @@ def test_engine_all_says_when_the_proof_did_not_finish(capsys: pytest.CaptureFix
     r = json.loads(out)["policies"]["reference"]["per_user_limit"]
     assert code == 0 and r["status"] == "holds" and r["engine"] == "hypothesis"
     assert r["coverage"]["unproven"] is True
+    assert "not proven: the exhaustive engine left it not checked" in r["detail"]
     assert "stopped by max_states after 500 states" in r["detail"], r["detail"]
+    code, out, _ = run(capsys, *argv[:-1], "--engine", "all", "--max-states", "500", "--quiet")
+    assert re.search(r"^per_user_limit +holds \(search only\)$", out, re.M), out
+
+
+def test_engine_all_says_why_when_judging_ran_out_of_budget(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Exploring finished and judging did not: the scope alone read "explored all N
+    # reachable states", and the reason was lost (a review's).
+    def out_of_budget(self: Any, *args: Any) -> Any:
+        raise exhaustive._OutOfBudget("the 60 s budget")
+
+    monkeypatch.setattr(exhaustive._Judge, "safety", out_of_budget)
+    argv = ["verify", "--policy", "reference", "--property", "per_user_limit", "--json"]
+    code, out, _ = run(capsys, *argv, "--engine", "all", "--quiet")
+    r = json.loads(out)["policies"]["reference"]["per_user_limit"]
+    assert code == 0 and r["status"] == "holds" and r["coverage"]["unproven"] is True
+    assert "budget ran out" in r["detail"] and "reachable states" in r["detail"], r["detail"]
 
 
 def test_an_output_that_cannot_be_written_is_not_a_bug_in_wsmodel(
