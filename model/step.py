@@ -100,7 +100,7 @@ def step(config: Config, policy: Policy, state: State, action: Action) -> State 
     user = state.users[action.user]
     if isinstance(action, Connect):
         # A client cannot open unboundedly many connections within one tick.
-        if user.attempts >= config.connects_per_tick:
+        if not may_connect(config, user):
             return None
         plan = plan_connect(config, policy, state, action.user)
         after = plan.user._replace(attempts=user.attempts + 1)
@@ -115,7 +115,7 @@ def step(config: Config, policy: Policy, state: State, action: Action) -> State 
         return _with_user(state, action.user, user._replace(managers=sent))
     if isinstance(action, Sweep):
         period = policy.sweep_period(config)
-        if period is None or user.since_sweep < period:
+        if not sweep_due(period, user):
             return None
         sweep = plan_sweep(config, policy, state, action.user)
         swept = sweep.user._replace(since_sweep=0)
@@ -338,6 +338,16 @@ _new_manager = tuple.__new__
 # --- enabledness -------------------------------------------------------------------
 
 
+def may_connect(config: Config, user: UserState) -> bool:
+    """Whether the user's Connect is enabled: this tick's attempts not used up."""
+    return user.attempts < config.connects_per_tick
+
+
+def sweep_due(period: int | None, user: UserState) -> bool:
+    """Whether the user's periodic sweep is due (``period``: the policy's)."""
+    return period is not None and user.since_sweep >= period
+
+
 def _verdict_due(config: Config, policy: Policy, m: Manager) -> bool:
     return policy.heartbeat and m.pong_age >= config.verdict_after and m.live
 
@@ -368,7 +378,7 @@ def urgent(config: Config, policy: Policy, state: State) -> list[Action]:
                     due.append(GoIdle(u, m.id))
                 if heartbeat and m.pong_age >= verdict_after:  # phase is live here
                     due.append(HeartbeatVerdict(u, m.id))
-        if period is not None and user.since_sweep >= period:
+        if sweep_due(period, user):
             due.append(Sweep(u))
     return due
 
@@ -377,7 +387,7 @@ def environment(config: Config, state: State) -> list[Action]:
     """The environment actions enabled in ``state`` (faults included), except Tick."""
     acts: list[Action] = []
     for u, user in enumerate(state.users):
-        if user.attempts < config.connects_per_tick:
+        if may_connect(config, user):
             acts.append(Connect(u))
         if user.managers:
             acts.append(ServerSend(u))

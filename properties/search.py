@@ -51,6 +51,7 @@ from wsmodel.model import (
 from wsmodel.model import (
     Phase as Lifecycle,
 )
+from wsmodel.model.step import may_connect
 from wsmodel.properties.catalogue import (
     AFTER,
     BY_NAME,
@@ -207,7 +208,7 @@ def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery
             clock = 0
         if state.users[user].managers:
             take(ServerSend(user))
-        if state.users[user].attempts < config.connects_per_tick:  # else retry next tick
+        if may_connect(config, state.users[user]):  # else retry next tick
             admitted = plan_connect(config, policy, state, user).outcome is Outcome.ADMITTED
             take(Connect(user))
             if admitted:
@@ -325,7 +326,7 @@ def isolation_replay(run: Run, user: int) -> None:
         last = i + 1 == len(run.trace)
         if not last and not (others_acted and isinstance(run.trace[i + 1], Tick)):
             continue  # compare once per instant in which another user acted, and at the end
-        if full.users[user].attempts >= config.connects_per_tick:
+        if not may_connect(config, full.users[user]):
             continue  # no Connect to decide until the next tick: compare then
         others_acted = False
         compare(full, alone, i + 1)

@@ -282,6 +282,14 @@ def test_isolation_compares_how_long_a_user_s_own_cleanup_takes(engine: str) -> 
     assert set(both) == {"100", "0"}
 
 
+def test_the_cleanup_figure_counts_only_connects_that_can_be_made() -> None:
+    # With one user the slow path needs a second connect in a tick, which cannot be
+    # made: the claim held, but the figure said "worst emergency cleanup: 100000 ms".
+    (r,) = check_exhaustive(SMALL1, _SlowWhenOthers(), ["cleanup_within_budget"])
+    assert r.status is Status.HOLDS
+    assert r.detail.startswith("worst emergency cleanup: 0 ms;"), r.detail
+
+
 @pytest.mark.parametrize(("policy", "last"), [(_ConnectLeaks(), Connect), (_SweepLeaks(), Sweep)])
 def test_isolation_pair_with_different_states_after_the_user_s_own_action(
     policy: Policy, last: type[Connect | Sweep]
