@@ -418,8 +418,10 @@ def _check_all(
                 raise exc
         return [r for s in specs for r in futures[s].result()]
     except BaseException:
-        # Ctrl-C, or one policy's error: end the others now rather than wait for them
-        # (they ignore Ctrl-C). The executor offers no public way to.
+        # Ctrl-C, SIGTERM, or one policy's error: end the others now rather than wait for
+        # them (they ignore Ctrl-C). The executor offers no public way to. (A second
+        # signal that breaks off this loop leaves none running either: a worker that
+        # ended breaks the pool, and the executor then ends the rest itself.)
         for worker in list(pool._processes.values()):
             worker.terminate()
         raise
@@ -653,7 +655,7 @@ class _LostInterrupts:
 
     def __call__(self, unraisable: sys.UnraisableHookArgs) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            LOST_INTERRUPT[0] = True
+            LOST_INTERRUPT[0] = unraisable.exc_value  # Terminated stays Terminated
         else:
             self.previous(unraisable)
 
@@ -675,12 +677,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         term = signal.signal(signal.SIGTERM, _terminate) if on_term else None
         try:
             code = verify(args) if args.command == "verify" else explain(args)
-            if LOST_INTERRUPT[0]:  # lost after the search's last step
-                raise KeyboardInterrupt
+            if (lost := LOST_INTERRUPT[0]) is not None:  # lost after the search's last step
+                raise lost
             return code
         finally:
             sys.unraisablehook = previous
-            LOST_INTERRUPT[0] = False  # for whatever this process runs next
+            LOST_INTERRUPT[0] = None  # for whatever this process runs next
             if on_term:
                 signal.signal(signal.SIGTERM, term)
     except (UsageError, ConfigError) as exc:

@@ -97,11 +97,11 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-# Set when a Ctrl-C was lost: Python cannot raise out of a gc callback (Hypothesis keeps
-# one), so a KeyboardInterrupt landing there is only printed as "Exception ignored", and
-# the search went on to report success. The CLI's unraisable hook sets this; the
-# search's next step raises it again.
-LOST_INTERRUPT = [False]
+# A Ctrl-C (or the CLI's SIGTERM, a KeyboardInterrupt too) that was lost: Python cannot
+# raise out of a gc callback (Hypothesis keeps one), so one landing there is only
+# printed as "Exception ignored", and the search went on to report success. The CLI's
+# unraisable hook keeps it here; the search's next step raises it again.
+LOST_INTERRUPT: list[KeyboardInterrupt | None] = [None]
 
 
 def gc_tuned(threshold0: int | None) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -95,9 +95,9 @@ class _StepGuard:
     generator context manager: it is entered on every step."""
 
     def __enter__(self) -> None:
-        if LOST_INTERRUPT[0]:
-            LOST_INTERRUPT[0] = False  # one Ctrl-C, one interrupt
-            raise KeyboardInterrupt
+        if (lost := LOST_INTERRUPT[0]) is not None:
+            LOST_INTERRUPT[0] = None  # one Ctrl-C, one interrupt
+            raise lost
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any

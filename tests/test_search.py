@@ -331,14 +331,14 @@ def test_a_lost_ctrl_c_is_raised_once_by_the_next_step() -> None:
     # One Ctrl-C, one interrupt: the step that raises it clears it, so what the process
     # runs next is not interrupted too.
     run = Run(PROD.with_(users=1, limit=1), BUILTIN["reference"], [])
-    LOST_INTERRUPT[0] = True
+    LOST_INTERRUPT[0] = KeyboardInterrupt()
     try:
         with pytest.raises(KeyboardInterrupt):
             run.apply(Connect(0))
-        assert LOST_INTERRUPT == [False]
+        assert LOST_INTERRUPT == [None]
         assert run.apply(Connect(0))
     finally:
-        LOST_INTERRUPT[0] = False
+        LOST_INTERRUPT[0] = None
 
 
 def test_a_driver_that_fails_its_own_check_is_not_judged_again(
