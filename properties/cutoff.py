@@ -305,7 +305,10 @@ def main(argv: list[str] | None = None) -> int:
         walk_cfg = cfg.with_(limit=args.limit)
         watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
         policy = load_policy(args.policy)
-        validate_policy(policy, cfg, args.policy)
+        # every configuration the tool runs: a trait may depend on it (sweep_period)
+        sizes = {1, args.limit, *([args.exhaustive_limit] if args.exhaustive_limit else [])}
+        for limit in sorted(sizes):
+            validate_policy(policy, cfg.with_(limit=limit), args.policy)
     except (UsageError, ConfigError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

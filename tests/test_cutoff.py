@@ -4,6 +4,7 @@ and each is shown failing on a policy it must reject, so neither check is vacuou
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -121,6 +122,17 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         assert f"--exhaustive-limit must be 0 or at least 2, got {bad}" in capsys.readouterr().err
     assert cutoff.main(["--timeout", "0.001"]) == 1
     assert "not checked" in capsys.readouterr().err
+
+
+def test_the_policy_is_validated_at_every_limit_the_tool_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only limit 1 was: a sweep period of 0 at limit 20 kept a sweep due for ever, and
+    # time could not pass in the walk (a review's).
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "fixtures"))
+    spec = "wsmodel_fixture_policies:NoSweepPeriodAtLargeLimits"
+    assert cutoff.main(["--policy", spec, "--exhaustive-limit", "0"]) == 2
+    assert "sweep_period() returned 0" in capsys.readouterr().err
 
 
 def test_cli_reports_progress_while_it_explores(capsys: pytest.CaptureFixture[str]) -> None:
