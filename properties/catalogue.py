@@ -366,6 +366,20 @@ def effect(
     return (*parts, (AFTER, canon(after)))
 
 
+def first_difference(
+    one: tuple[tuple[str, Any], ...], two: tuple[tuple[str, Any], ...]
+) -> tuple[str, Any, Any] | None:
+    """The first part in which two effects differ: (label, one's, two's), or None."""
+    return next(
+        ((label, x, y) for (label, x), (_, y) in zip(one, two, strict=True) if x != y), None
+    )
+
+
+def shown(value: Any) -> str:
+    """A part of an effect, as a message shows it."""
+    return "none" if value is None else str(value)
+
+
 CATALOGUE: Final[tuple[Property, ...]] = (
     Property(
         "per_user_limit",
@@ -379,8 +393,8 @@ CATALOGUE: Final[tuple[Property, ...]] = (
         "isolation",
         Kind.NONINTERFERENCE,
         "An action of one user never changes another user's state, and what a user's own "
-        "Connect or sweep does (whether it admits, how long it takes, the state it leaves) "
-        "depends on nothing "
+        "Connect or sweep does (whether it admits, how long it takes and what it awaits, its "
+        "advice, the state it leaves) depends on nothing "
         "outside that user's own state.",
         _isolation_step,
         _other_user_busy,

@@ -306,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
         policy = load_policy(args.policy)
         # every configuration the tool runs: a trait may depend on it (sweep_period)
-        sizes = {1, args.limit, *([args.exhaustive_limit] if args.exhaustive_limit else [])}
+        walks = args.runs > 0 and args.length > 0
+        sizes = {
+            1,
+            *([args.limit] if walks else []),
+            *([args.exhaustive_limit] if args.exhaustive_limit else []),
+        }
         for limit in sorted(sizes):
             validate_policy(policy, cfg.with_(limit=limit), args.policy)
     except (UsageError, ConfigError) as exc:

@@ -48,8 +48,10 @@ from wsmodel.properties.catalogue import (
     BY_NAME,
     LIVENESS_NAMES,
     effect,
+    first_difference,
     holds_limit_in_use,
     plural,
+    shown,
     ticks,
 )
 from wsmodel.properties.explore import (
@@ -572,7 +574,7 @@ class _Judge:
             bound = cfg.close_timeout + cfg.reaper_period
             if closing is not None:
                 extra += f"; longest close: {ticks(closing, h)}; C + R = {bound}"
-            if violated and closed is None and (closing or 0) <= bound:
+            if violated and (closed or 0) <= cfg.reaper_period and (closing or 0) <= bound:
                 extra += "; the leak is a refusal below the limit"  # nothing else is
         elif name in ("cleanup_within_budget", "cleanup_terminates"):
             worst_ms, hung = self._cleanup
@@ -716,17 +718,17 @@ class _Judge:
                 "own state"
             )
         else:
-            label, here, there = next(
-                (label, x, y) for (label, x), (_, y) in zip(one[2], two[2], strict=True) if x != y
-            )
-            shown = (
+            difference = first_difference(one[2], two[2])
+            assert difference is not None  # the two were found to differ
+            label, here, there = difference
+            values = (
                 " (see each run's last state)"
                 if label == AFTER
-                else f" ({_shown(here)} in this run, {_shown(there)} in the contrast)"
+                else f" ({shown(here)} in this run, {shown(there)} in the contrast)"
             )
             message = (
                 f"user {u1}'s last {name} does not do what it does in another run {same}: "
-                f"{label} differs{shown}, so the {name} depends on something outside the "
+                f"{label} differs{values}, so the {name} depends on something outside the "
                 "user's own state"
             )
         if r1.shared != final2.shared:
@@ -961,10 +963,6 @@ class _Judge:
             actions,
             user=user,
         )
-
-
-def _shown(value: Any) -> str:
-    return "none" if value is None else str(value)
 
 
 @dataclass(frozen=True)

@@ -571,9 +571,15 @@ def _cell(r: Result) -> str:
         return "VIOLATED"
     if r.status is Status.NOT_CHECKED:
         return "not-checked"
-    if r.coverage.get("unproven"):  # --engine all: the search's, the proof unfinished
-        return "holds (search only)"
-    return "holds" if r.witnessed is not False else "holds (no witness)"
+    marks = [
+        m
+        for m, on in (
+            ("search only", r.coverage.get("unproven")),  # --engine all
+            ("no witness", r.witnessed is False),
+        )
+        if on
+    ]
+    return f"holds ({', '.join(marks)})" if marks else "holds"
 
 
 def action_json(a: Action) -> dict[str, Any]:

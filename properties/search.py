@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -59,8 +59,10 @@ from wsmodel.properties.catalogue import (
     Property,
     doer,
     effect,
+    first_difference,
     holds_limit_in_use,
     plural,
+    shown,
 )
 from wsmodel.properties.results import (
     LOST_INTERRUPT,
@@ -257,66 +259,62 @@ def check_recovery(run: Run, user: int, claims: set[str]) -> None:
 
 
 def isolation_replay(run: Run, user: int) -> None:
-    """Replay only ``user``'s actions (and time): the user's managers must come out the
-    same, and the user's Connects must be decided the same (admitted, rejected, hung):
-    each one the run takes, and one taken at the end of every instant in which another
-    user acted, and at the end of the run, where the user may still connect."""
+    """Replay only ``user``'s actions (and time) in the one-user system, the user alone:
+    the user's state must come out the same, and its Connects must do the same
+    (``catalogue.effect``: admitted or not, how long the cleanup takes, what it awaits,
+    the advice, the state after): each one the run takes, and one taken at the end of
+    every instant in which another user acted, and at the end of the run, where the user
+    may still connect. Alone, not beside idle users: their sweeps could still write the
+    shared state, and the per-user claims are proven on the one-user system."""
     config, policy = run.config, run.policy
+    one = config.with_(users=1)
 
     def compare(whole: State, lone: State, upto: int) -> None:
-        with_others = plan_connect(config, policy, whole, user).outcome
-        without = plan_connect(config, policy, lone, user).outcome
+        with_others = effect(config, policy, whole, user, Connect)
+        without = effect(one, policy, lone, 0, Connect)
+        differs = first_difference(with_others, without)
+        if differs is None:
+            return
+        label, x, y = differs
+        was = plan_connect(config, policy, whole, user).outcome
+        alone = plan_connect(one, policy, lone, 0).outcome
+        if was is not alone:
+            what = f"is {was.value}, but would be {alone.value}"
+        elif label == AFTER:
+            what = "leaves the user in another state than it would"
+        else:
+            what = f"has {label} {shown(x)}, but would have {shown(y)}"
         shared = (
-            f" (the shared policy state: {whole.shared} in this run, {lone.shared} "
-            "without the others)"
+            f" (the shared policy state: {whole.shared} in this run, {lone.shared} alone)"
             if whole.shared != lone.shared
             else ""
         )
-        if with_others is not without:
-            what = f"is {with_others.value}, but would be {without.value}"
-        else:  # the rest of what the Connect does (the state after it: below)
-            differs = [
-                (label, x, y)
-                for (label, x), (_, y) in zip(
-                    effect(config, policy, whole, user, Connect),
-                    effect(config, policy, lone, user, Connect),
-                    strict=True,
-                )
-                if x != y and label != AFTER
-            ]
-            if not differs:
-                return
-            label, x, y = differs[0]
-            what = f"has {label} {x}, but would have {y}"
         raise Violation(
             "isolation",
             Counterexample(
                 f"user {user}'s last connect {what} with the same history for user {user} "
-                "and the other users' actions left out" + shared,
+                "alone (the other users and their actions left out)" + shared,
                 (*run.trace[:upto], Connect(user)),
                 user=user,
             ),
         )
 
-    alone = before = start(config, policy)
+    alone, before = start(one, policy), start(config, policy)
     others_acted = False  # since the last comparison at the end of an instant
     for i, (action, full) in enumerate(zip(run.trace, run.states, strict=True)):
-        others_acted |= user_of(action) not in (None, user)
+        owner = user_of(action)
+        others_acted |= owner not in (None, user)
         if action == Connect(user):
             compare(before, alone, i)  # the run's own Connect
-        if user_of(action) in (None, user):
-            if isinstance(action, Tick):
-                # Alone, the other users' registries are empty; their periodic reactions
-                # (sweeps) still fall due and must happen before time can pass.
-                while others := [a for a in urgent(config, policy, alone) if user_of(a) != user]:
-                    alone = _must_step(config, policy, alone, others[0])
-            nxt = step(config, policy, alone, action)
-            if nxt is None or nxt.users[user] != full.users[user]:
+        if owner in (None, user):
+            mine = action if isinstance(action, Tick) else replace(action, user=0)
+            nxt = step(one, policy, alone, mine)
+            if nxt is None or nxt.users[0] != full.users[user]:
                 raise Violation(
                     "isolation",
                     Counterexample(
                         f"user {user}'s own state after {doer(action)} differs once the other "
-                        "users' actions are left out",
+                        "users and their actions are left out",
                         tuple(run.trace[: i + 1]),
                         user=user,
                     ),

@@ -29,6 +29,7 @@ from wsmodel.model import (
     Policy,
     Reference,
     Registry,
+    Reject,
     Stall,
     State,
     Sweep,
@@ -288,6 +289,42 @@ def test_the_cleanup_figure_counts_only_connects_that_can_be_made() -> None:
     (r,) = check_exhaustive(SMALL1, _SlowWhenOthers(), ["cleanup_within_budget"])
     assert r.status is Status.HOLDS
     assert r.detail.startswith("worst emergency cleanup: 0 ms;"), r.detail
+
+
+class _SweepsCounted(Reference):
+    """Counts the user's own sweeps (memory) and every user's (shared), and refuses a
+    connect when the two disagree in one way. Alone they never do; beside another
+    user, even an idle one, whose sweeps still run, they do (a review's)."""
+
+    name: ClassVar[str] = "test-sweeps-counted"
+
+    def initial_memory(self) -> int:
+        return 0
+
+    def initial_shared(self) -> int:
+        return 0
+
+    def sweep(self, registry: Registry) -> None:
+        registry.memory = min(registry.memory + 1, 3)  # type: ignore[operator]
+        registry.shared = min(registry.shared + 1, 5)  # type: ignore[operator]
+        super().sweep(registry)
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if registry.memory == 2 and registry.shared > 2:  # type: ignore[operator]
+            return Reject()
+        return super().on_connect(registry)
+
+
+def test_the_search_compares_a_user_with_the_user_alone() -> None:
+    # Beside idle users (the replay kept their sweeps) every comparison agreed, and the
+    # exhaustive engine compares two-user states with each other: isolation held on two
+    # users and no_leak on one, yet no_leak failed on two. The search now replays the
+    # user in the one-user system, where the per-user claims are proven.
+    (r,) = check_hypothesis(SMALL2, _SweepsCounted(), ["isolation"], examples=100)
+    ce = r.counterexample
+    assert r.status is Status.VIOLATED and ce is not None
+    assert "is rejected, but would be admitted with the same history for user" in ce.message
+    assert "alone" in ce.message
 
 
 @pytest.mark.parametrize(("policy", "last"), [(_ConnectLeaks(), Connect), (_SweepLeaks(), Sweep)])

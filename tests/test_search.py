@@ -553,4 +553,4 @@ def test_isolation_replay_compares_the_users_own_connects() -> None:
     cx = caught.value.counterexample
     assert cx.steps == (Connect(1), Connect(0))
     assert cx.message.startswith("user 0's last connect is rejected, but would be admitted")
-    assert "(the shared policy state: 1 in this run, 0 without the others)" in cx.message
+    assert "(the shared policy state: 1 in this run, 0 alone)" in cx.message
