@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from importlib.metadata import version
 from typing import NoReturn
@@ -529,7 +530,7 @@ def verify(args: argparse.Namespace) -> int:
 
     wrong = _failures(results, declared)
     failures = [f"{policy}: {prop} {what}" for policy, prop, what in wrong]
-    code = EXIT_VIOLATED if failures else EXIT_OK
+    code = args.verdict = EXIT_VIOLATED if failures else EXIT_OK  # before any output
 
     by_name = dict(zip(names, policies, strict=True))
     if args.json:
@@ -620,19 +621,21 @@ def explain(args: argparse.Namespace) -> int:
     validate_policy(policy, config, args.policy)
     progress = _progress(args)
     (result,) = check_policy(config, args.policy, [args.property], args, progress)
+    # as for verify: a claim the budget left undecided is not a success
+    shown = result.status is Status.VIOLATED and result.counterexample is not None
+    code = args.verdict = EXIT_VIOLATED if shown or result.status is Status.NOT_CHECKED else EXIT_OK
     print(_header("explain", args, config))
     print(f"{policy.name} / {args.property}: {BY_NAME[args.property].plain}")
     by = {"hypothesis": "the Hypothesis search", "exhaustive": "the exhaustive engine"}
     if result.status is not Status.VIOLATED or result.counterexample is None:
         print(f"  {result.status.value}, by {by[result.engine]}; ", end="")
         print(full_detail(result) or "no counterexample")
-        # as for verify: a claim the budget left undecided is not a success
-        return EXIT_VIOLATED if result.status is Status.NOT_CHECKED else EXIT_OK
+        return code
     print(f"  found by {by[result.engine]}: {result.counterexample.message}")
     lines = render.counterexample_lines(config, policy, result.counterexample, every_state=True)
     for line in lines:
         print(line)
-    return EXIT_VIOLATED
+    return code
 
 
 class Terminated(KeyboardInterrupt):
@@ -686,29 +689,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             if on_term:
                 signal.signal(signal.SIGTERM, term)
     except (UsageError, ConfigError) as exc:
-        print(f"wsmodel: error: {exc}", file=sys.stderr)
+        _say(f"wsmodel: error: {exc}")
         return EXIT_USAGE
     except PolicyError as exc:
-        print(f"wsmodel: policy error: {exc}", file=sys.stderr)
+        _say(f"wsmodel: policy error: {exc}")
         return EXIT_POLICY
     except Terminated:
-        print("wsmodel: terminated", file=sys.stderr)
+        _say("wsmodel: terminated")
         return EXIT_TERMINATED
     except KeyboardInterrupt:
-        print("wsmodel: interrupted", file=sys.stderr)
+        _say("wsmodel: interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # e.g. piped into `head`
+    except BrokenPipeError:  # e.g. piped into `head`: the verdict stands, known by then
         sys.stderr.close()
-        return EXIT_OK
+        return getattr(args, "verdict", EXIT_OK)
+    except BrokenProcessPool as exc:  # a worker killed from outside: the system's doing
+        _say(
+            f"wsmodel: error: a worker process was killed ({exc}); if the machine ran out "
+            "of memory, give --jobs 1 or a lower --max-memory"
+        )
+        return EXIT_USAGE
     except OSError as exc:  # the machine's, not a bug: a full disk, an output closed
-        print(f"wsmodel: error: {exc}", file=sys.stderr)
+        _say(f"wsmodel: error: {exc}")
         return EXIT_USAGE
     except Exception as exc:  # a bug in wsmodel itself: say so, in one line
-        print(
-            f"wsmodel: internal error ({type(exc).__name__}: {exc}); please report it",
-            file=sys.stderr,
-        )
+        _say(f"wsmodel: internal error ({type(exc).__name__}: {exc}); please report it")
         return EXIT_INTERNAL
+
+
+def _say(message: str) -> None:
+    """An error's one line on stderr; if stderr cannot be written either, the exit code
+    still says what happened (the write's own error made it 1, "violated")."""
+    with contextlib.suppress(OSError):
+        print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -197,8 +197,12 @@ def run_exhaustive(
     # So that a budget decides as many claims as it can: the safety claims not seen
     # broken, then liveness, then those seen broken, which a budget cannot leave
     # undecided (out_of_budget traces them), only without the search for the shortest.
+    ran_out = ""  # a budget that ran out while a claim was judged
     for name in sorted(wanted, key=lambda n: (bool(bad_edges.get(n)), n in LIVENESS_NAMES)):
-        late = judge.budget.spent()
+        # Once one has, no more judging: what a claim had built is freed, so memory can
+        # read as within the budget again, and the next claim's first allocations went
+        # past it and the machine's (a trial's: killed by the kernel, every result lost).
+        late = ran_out or judge.budget.spent()
         if progress is not None and not late:
             progress(f"{policy.name} exhaustive: judging {name}")
         try:
@@ -216,6 +220,7 @@ def run_exhaustive(
             # MemoryError: the machine's memory ran out before the budget did. What the
             # claim's judging had built is freed as the exception unwinds.
             spent = str(exc) if isinstance(exc, _OutOfBudget) else "the machine's memory"
+            ran_out = spent
             if progress is not None:
                 progress(f"{policy.name} exhaustive: {spent} ran out while judging {name}")
             result = judge.out_of_budget(name, spent, bad_edges.get(name), judging=True)

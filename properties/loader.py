@@ -39,7 +39,10 @@ def load_policy(spec: str) -> Policy:
     try:
         obj = getattr(module, attr)
     except AttributeError:
-        raise UsageError(f"module {module_name!r} has no attribute {attr!r}") from None
+        names = [n for n in dir(module) if not n.startswith("_")]
+        raise UsageError(
+            f"module {module_name!r} has no attribute {attr!r}{did_you_mean(attr, names)}"
+        ) from None
     if inspect.isclass(obj):
         try:
             obj = obj()

@@ -41,6 +41,7 @@ from wsmodel.model import (
     State,
     Tick,
     Traffic,
+    UserState,
     not_deterministic,
     plan_connect,
     start,
@@ -281,9 +282,9 @@ def isolation_replay(run: Run, user: int) -> None:
         if was is not alone:
             what = f"is {was.value}, but would be {alone.value}"
         elif label == AFTER:
-            what = "leaves the user in another state than it would"
+            what = f"leaves the user in another state ({_unlike(x, y)}) than it would"
         else:
-            what = f"has {label} {shown(x)}, but would have {shown(y)}"
+            what = f"differs in {label}: {shown(x)} in this run, but {shown(y)}"
         shared = (
             f" (the shared policy state: {whole.shared} in this run, {lone.shared} alone)"
             if whole.shared != lone.shared
@@ -310,11 +311,14 @@ def isolation_replay(run: Run, user: int) -> None:
             mine = action if isinstance(action, Tick) else replace(action, user=0)
             nxt = step(one, policy, alone, mine)
             if nxt is None or nxt.users[0] != full.users[user]:
+                how = (
+                    "it cannot be taken" if nxt is None else _unlike(full.users[user], nxt.users[0])
+                )
                 raise Violation(
                     "isolation",
                     Counterexample(
                         f"user {user}'s own state after {doer(action)} differs once the other "
-                        "users and their actions are left out",
+                        f"users and their actions are left out ({how})",
                         tuple(run.trace[: i + 1]),
                         user=user,
                     ),
@@ -328,6 +332,17 @@ def isolation_replay(run: Run, user: int) -> None:
             continue  # no Connect to decide until the next tick: compare then
         others_acted = False
         compare(full, alone, i + 1)
+
+
+def _unlike(here: UserState, alone: UserState) -> str:
+    """How a user's state in a run differs from the same user's alone."""
+    return ", ".join(
+        "its managers"
+        if f == "managers"
+        else f"{f} {shown(getattr(here, f))} in this run, {shown(getattr(alone, f))} alone"
+        for f in here._fields
+        if getattr(here, f) != getattr(alone, f)
+    )
 
 
 def _must_step(config: Config, policy: Policy, state: State, action: Action) -> State:

@@ -166,6 +166,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["verify", "--preset", "smal"], ["did you mean 'small'?"]),
         (["verify", "--policy", "/tmp/mine.py", *FAST], ["PYTHONPATH=dir module:Class"]),
         (["verify", "--set", "idle_afer=3", *FAST], ["did you mean 'idle_after'?", "tick_ms"]),
+        (["verify", "--policy", "wsmodel.model.policies:Referenc", *FAST], ["'Reference'?"]),
     ],
 )
 def test_bad_usage_exit_2(
@@ -582,6 +583,29 @@ def test_an_output_that_cannot_be_written_is_not_a_bug_in_wsmodel(
     monkeypatch.setattr(sys, "stdout", Full())
     assert main(["properties"]) == 2
     assert_clean_error(capsys.readouterr().err, "No space left on device")
+
+
+@pytest.mark.parametrize(("policy", "code"), [("conservative", 1), ("reference", 0)])
+def test_a_closed_output_pipe_keeps_the_verdict(policy: str, code: int) -> None:
+    # `wsmodel verify | head` under pipefail: a failing run exited 0 once the reader was
+    # gone (a trial's).
+    read, write = os.pipe()
+    os.close(read)
+    argv = [sys.executable, "-m", "wsmodel.properties.cli", "verify", "--policy", policy]
+    try:
+        proc = subprocess.run([*argv, *FAST], stdout=write, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write)
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_error_that_cannot_be_written_keeps_its_exit_code() -> None:
+    # stderr on a full disk: the message's own write error made the exit 1, "violated".
+    argv = [sys.executable, "-m", "wsmodel.properties.cli", "verify", "--policy", "refrence"]
+    with open(os.devnull if not Path("/dev/full").exists() else "/dev/full", "w") as full:
+        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=full)
+    assert proc.returncode == 2
 
 
 def test_explain_shows_the_policys_memory_of_the_user(

@@ -275,7 +275,7 @@ def test_isolation_compares_how_long_a_user_s_own_cleanup_takes(engine: str) -> 
         pattern = r"\((\d+) in this run, (\d+) in the contrast"
     else:
         (r,) = check_hypothesis(SMALL2, pol, ["isolation"], examples=200)
-        pattern = r"\(ticks\) (\d+), but would have (\d+)"
+        pattern = r"\(ticks\): (\d+) in this run, but (\d+)"
     ce = r.counterexample
     assert r.status is Status.VIOLATED and ce is not None
     assert "the time its cleanup took (ticks)" in ce.message, ce.message
@@ -467,6 +467,33 @@ def test_a_cleanup_that_closes_without_awaiting_frees_a_slot() -> None:
     after = must(SMALL1, pol, state, Connect(0))
     assert len(after.users[0].managers) == 2  # the idle one closing, the newcomer
     assert witness(SMALL1, pol, state, Connect(0), after)
+
+
+def test_once_a_budget_ran_out_while_judging_no_more_claims_are_judged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Freed as it unwound, the memory read as within budget again, and the next claim's
+    # judging went on past it until the kernel killed the run (a trial's).
+    judged: list[str] = []
+    safety = exhaustive._Judge.safety
+
+    def out_of_memory(self: Any) -> Any:
+        judged.append("no_permanent_block")
+        raise exhaustive._OutOfBudget("the 20 MB memory budget")
+
+    def noted(self: Any, name: str, *args: Any) -> Any:
+        judged.append(name)
+        return safety(self, name, *args)
+
+    monkeypatch.setattr(exhaustive._Judge, "no_permanent_block", out_of_memory)
+    monkeypatch.setattr(exhaustive._Judge, "safety", noted)
+    got = {r.property: r for r in check_exhaustive(SMALL1, BUILTIN["conservative"], NAMES)}
+    after = judged[judged.index("no_permanent_block") + 1 :]
+    assert after == []  # bounded_recovery and the claims seen broken: not judged
+    assert got["bounded_recovery"].status is Status.NOT_CHECKED
+    assert "20 MB memory budget ran out before" in got["bounded_recovery"].detail
+    # seen broken during exploration: still violated, traced without the search
+    assert got["no_leak"].status is Status.VIOLATED and got["no_leak"].coverage["not_shortest"]
 
 
 def test_the_search_s_recovery_probe_never_beats_the_exhaustive_worst_case() -> None:
