@@ -382,9 +382,20 @@ class _Progress:
 
     def __call__(self, message: str) -> None:
         # One write per line: worker processes share stderr, and print() writes the
-        # text and its newline separately.
-        sys.stderr.write(f"[{time.time() - self.started:6.1f}s] {message}\n")
-        sys.stderr.flush()
+        # text and its newline separately. Best effort: a closed stderr (`2>&1 | head`)
+        # must not end the run before its verdict.
+        try:
+            sys.stderr.write(f"[{time.time() - self.started:6.1f}s] {message}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            _to_devnull(sys.stderr)
+
+
+def _to_devnull(stream: object) -> None:
+    """Point a stream that can no longer be written at /dev/null, so that what is left
+    in its buffer does not fail again when Python exits (exit 120)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # type: ignore[attr-defined]
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
@@ -670,8 +681,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0) and EXIT_USAGE
     try:
         if args.command == "properties":
+            args.verdict = EXIT_OK
             for line in render.catalogue_lines():
                 print(line)
+            sys.stdout.flush()
             return EXIT_OK
         watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
         previous = sys.unraisablehook
@@ -682,6 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = verify(args) if args.command == "verify" else explain(args)
             if (lost := LOST_INTERRUPT[0]) is not None:  # lost after the search's last step
                 raise lost
+            sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below
             return code
         finally:
             sys.unraisablehook = previous
@@ -701,8 +715,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say("wsmodel: interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. piped into `head`: the verdict stands, known by then
-        sys.stderr.close()
-        return getattr(args, "verdict", EXIT_OK)
+        _to_devnull(sys.stdout)
+        return getattr(args, "verdict", EXIT_USAGE)  # none yet: the output was refused
     except BrokenProcessPool as exc:  # a worker killed from outside: the system's doing
         _say(
             f"wsmodel: error: a worker process was killed ({exc}); if the machine ran out "
@@ -720,7 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _say(message: str) -> None:
     """An error's one line on stderr; if stderr cannot be written either, the exit code
     still says what happened (the write's own error made it 1, "violated")."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):
         print(message, file=sys.stderr)
 
 

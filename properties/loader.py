@@ -82,6 +82,13 @@ def validate_policy(policy: Policy, config: Config, spec: str | None = None) -> 
             raise UsageError(f"policy {policy.name!r}: {flag} must be True or False")
     # Called here first: what it raises is the policy's fault (exit 3), said as such.
     period = call_policy(policy, "sweep_period", lambda: policy.sweep_period(config))
+    alone = config.with_(users=1)
+    if call_policy(policy, "sweep_period", lambda: policy.sweep_period(alone)) != period:
+        # the search compares a user with the user alone (isolation): the same sweeps
+        raise UsageError(
+            f"policy {policy.name!r}: sweep_period() depends on the number of users; "
+            "a user's sweeps must not (isolation compares each user with the user alone)"
+        )
     if period is not None and (
         not isinstance(period, int) or isinstance(period, bool) or period < 1
     ):
