@@ -56,6 +56,7 @@ from wsmodel.properties.catalogue import (
 )
 from wsmodel.properties.explore import (
     FLAG_ADMITTED,
+    NOTHING,
     StateGraph,
     _renumber,
     explore,
@@ -631,6 +632,9 @@ class _Judge:
         conflict = self._effect_conflict()
         if conflict is not None:
             return self._interference(*conflict), ""
+        alone = self._alone_conflict()
+        if alone is not None:
+            return alone, ""
         detail = (
             f"{len(seen):,} distinct user projections, each with one Connect outcome; "
             "a user's Connect and Sweep do the same from the same projection"
@@ -672,6 +676,102 @@ class _Judge:
                     if first[2] != done:
                         return kind, first, (s, b, done)
         return None
+
+    def _alone_conflict(self) -> Counterexample | None:
+        """What a user's Connect or Sweep does must also be what it does alone, in the
+        one-user system where the per-user claims are proven: other users' sweeps, even
+        over empty registries, can keep the shared state where the user alone never has
+        it. Compared for each projection reached in both graphs (the first divergence of
+        a user's projection from its runs alone is at one). Nothing to compare when the
+        shared state never changes: then the two systems give a user the same effects."""
+        g, config, policy = self.g, self.config, self.policy
+        pairs = self._pairs[0]
+        if config.users == 1 or len({shared for _, shared in pairs}) < 2:
+            return None
+        one = config.with_(users=1)
+        g1 = explore(
+            one,
+            policy,
+            symmetry=g.symmetry,
+            forget=g.forget != NOTHING,
+            max_states=max(1, len(g.states)),  # no larger than the many-user graph
+        )
+        first: dict[UserState, int] = {}
+        for s1, state in enumerate(g1.states):
+            first.setdefault(state.users[0], s1)
+        period = policy.sweep_period(config)
+        canon = self._canon
+        alone: dict[tuple[UserState, type[Connect | Sweep]], tuple[tuple[str, Any], ...]] = {}
+        for i, ((proj, _), pos) in enumerate(pairs.items()):
+            if i & 4095 == 0:
+                self.poll()
+            user = g.user_states[proj]
+            at = first.get(user)
+            if at is None:
+                continue
+            s, b = divmod(pos, config.users)
+            for kind, due in (
+                (Connect, may_connect(config, user)),
+                (Sweep, sweep_due(period, user)),
+            ):
+                if not due:
+                    continue
+                here = effect(config, policy, g.states[s], b, kind, canon)
+                there = alone.get((user, kind))
+                if there is None:
+                    there = effect(one, policy, g1.states[at], 0, kind, canon)
+                    alone[user, kind] = there
+                if here != there:
+                    return self._unlike_alone(kind, (s, b, here), g1, (at, there))
+        return None
+
+    def _unlike_alone(
+        self,
+        kind: type[Connect | Sweep],
+        many: tuple[int, int, tuple[tuple[str, Any], ...]],
+        g1: StateGraph,
+        lone: tuple[int, tuple[tuple[str, Any], ...]],
+    ) -> Counterexample:
+        """The run to the many-user state, ending in the user's ``kind`` action, and what
+        that action does alone, in the one-user system, after the one-user run named in
+        the message (it replays only there); both checked again on the replayed runs."""
+        g, config, policy = self.g, self.config, self.policy
+        (s, b, here), (s1, there) = many, lone
+        ((path, _),) = self.shortest({s: [("x", -1)]}).values()
+        actions, real = self.trace(path)
+        u = relabel_of(g, real).users[b]
+        last = kind(u)
+        one = config.with_(users=1)
+        alone_actions, alone_real = real_trace(g1, g1.path_to(s1))
+        if step(config, policy, real, last) is None:
+            raise _EngineFault(f"{last} is not enabled at the end of the run")
+        if effect(config, policy, real, u, kind, self._canon) != here:
+            raise _EngineFault(f"the run's {last} does not reproduce its result")
+        if effect(one, policy, alone_real, 0, kind, self._canon) != there:
+            raise _EngineFault(f"the one-user run's {kind.__name__} does not reproduce its result")
+        difference = first_difference(here, there)
+        assert difference is not None  # the two were found to differ
+        label, x, y = difference
+        name = "connect" if kind is Connect else "sweep"
+        values = (
+            " (see the state after it)"
+            if label == AFTER
+            else f" ({shown(x)} in this run, {shown(y)} alone)"
+        )
+        by = ", ".join(map(str, alone_actions)) or "nothing"
+        what = f"{label} differs{values}"
+        if kind is Connect:
+            was = plan_connect(config, policy, real, u).outcome
+            alone = plan_connect(one, policy, alone_real, 0).outcome
+            if was is not alone:
+                what = f"it is {was.value} in this run, but {alone.value} alone"
+        message = (
+            f"user {u}'s last {name} does not do what it does alone, in the one-user system "
+            f"from the same state of user {u} (reached there by: {by}): {what}, "
+            f"so the {name} depends on something outside the user's own state (the shared "
+            f"policy state: {real.shared} in this run, {alone_real.shared} alone)"
+        )
+        return Counterexample(message, (*actions, last), user=u)
 
     def _canon(self, user: UserState) -> UserState:
         """A user's state as the graph keeps it (keys renumbered, forgotten ages)."""

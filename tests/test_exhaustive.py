@@ -315,16 +315,23 @@ class _SweepsCounted(Reference):
         return super().on_connect(registry)
 
 
-def test_the_search_compares_a_user_with_the_user_alone() -> None:
+@pytest.mark.parametrize("engine", ["exhaustive", "hypothesis"])
+def test_isolation_compares_a_user_with_the_user_alone(engine: str) -> None:
     # Beside idle users (the replay kept their sweeps) every comparison agreed, and the
     # exhaustive engine compares two-user states with each other: isolation held on two
     # users and no_leak on one, yet no_leak failed on two. The search now replays the
     # user in the one-user system, where the per-user claims are proven.
-    (r,) = check_hypothesis(SMALL2, _SweepsCounted(), ["isolation"], examples=100)
+    # The exhaustive engine now compares with the one-user graph too.
+    if engine == "exhaustive":
+        (r,) = check_exhaustive(SMALL2, _SweepsCounted(), ["isolation"], max_states=30_000)
+        said = "it is rejected in this run, but admitted alone"
+    else:
+        (r,) = check_hypothesis(SMALL2, _SweepsCounted(), ["isolation"], examples=100)
+        said = "is rejected, but would be admitted with the same history for user"
     ce = r.counterexample
     assert r.status is Status.VIOLATED and ce is not None
-    assert "is rejected, but would be admitted with the same history for user" in ce.message
-    assert "alone" in ce.message
+    assert said in ce.message and "alone" in ce.message, ce.message
+    assert replay(SMALL2, _SweepsCounted(), ce.steps)  # the run replays
 
 
 @pytest.mark.parametrize(("policy", "last"), [(_ConnectLeaks(), Connect), (_SweepLeaks(), Sweep)])
