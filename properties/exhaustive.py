@@ -696,6 +696,8 @@ class _Judge:
             forget=g.forget != NOTHING,
             max_states=max(1, len(g.states)),  # no larger than the many-user graph
         )
+        if not g1.complete:  # a projection it lacks would go uncompared: not a proof
+            raise _OutOfBudget("the one-user graph's budget (the many-user graph's size)")
         first: dict[UserState, int] = {}
         for s1, state in enumerate(g1.states):
             first.setdefault(state.users[0], s1)
