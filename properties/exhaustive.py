@@ -217,6 +217,16 @@ def run_exhaustive(
                 result = judge.safety(name, bad_edges[name], witness_edge.get(name))
         except PolicyError:
             raise  # the policy's fault: the caller reports it
+        except _Unproven as exc:
+            result = Result(
+                policy.name,
+                name,
+                Status.NOT_CHECKED,
+                ENGINE,
+                detail=str(exc),
+                coverage=judge.coverage(),
+                scope=judge.scope(),
+            )
         except (_OutOfBudget, MemoryError) as exc:
             # MemoryError: the machine's memory ran out before the budget did. What the
             # claim's judging had built is freed as the exception unwinds.
@@ -697,7 +707,10 @@ class _Judge:
             max_states=max(1, len(g.states)),  # no larger than the many-user graph
         )
         if not g1.complete:  # a projection it lacks would go uncompared: not a proof
-            raise _OutOfBudget("the one-user graph's budget (the many-user graph's size)")
+            raise _Unproven(
+                f"the one-user graph, explored to compare each user with the user alone, "
+                f"stopped at {len(g1.states):,} states (the many-user graph's size)"
+            )
         first: dict[UserState, int] = {}
         for s1, state in enumerate(g1.states):
             first.setdefault(state.users[0], s1)
@@ -1085,6 +1098,11 @@ class _Budget:
         if self.seconds is not None and time.perf_counter() - self.t0 > self.seconds:
             return f"the {self.seconds:g} s budget"
         return "" if self.memory_mb is None else memory.over(self.memory_mb)
+
+
+class _Unproven(Exception):
+    """A claim that cannot be decided for a reason of its own (the message says it);
+    unlike a budget, later claims are judged as usual."""
 
 
 class _OutOfBudget(Exception):
