@@ -676,15 +676,11 @@ class _Judge:
                 continue
             s, b = divmod(pos, config.users)
             user, state = g.user_states[proj], g.states[s]
-            for kind, due in (
-                (Connect, may_connect(config, user)),
-                (Sweep, sweep_due(period, user)),
-            ):
-                if due:
-                    done = effect(config, policy, state, b, kind, canon)
-                    first = seen.setdefault((proj, kind), (s, b, done))
-                    if first[2] != done:
-                        return kind, first, (s, b, done)
+            for kind in _own_calls(config, period, user):
+                done = effect(config, policy, state, b, kind, canon)
+                first = seen.setdefault((proj, kind), (s, b, done))
+                if first[2] != done:
+                    return kind, first, (s, b, done)
         return None
 
     def _alone_conflict(self) -> Counterexample | None:
@@ -725,12 +721,7 @@ class _Judge:
             if at is None:
                 continue
             s, b = divmod(pos, config.users)
-            for kind, due in (
-                (Connect, may_connect(config, user)),
-                (Sweep, sweep_due(period, user)),
-            ):
-                if not due:
-                    continue
+            for kind in _own_calls(config, period, user):
                 here = effect(config, policy, g.states[s], b, kind, canon)
                 there = alone.get((user, kind))
                 if there is None:
@@ -1083,6 +1074,12 @@ class _Judge:
             actions,
             user=user,
         )
+
+
+def _own_calls(config: Config, period: int | None, user: UserState) -> list[type[Connect | Sweep]]:
+    """The user's own actions that call the policy, enabled by its projection alone."""
+    due = ((Connect, may_connect(config, user)), (Sweep, sweep_due(period, user)))
+    return [kind for kind, on in due if on]
 
 
 @dataclass(frozen=True)
