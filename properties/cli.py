@@ -50,7 +50,7 @@ from wsmodel.properties.results import (
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_POLICY, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 EXIT_TERMINATED = 143  # and for SIGTERM
-EXHAUSTIVE_TIMEOUT = 600.0  # seconds, unless --timeout says otherwise
+TIMEOUT = 600.0  # seconds per policy and engine, unless --timeout says otherwise
 ENGINES = ("hypothesis", "exhaustive", "all")
 DEFAULT_EXAMPLES = 200
 DEFAULT_PRESET = {"hypothesis": "production", "exhaustive": "small", "all": "small"}
@@ -136,10 +136,10 @@ def _parser() -> _Parser:
         sp.add_argument(
             "--timeout",
             type=float,
-            help=f"exhaustive: time budget in seconds for each policy, judging included "
-            f"(default {EXHAUSTIVE_TIMEOUT:.0f}"
+            help=f"time budget in seconds for each policy and engine (default {TIMEOUT:.0f}"
             + ("; policies run in parallel, --jobs" if several else "")
-            + "); unproven properties are then not-checked",
+            + "): exhaustive, judging included; hypothesis, minimizing included; the "
+            "properties left undecided are then not-checked",
         )
         sp.add_argument(
             "--max-memory",
@@ -245,7 +245,6 @@ def build_config(args: argparse.Namespace) -> Config:
     # A flag the chosen engine would ignore is a mistake worth saying, not dropping.
     other = {
         "hypothesis": (
-            ("--timeout", args.timeout is not None),
             ("--max-states", args.max_states is not None),
             ("--max-memory", args.max_memory is not None),
             ("--no-reduction", args.no_reduction),
@@ -299,6 +298,7 @@ def check_policy(
                     properties,
                     examples=args.examples,
                     seed_value=args.seed,
+                    timeout=_timeout(args),
                     progress=progress,
                 )
             )
@@ -331,11 +331,9 @@ def check_policy(
     return [_combine(a, b) for a, b in zip(*results, strict=True)]
 
 
-def _timeout(args: argparse.Namespace) -> float | None:
-    """The exhaustive engine's time budget in force (None when it does not run)."""
-    if args.engine == "hypothesis":
-        return None
-    return EXHAUSTIVE_TIMEOUT if args.timeout is None else float(args.timeout)
+def _timeout(args: argparse.Namespace) -> float:
+    """The time budget in force, for each policy and engine."""
+    return TIMEOUT if args.timeout is None else float(args.timeout)
 
 
 def _memory(args: argparse.Namespace) -> float | None:
@@ -474,7 +472,7 @@ def _why_not_checked(r: Result) -> str:
     if r.coverage.get("one_user"):
         return "one user: the search needs two"
     if r.engine == "hypothesis" and r.coverage.get("stopped_by") == "memory":
-        return "the machine's memory ran out"  # the search has no budget of its own
+        return "the machine's memory ran out"  # the search has no memory budget of its own
     return "budget"
 
 
@@ -503,13 +501,16 @@ def _header(command: str, args: argparse.Namespace, config: Config) -> str:
     if args.engine != "exhaustive":
         seed = "derandomized" if args.seed is None else f"seed {args.seed}"
         runs.append(f"{args.examples} examples, {seed}")
+    each = "per policy and engine" if args.engine == "all" else "per policy"
+    budget = f"budget {_timeout(args):g} s {each}"
     if args.engine != "hypothesis":
         # Parallel policies (--jobs) share the machine: each stops while some is left.
         from wsmodel.properties.memory import mb
 
         memory = _memory(args)
         assert memory is not None  # the exhaustive engine runs
-        runs.append(f"budget {_timeout(args):g} s per policy, memory up to {mb(memory)}")
+        budget += f", memory up to {mb(memory)}"
+    runs.append(budget)
     return (
         f"wsmodel {command}: engine {args.engine}, preset "
         f"{args.preset or DEFAULT_PRESET[args.engine]} ("

@@ -379,7 +379,7 @@ def verify_schema() -> dict[str, Any]:
                     "examples": {"type": ["integer", "null"], "minimum": 1},
                     "seed": nullable_int,
                     "max_states": nullable_int,
-                    "timeout": {"type": ["number", "null"]},
+                    "timeout": {"type": "number", "minimum": 0},
                     "max_memory_mb": {"type": ["number", "null"]},
                     "reduction": {"type": ["boolean", "null"]},
                 },

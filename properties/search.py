@@ -92,15 +92,32 @@ class OutOfMemory(BaseException):
     replays it: a MemoryError is the machine's, not the policy's or a claim's."""
 
 
+class OutOfTime(BaseException):
+    """The search's time budget ran out: it stops at once, as for OutOfMemory."""
+
+
+# When the running search must stop (time.monotonic()); set by check_hypothesis. The
+# search's cost grows with the timings (a wait is that many Tick steps), so a run with
+# large ones needs a bound as much as the exhaustive engine does.
+_DEADLINE = [float("inf")]
+
+
+def _in_time() -> None:
+    if time.monotonic() > _DEADLINE[0]:
+        raise OutOfTime
+
+
 class _StepGuard:
     """``with _STEP_GUARD:`` around every step of a search: a MemoryError becomes
-    OutOfMemory, and a lost Ctrl-C (``LOST_INTERRUPT``) is raised again. A class, not a
-    generator context manager: it is entered on every step."""
+    OutOfMemory, a lost Ctrl-C (``LOST_INTERRUPT``) is raised again, and so is
+    OutOfTime once the budget has run out. A class, not a generator context manager:
+    it is entered on every step."""
 
     def __enter__(self) -> None:
         if (lost := LOST_INTERRUPT[0]) is not None:
             LOST_INTERRUPT[0] = None  # one Ctrl-C, one interrupt
             raise lost
+        _in_time()
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
@@ -309,6 +326,7 @@ def isolation_replay(run: Run, user: int) -> None:
             compare(before, alone, i)  # the run's own Connect
         if owner in (None, user):
             mine = action if isinstance(action, Tick) else replace(action, user=0)
+            _in_time()
             nxt = step(one, policy, alone, mine)
             if nxt is None or nxt.users[0] != full.users[user]:
                 how = (
@@ -346,6 +364,7 @@ def _unlike(here: UserState, alone: UserState) -> str:
 
 
 def _must_step(config: Config, policy: Policy, state: State, action: Action) -> State:
+    _in_time()  # a recovery probe can take as many ticks as the timings are long
     after = step(config, policy, state, action)
     assert after is not None, f"replay took disabled {action}"
     return after
@@ -652,8 +671,8 @@ def minimize(config: Config, policy: Policy, found: Violation, budget: float) ->
                         low = mid + 1
             if best.counterexample.length() >= before:
                 break
-    except OutOfMemory:
-        pass  # the violation stands: the shortest found before the memory ran out
+    except (OutOfMemory, OutOfTime):
+        pass  # the violation stands: the shortest found before memory or time ran out
     return best
 
 
@@ -692,6 +711,13 @@ ONE_USER_ISOLATION = (
 OUT_OF_MEMORY = "the machine's memory ran out during the search, before this claim was decided"
 
 
+def out_of_time(timeout: float) -> str:
+    return (
+        f"the search's time budget ({timeout:g} s) ran out before this claim was decided; "
+        "the runs made found no violation of it, which proves nothing"
+    )
+
+
 @gc_tuned(50_000)  # measured: reference's verify 39.5 s -> 31.6 s, peak 66 -> 132 MB
 def check_hypothesis(
     config: Config,
@@ -700,12 +726,30 @@ def check_hypothesis(
     *,
     examples: int = 200,
     seed_value: int | None = None,
+    timeout: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[Result]:
     """One result per property. A search stops at its first violation, so the claims
     not yet broken are searched again until a search passes. (Searching the costly
     claims, isolation and liveness, apart was measured slower: every example is then
-    generated once per group.)"""
+    generated once per group.) After ``timeout`` seconds, minimizing included, the
+    claims not yet decided are left not-checked."""
+    _DEADLINE[0] = time.monotonic() + (float("inf") if timeout is None else timeout)
+    try:
+        return _check(config, policy, properties, examples, seed_value, timeout, progress)
+    finally:
+        _DEADLINE[0] = float("inf")  # replays after the search are not cut short
+
+
+def _check(
+    config: Config,
+    policy: Policy,
+    properties: Sequence[str],
+    examples: int,
+    seed_value: int | None,
+    timeout: float | None,
+    progress: Callable[[str], None] | None,
+) -> list[Result]:
     results: dict[str, Result] = {}
 
     def result(name: str, status: Status, **fields: Any) -> Result:
@@ -743,17 +787,23 @@ def check_hypothesis(
                 witnessed=witnessed,
                 on_run=_every(PROGRESS_SECONDS, report) if progress else None,
             )
-        except OutOfMemory:
+        except (OutOfMemory, OutOfTime) as stop:
             # Not a verdict: the claims not yet decided are left unproven, as a budget
             # leaves them in the exhaustive engine.
+            if isinstance(stop, OutOfMemory):
+                stopped_by, detail, what = "memory", OUT_OF_MEMORY, "the machine's memory"
+            else:
+                assert timeout is not None  # OutOfTime needs a deadline
+                stopped_by, detail = "timeout", out_of_time(timeout)
+                what = f"the time budget ({timeout:g} s)"
             if progress:
-                progress(f"{policy.name}: the machine's memory ran out while searching")
+                progress(f"{policy.name}: {what} ran out while searching")
             for name in remaining:
                 results[name] = result(
                     name,
                     Status.NOT_CHECKED,
-                    coverage={**coverage, "stopped_by": "memory"},
-                    detail=OUT_OF_MEMORY,
+                    coverage={**coverage, "stopped_by": stopped_by},
+                    detail=detail,
                 )
             break
         if found is None:

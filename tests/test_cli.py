@@ -140,10 +140,6 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
             ["users", "both given"],
         ),
         # a flag the chosen engine would ignore
-        (
-            ["verify", "--policy", "reference", "--timeout", "30", *FAST],
-            ["--timeout", "exhaustive"],
-        ),
         (["verify", "--policy", "reference", "--no-reduction", *FAST], ["--no-reduction"]),
         (
             ["verify", "--policy", "reference", "--max-memory", "900", *FAST],
@@ -476,6 +472,21 @@ def test_memory_running_out_in_a_search_leaves_its_claims_unproven(
     assert doc["failures"] == [f"fixture-out-of-memory: {name} {why}" for name in NAMES]
 
 
+def test_the_search_stops_at_its_time_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    # A search's cost grows with the timings (a wait is that many ticks): with a heartbeat
+    # of 10,000 ticks it ran past 300 s, and --timeout was refused as exhaustive-only.
+    argv = ["verify", "--policy", "reference", "--set", "heartbeat_interval=10000"]
+    code, out, err = run(capsys, *argv, "--timeout", "1", "--json", "--quiet")
+    assert code == 1 and err == ""
+    doc = json.loads(out)
+    assert doc["settings"]["timeout"] == 1
+    results = doc["policies"]["reference"]
+    assert {r["status"] for r in results.values()} == {"not-checked"}
+    assert {r["coverage"]["stopped_by"] for r in results.values()} == {"timeout"}
+    assert {r["detail"] for r in results.values()} == {search.out_of_time(1)}
+    assert doc["failures"] == [f"reference: {name} not checked (budget)" for name in NAMES]
+
+
 @pytest.mark.parametrize(
     ("sig", "code", "said"), [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
 )
@@ -744,7 +755,8 @@ def test_json_document_and_replayable_counterexamples(capsys: pytest.CaptureFixt
     config = Config(**doc["configuration"])  # the configuration, complete
     assert config.limit == 2 and doc["preset"] == "small"
     # settings the Hypothesis engine does not use are null, not a default it ignored
-    assert doc["settings"]["reduction"] is None and doc["settings"]["timeout"] is None
+    assert doc["settings"]["reduction"] is None and doc["settings"]["max_states"] is None
+    assert doc["settings"]["timeout"] == 600  # the budget applies to both engines
     assert doc["success"] is False and doc["failures"]
     assert list(doc["policies"]) == ["conservative"]
     results = doc["policies"]["conservative"]

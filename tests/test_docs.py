@@ -160,7 +160,7 @@ def test_the_validator_rejects_what_the_schema_forbids() -> None:
         "engine": "hypothesis",
         "preset": "small",
         "configuration": dict.fromkeys(config_fields, 1),
-        "settings": {"examples": 1, "seed": None, "max_states": None, "timeout": None,
+        "settings": {"examples": 1, "seed": None, "max_states": None, "timeout": 600,
                      "max_memory_mb": None, "reduction": True},
         "mode": "declared",
         "success": True,

@@ -423,6 +423,47 @@ def test_memory_running_out_while_minimizing_keeps_the_violation(
     assert search.minimize(one, BUILTIN["graduated"], raw, 10.0) is raw
 
 
+def test_time_running_out_mid_search_keeps_what_was_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first search finds no_leak broken; the time budget has run out when the
+    # second starts: the rest are not-checked, no_leak keeps its counterexample.
+    calls = []
+    real = search.find_violation
+
+    def second_runs_late(*args: object, **kwargs: object) -> Violation | None:
+        calls.append(1)
+        if len(calls) > 1:
+            search._DEADLINE[0] = 0.0  # long past
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "find_violation", second_runs_late)
+    one = PROD.with_(users=1, limit=1)
+    props = ["no_leak", "per_user_limit", "zombies_reaped"]
+    got = check_hypothesis(one, BUILTIN["graduated"], props, examples=20, timeout=600)
+    assert len(calls) == 2
+    assert [(r.property, r.status) for r in got] == [
+        ("no_leak", Status.VIOLATED),
+        ("per_user_limit", Status.NOT_CHECKED),
+        ("zombies_reaped", Status.NOT_CHECKED),
+    ]
+    assert got[0].counterexample is not None and "stopped_by" not in got[0].coverage
+    assert [r.detail for r in got[1:]] == [search.out_of_time(600)] * 2
+    assert [r.coverage["stopped_by"] for r in got[1:]] == ["timeout"] * 2
+    assert search._DEADLINE[0] == float("inf")  # replays after the search are not cut
+
+
+def test_time_running_out_while_minimizing_keeps_the_violation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    one = PROD.with_(users=1, limit=1)
+    found = find_violation(one, BUILTIN["graduated"], ["no_leak"], examples=20)
+    assert found is not None
+    raw = Violation("no_leak", found.counterexample)
+    monkeypatch.setattr(search, "_DEADLINE", [0.0])  # long past
+    assert search.minimize(one, BUILTIN["graduated"], raw, 10.0) is raw
+
+
 # --- mutants -----------------------------------------------------------------------------
 
 
