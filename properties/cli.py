@@ -369,6 +369,12 @@ def _combine(a: Result, b: Result) -> Result:
             scope=b.scope,
             coverage={**a.coverage, "unproven": True},
         )
+    if a.status is Status.NOT_CHECKED and a.detail:  # neither decided: both say why
+        return replace(
+            b,
+            detail="; ".join(d for d in (b.detail, f"search: {a.detail}") if d),
+            coverage={**a.coverage, **b.coverage},
+        )
     return b
 
 
@@ -469,11 +475,12 @@ def _failures(results: list[Result], declared: bool) -> list[tuple[str, str, str
 def _why_not_checked(r: Result) -> str:
     if r.coverage.get("engine_fault"):
         return "engine fault"
-    if r.coverage.get("one_user"):
-        return "one user: the search needs two"
+    one_user = "one user: the search needs two" if r.coverage.get("one_user") else ""
+    if r.engine == "hypothesis" and one_user:
+        return one_user
     if r.engine == "hypothesis" and r.coverage.get("stopped_by") == "memory":
         return "the machine's memory ran out"  # the search has no memory budget of its own
-    return "budget"
+    return "; ".join(w for w in ("budget", one_user) if w)  # with --engine all, both
 
 
 def _failed_line(wrong: list[tuple[str, str, str]], whole_catalogue: bool) -> str:

@@ -566,6 +566,22 @@ def test_engine_all_says_when_the_proof_did_not_finish(capsys: pytest.CaptureFix
     assert re.search(r"^per_user_limit +holds \(search only\)$", out, re.M), out
 
 
+def test_engine_all_gives_both_reasons_when_neither_decided(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Isolation with one user: the search cannot check it and the budget stopped the
+    # proof. The FAILED line said only "(budget)".
+    argv = ["verify", "--policy", "reference", "--property", "isolation", "--engine", "all"]
+    code, out, _ = run(capsys, *argv, "--users", "1", "--max-states", "500", "--json", "--quiet")
+    doc = json.loads(out)
+    r = doc["policies"]["reference"]["isolation"]
+    assert code == 1 and r["status"] == "not-checked" and r["engine"] == "exhaustive"
+    assert "stopped by max_states after 500 states" in r["detail"], r["detail"]
+    assert f"search: {search.ONE_USER_ISOLATION}" in r["detail"], r["detail"]
+    why = "budget; one user: the search needs two"
+    assert doc["failures"] == [f"reference: isolation not checked ({why})"]
+
+
 def test_engine_all_says_why_when_judging_ran_out_of_budget(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
