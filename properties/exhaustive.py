@@ -193,7 +193,7 @@ def run_exhaustive(
             f"{policy.name} exhaustive: explored {len(g.states):,} states, {g.edges:,} edges{cut}"
         )
 
-    judge = _Judge(g, _Budget(t0, timeout, memory_mb))
+    judge = _Judge(g, _Budget(t0, timeout, memory_mb), progress)
     results: dict[str, Result] = {}
     # So that a budget decides as many claims as it can: the safety claims not seen
     # broken, then liveness, then those seen broken, which a budget cannot leave
@@ -258,11 +258,17 @@ def _largest(g: StateGraph) -> str:
 
 
 class _Judge:
-    def __init__(self, g: StateGraph, budget: _Budget | None = None) -> None:
+    def __init__(
+        self,
+        g: StateGraph,
+        budget: _Budget | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.g = g
         self.config = g.config
         self.policy = g.policy
         self.budget = budget or _Budget(time.perf_counter(), None, None)
+        self.progress = progress
         self._plans: dict[tuple[int, Hashable], tuple[Outcome, int | None]] = {}  # by user id
         acts = g.actions
         self.is_system = [a.system for a in acts]
@@ -695,14 +701,24 @@ class _Judge:
         if config.users == 1 or len({shared for _, shared in pairs}) < 2:
             return None
         one = config.with_(users=1)
+        budget = self.budget
         g1 = explore(
             one,
             policy,
             symmetry=g.symmetry,
             forget=g.forget != NOTHING,
             max_states=max(1, len(g.states)),  # no larger than the many-user graph
+            timeout=budget.left(),
+            max_memory_mb=budget.memory_mb,  # the many-user graph's memory counts too
+            progress=None if self.progress is None else self._alone_progress,
         )
-        if not g1.complete:  # a projection it lacks would go uncompared: not a proof
+        # A projection it lacks would go uncompared: not a proof.
+        if g1.stopped_by == "timeout":
+            raise _OutOfBudget(budget.spent() or f"the {budget.seconds:g} s budget")
+        if g1.stopped_by == "memory":
+            lost = g1.stop_detail == "a MemoryError"
+            raise _OutOfBudget("the machine's memory" if lost else g1.stop_detail)
+        if not g1.complete:
             raise _Unproven(
                 f"the one-user graph, explored to compare each user with the user alone, "
                 f"stopped at {len(g1.states):,} states (the many-user graph's size)"
@@ -730,6 +746,10 @@ class _Judge:
                 if here != there:
                     return self._unlike_alone(kind, (s, b, here), g1, (at, there))
         return None
+
+    def _alone_progress(self, message: str) -> None:
+        assert self.progress is not None
+        self.progress(f"{message} (the one-user graph, for isolation)")
 
     def _unlike_alone(
         self,
@@ -1089,6 +1109,10 @@ class _Budget:
     t0: float
     seconds: float | None
     memory_mb: float | None
+
+    def left(self) -> float | None:
+        """Seconds left of the time budget (None: no budget)."""
+        return None if self.seconds is None else self.seconds - (time.perf_counter() - self.t0)
 
     def spent(self) -> str:
         """Which budget has run out, in words; "" if none."""

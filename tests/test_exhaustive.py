@@ -344,6 +344,27 @@ def test_a_one_user_graph_cut_short_leaves_only_isolation_undecided() -> None:
         assert "ran out" not in got[name].detail and "in the part explored" in got[name].detail
 
 
+def test_the_one_user_graph_keeps_to_the_run_s_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # It was explored with no time or memory budget: 177 s of a 20 s run (a review's).
+    # Here the time given to it is gone as it starts.
+    real, given = exhaustive.explore, []
+
+    def late(config: Config, policy: Policy, **kwargs: Any) -> Any:
+        if config.users == 1:
+            given.append(dict(kwargs))
+            if kwargs.get("timeout") is not None:
+                kwargs["timeout"] = 0.0
+        return real(config, policy, **kwargs)
+
+    monkeypatch.setattr(exhaustive, "explore", late)
+    names = ["isolation", "per_user_limit"]
+    got = check_exhaustive(SMALL2, _SweepsCounted(), names, max_states=30_000, timeout=600)
+    assert [r.status for r in got] == [Status.NOT_CHECKED] * 2
+    assert got[0].detail == "the 600 s budget ran out while this claim was judged", got[0].detail
+    assert got[1].detail.startswith("the 600 s budget ran out before"), got[1].detail
+    assert given and 0 < given[0].get("timeout", 0) < 600 and given[0].get("max_memory_mb")
+
+
 @pytest.mark.parametrize(("policy", "last"), [(_ConnectLeaks(), Connect), (_SweepLeaks(), Sweep)])
 def test_isolation_pair_with_different_states_after_the_user_s_own_action(
     policy: Policy, last: type[Connect | Sweep]
