@@ -147,8 +147,8 @@ def _parser() -> _Parser:
             metavar="MB",
             help="exhaustive: memory budget in MB for each policy, judging included "
             "(default 85%% of what the process can have: RAM, its cgroup's limit, ulimit); "
-            "a run also stops while the machine has 5%% of that left; checked every 4,096 "
-            "states, so a run may go a little past it",
+            "a run also stops while the machine has 5%% of that left; checked ten times a "
+            "second, so a run may go a little past it",
         )
         sp.add_argument(
             "--no-reduction",

@@ -539,9 +539,8 @@ class _Judge:
         first, count = self._pairs
         user_states = self.g.user_states
         worst_ms = hung = 0
-        for i, (key, pos) in enumerate(first.items()):
-            if i & 4095 == 0:
-                self.poll()  # a user policy's plans may be slow
+        for key, pos in first.items():
+            self.poll()  # a user policy's plans may be slow
             if not may_connect(self.config, user_states[key[0]]):
                 continue
             _, elapsed = self.plan(*divmod(pos, self.config.users))
@@ -633,11 +632,10 @@ class _Judge:
         seen: dict[int, tuple[int, int, Outcome]] = {}  # by the user state's id
         user_states = self.g.user_states
         # Pairs in state order, as a scan of the states meets them: the same conflict.
-        for i, ((proj, _), pos) in enumerate(self._pairs[0].items()):
-            if i & 4095 == 0:
-                self.poll()
+        for (proj, _), pos in self._pairs[0].items():
             if not may_connect(self.config, user_states[proj]):
                 continue
+            self.poll()  # at each pair that may call the policy: its calls may be slow
             s, b = divmod(pos, self.config.users)
             outcome, _ = self.plan(s, b)
             first = seen.get(proj)
@@ -675,11 +673,10 @@ class _Judge:
         period = policy.sweep_period(config)
         canon = self._canon
         seen: dict[tuple[int, type[Connect | Sweep]], tuple[int, int, tuple[Any, ...]]] = {}
-        for i, ((proj, _), pos) in enumerate(pairs.items()):
-            if i & 4095 == 0:
-                self.poll()
+        for (proj, _), pos in pairs.items():
             if times[proj] < 2:
                 continue
+            self.poll()  # at each pair that calls the policy
             s, b = divmod(pos, config.users)
             user, state = g.user_states[proj], g.states[s]
             for kind in _own_calls(config, period, user):
@@ -729,13 +726,12 @@ class _Judge:
         period = policy.sweep_period(config)
         canon = self._canon
         alone: dict[tuple[UserState, type[Connect | Sweep]], tuple[tuple[str, Any], ...]] = {}
-        for i, ((proj, _), pos) in enumerate(pairs.items()):
-            if i & 4095 == 0:
-                self.poll()
+        for (proj, _), pos in pairs.items():
             user = g.user_states[proj]
             at = first.get(user)
             if at is None:
                 continue
+            self.poll()  # at each pair that calls the policy
             s, b = divmod(pos, config.users)
             for kind in _own_calls(config, period, user):
                 here = effect(config, policy, g.states[s], b, kind, canon)
@@ -991,7 +987,7 @@ class _Judge:
     def no_permanent_block(self) -> Result:
         lg, parts = self._followed
         comp = parts.comp
-        fair = fair_components(lg, parts, [TICK, RETRY])
+        fair = fair_components(lg, parts, [TICK, RETRY], self.poll)
         violation = None
         if fair:
             stem, cycle, user = self._lasso(lg, comp, fair, 1, [RETRY, TICK])
@@ -1020,7 +1016,7 @@ class _Judge:
         followed, followed_parts = self._followed
         # The figure is worked out on the followed graph; the product with the retry
         # bit is built only where that cannot decide, or for a counterexample.
-        fast = recovery_ticks(followed, followed_parts, TICK, RETRY)
+        fast = recovery_ticks(followed, followed_parts, TICK, RETRY, self.poll)
         figure = None if fast is None else max(fast[0], default=0)
         if figure is not None and figure <= bound:
             return self.result(
@@ -1028,10 +1024,17 @@ class _Judge:
                 None,
                 detail=f"worst recovery: {plural(figure, 'tick')}; bound H + T + C + R = {bound}",
             )
-        lg = retry_product(followed, TICK, RETRY)
+        # Twice the nodes and edges: asked for before it is built, as it cannot be
+        # stopped midway short of the memory it needs.
+        need = (2 * len(followed.dst) * 13 + 2 * (followed.n + 1) * 8) / 2**20
+        if self.budget.memory_mb is not None and (
+            spent := memory.over(self.budget.memory_mb, need_mb=need)
+        ):
+            raise _OutOfBudget(spent)
+        lg = retry_product(followed, TICK, RETRY, self.poll)
         parts = strongly_connected(lg, self.poll)
         comp = parts.comp
-        outcome = longest_weighted(lg, parts, TICK)
+        outcome = longest_weighted(lg, parts, TICK, self.poll)
         if isinstance(outcome, int):
             stem, cycle, user = self._lasso(lg, comp, [outcome], 2, [TICK])
             violation = Counterexample(
@@ -1102,23 +1105,30 @@ def _own_calls(config: Config, period: int | None, user: UserState) -> list[type
     return [kind for kind, on in due if on]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Budget:
     """A run's time and memory budgets (None: none given)."""
 
     t0: float
     seconds: float | None
     memory_mb: float | None
+    next_memory: float = 0.0  # when memory is next asked (about 40 µs a time)
 
     def left(self) -> float | None:
         """Seconds left of the time budget (None: no budget)."""
         return None if self.seconds is None else self.seconds - (time.perf_counter() - self.t0)
 
     def spent(self) -> str:
-        """Which budget has run out, in words; "" if none."""
-        if self.seconds is not None and time.perf_counter() - self.t0 > self.seconds:
+        """Which budget has run out, in words; "" if none. Cheap enough to ask at every
+        step of a loop that calls the policy: time is read each time, memory at most
+        every ``memory.CHECK_SECONDS``."""
+        now = time.perf_counter()
+        if self.seconds is not None and now - self.t0 > self.seconds:
             return f"the {self.seconds:g} s budget"
-        return "" if self.memory_mb is None else memory.over(self.memory_mb)
+        if self.memory_mb is None or now < self.next_memory:
+            return ""
+        self.next_memory = now + memory.CHECK_SECONDS
+        return memory.over(self.memory_mb)
 
 
 class _Unproven(Exception):

@@ -439,6 +439,7 @@ def explore(
     code_of(TICK)  # Tick gets its code first, as it always has
 
     next_report = t0 + 1.0
+    next_memory = t0 + memory.CHECK_SECONDS  # and every 4,096 states
     last_count = 0
     last_time = t0
     # Freed on a MemoryError, so that there is room to repair the graph and report.
@@ -446,23 +447,27 @@ def explore(
     try:
         i = 0
         while i < len(states):
-            if i & 255 == 0:
-                now = time.perf_counter()
-                if timeout is not None and now - t0 > timeout:
-                    g.stopped_by = "timeout"
-                    break
-                if i & 4095 == 0 and (spent := memory.over(memory_mb, memory_share)):
-                    g.stopped_by = "memory"
-                    share = "" if memory_share == 1 else f"exploring's {memory_share:.0%} of "
-                    g.stop_detail = share + spent
-                    break
-                if progress is not None and now >= next_report:
-                    rate = (len(states) - last_count) / (now - last_time)
-                    progress(
-                        f"{policy.name} exhaustive: {len(states):,} states ({rate:,.0f}/s), "
-                        f"queue {len(states) - i:,}, depth {depth[i]}, edges {len(dst):,}"
-                    )
-                    next_report, last_count, last_time = now + 1.0, len(states), now
+            # The clock at every state: a slow policy makes each expansion slow.
+            now = time.perf_counter()
+            if timeout is not None and now - t0 > timeout:
+                g.stopped_by = "timeout"
+                break
+            if (i & 4095 == 0 or now >= next_memory) and (
+                spent := memory.over(memory_mb, memory_share)
+            ):
+                g.stopped_by = "memory"
+                share = "" if memory_share == 1 else f"exploring's {memory_share:.0%} of "
+                g.stop_detail = share + spent
+                break
+            if now >= next_memory:
+                next_memory = now + memory.CHECK_SECONDS
+            if progress is not None and now >= next_report:
+                rate = (len(states) - last_count) / (now - last_time)
+                progress(
+                    f"{policy.name} exhaustive: {len(states):,} states ({rate:,.0f}/s), "
+                    f"queue {len(states) - i:,}, depth {depth[i]}, edges {len(dst):,}"
+                )
+                next_report, last_count, last_time = now + 1.0, len(states), now
             s = states[i]
             d = depth[i]
             if max_depth is not None and d >= max_depth:

@@ -139,12 +139,19 @@ def strongly_connected(g: LabelledGraph, poll: Callable[[], None] | None = None)
     return Components(comp, ncomp, order)
 
 
-def fair_components(g: LabelledGraph, parts: Components, required: Sequence[int]) -> list[int]:
+Poll = Callable[[], None] | None  # called every 65,536 nodes; it may raise to stop
+
+
+def fair_components(
+    g: LabelledGraph, parts: Components, required: Sequence[int], poll: Poll = None
+) -> list[int]:
     """Components with, for every mask in ``required``, an internal edge carrying it."""
     comp, ncomp = parts.comp, parts.number
     seen = [0] * ncomp
     start, dst, label = g.start, g.dst, g.label
     for v in range(g.n):
+        if v & 65535 == 0 and poll is not None:
+            poll()
         c = comp[v]
         for e in range(start[v], start[v + 1]):
             lab = label[e]
@@ -233,7 +240,7 @@ def find_cycle(
 
 
 def longest_weighted(
-    g: LabelledGraph, parts: Components, weight: int
+    g: LabelledGraph, parts: Components, weight: int, poll: Poll = None
 ) -> tuple[list[int], list[int]] | int:
     """Longest path, counting edges that carry label ``weight``, from every node.
 
@@ -243,17 +250,21 @@ def longest_weighted(
     best = [0] * ncomp
     via = [-1] * ncomp
     start, dst, label = g.start, g.dst, g.label
-    # Nodes by component, sinks first, each component's in node order (so the edge
-    # chosen among equally long ones does not depend on the search's visiting order).
-    order = sorted(range(g.n), key=comp.__getitem__)
+    # Components sinks first; each one's nodes in node order (so the edge chosen among
+    # equally long ones does not depend on the search's visiting order). Sorted one
+    # component at a time: sorting all the nodes at once took ~90 bytes a node.
+    order = parts.order
     n = len(order)
     i = 0
     while i < n:
         c = comp[order[i]]
+        j = i + 1
+        while j < n and comp[order[j]] == c:
+            j += 1
+        if poll is not None and i >> 16 != j >> 16:
+            poll()
         top, arg = 0, -1
-        while i < n and comp[order[i]] == c:
-            v = order[i]
-            i += 1
+        for v in (order[i],) if j == i + 1 else sorted(order[i:j]):
             for e in range(start[v], start[v + 1]):
                 d = comp[dst[e]]
                 w = 1 if label[e] & weight else 0
@@ -265,10 +276,11 @@ def longest_weighted(
                 if cand > top or (arg == -1 and cand == top):
                     top, arg = cand, e
         best[c], via[c] = top, arg
+        i = j
     return best, via
 
 
-def retry_product(g: LabelledGraph, tick: int, retry: int) -> LabelledGraph:
+def retry_product(g: LabelledGraph, tick: int, retry: int, poll: Poll = None) -> LabelledGraph:
     """g with a bit per node: has the run retried since the last tick? Node (v, b) is
     ``v * 2 + b``. From b = 0 no tick is taken; a retry sets the bit; a tick clears
     it. So a path's ticks each follow a retry since the previous tick (or the start).
@@ -276,6 +288,8 @@ def retry_product(g: LabelledGraph, tick: int, retry: int) -> LabelledGraph:
     out = LabelledGraph(g.n * 2)
     start, dst, label, ref = g.start, g.dst, g.label, g.ref
     for v in range(g.n):
+        if v & 65535 == 0 and poll is not None:
+            poll()
         edges = range(start[v], start[v + 1])
         for b in (0, 1):
             for e in edges:
@@ -294,7 +308,7 @@ def retry_product(g: LabelledGraph, tick: int, retry: int) -> LabelledGraph:
 
 
 def recovery_ticks(
-    g: LabelledGraph, parts: Components, tick: int, retry: int
+    g: LabelledGraph, parts: Components, tick: int, retry: int, poll: Poll = None
 ) -> tuple[list[int], list[int]] | None:
     """The longest path of :func:`retry_product` counting ticks, from every (v, 0) and
     (v, 1), worked out on g and its components without building the product.
@@ -320,6 +334,8 @@ def recovery_ticks(
         j = i + 1
         while j < n and comp[order[j]] == c:
             j += 1
+        if poll is not None and i >> 16 != j >> 16:
+            poll()
         if j == i + 1:  # one node (most of them): its only inner edges are self-loops
             t0 = t1 = 0
             loops = 0
@@ -344,7 +360,7 @@ def recovery_ticks(
             if loops & retry:  # (v, 0) -retry-> (v, 1)
                 t0 = max(t0, t1)
             b0[v], b1[v] = t0, t1
-        elif not _component_ticks(g, comp, order[i:j], best, tick, retry):
+        elif not _component_ticks(g, comp, order[i:j], best, tick, retry, poll):
             return None
         i = j
     return best
@@ -357,6 +373,7 @@ def _component_ticks(
     best: tuple[list[int], list[int]],
     tick: int,
     retry: int,
+    poll: Poll,
 ) -> bool:
     """:func:`recovery_ticks` for one component of several nodes; False if it has
     inner ticks and inner retries."""
@@ -394,6 +411,8 @@ def _component_ticks(
         # Spread along the zero-weight inner edges of the layer until nothing changes.
         changed = True
         while changed:
+            if poll is not None:
+                poll()  # a pass over a large component can take seconds
             changed = False
             for v in members:
                 for e in range(start[v], start[v + 1]):

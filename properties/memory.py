@@ -22,6 +22,8 @@ from typing import NamedTuple
 DEFAULT_SHARE = 0.85
 # Left free for everything else: this share of what the process can have.
 RESERVE_SHARE = 0.05
+# A long loop asks memory at most this often: each ask reads /proc, about 40 µs.
+CHECK_SECONDS = 0.1
 
 
 def budget_mb(given: float | None) -> float:
@@ -36,20 +38,22 @@ def mb(x: float) -> str:
     return f"{x:,.0f} MB" if x >= 10 else f"{x:g} MB"
 
 
-def over(budget: float, share: float = 1.0) -> str:
+def over(budget: float, share: float = 1.0, need_mb: float = 0.0) -> str:
     """Whether this process is past ``share`` of the memory it may use: its budget;
     what it could reach before the machine (or its cgroup) had less than the reserve
     left; or, under an address-space limit, that limit less the reserve. Which one,
-    in words ("the 20,490 MB memory budget", say); "" if none."""
-    size, resident = _statm()
+    in words ("the 20,490 MB memory budget", say); "" if none. ``need_mb``: would be,
+    after allocating that much more."""
+    size, now = _statm()
+    resident = now + need_mb
     if resident > share * budget:
         return f"the {mb(budget)} memory budget"
     reserve = RESERVE_SHARE * limit_mb()
     left = left_mb()
-    if left is not None and resident > share * (resident + left - reserve):
+    if left is not None and resident > share * (now + left - reserve):
         return "the machine's free memory"
     space = _address_space_mb()
-    if space is not None and size > share * (space - reserve):
+    if space is not None and size + need_mb > share * (space - reserve):
         return f"the {mb(space)} address-space limit set by ulimit -v"
     return ""
 

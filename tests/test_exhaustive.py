@@ -919,3 +919,19 @@ def test_the_shortest_counterexample_search_keeps_to_the_budget() -> None:
         spent.shortest({far: [("far", -1)]})
     ((path, end),) = exhaustive._Judge(g).shortest({far: [("far", -1)]}).values()
     assert end == far and len(path) >= g.depth[far]
+
+
+def test_the_retry_product_is_not_built_past_the_memory_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Built with no check, it took 361 MB past a 1,500 MB budget (a review's): the
+    # memory it will need is asked for first.
+    real = exhaustive.memory.over
+
+    def short(budget: float, share: float = 1.0, need_mb: float = 0.0) -> str:
+        return "the 1 MB memory budget" if need_mb else real(budget, share)
+
+    monkeypatch.setattr(exhaustive.memory, "over", short)
+    (r,) = check_exhaustive(SMALL1, BUILTIN["conservative"], ["bounded_recovery"])
+    assert r.status is Status.NOT_CHECKED
+    assert r.detail == "the 1 MB memory budget ran out while this claim was judged", r.detail

@@ -4,6 +4,7 @@ issue names: checking only bottom SCCs, and an "eventually" that ignores cycles.
 from __future__ import annotations
 
 import networkx as nx  # type: ignore[import-untyped]
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wsmodel.properties.fairness import (
@@ -217,3 +218,30 @@ def test_recovery_ticks_on_hand_built_graphs() -> None:
     best = recovery_ticks(g, strongly_connected(g), TICK, RETRY)
     assert best is not None and best[0][1] == 1 and best[1][0] == 2
     assert _layered(best) == _product_longest(edges, 3)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_long_passes_over_a_graph_poll_the_budget() -> None:
+    # They never polled: 11-15 s unpolled on a 1.8 M-state graph, and the product built
+    # past the memory budget (a review's). A chain of 70,000 nodes with a tick then a
+    # retry on alternate edges; polling is every 65,536 nodes.
+    n = 70_000
+    g = from_edges(n, [(v, v + 1, TICK if v % 2 else RETRY) for v in range(n - 1)])
+    parts = strongly_connected(g)
+
+    def stop() -> None:
+        raise _Stop
+
+    for run in (
+        lambda: fair_components(g, parts, [TICK, RETRY], stop),
+        lambda: longest_weighted(g, parts, TICK, stop),
+        lambda: retry_product(g, TICK, RETRY, stop),
+        lambda: recovery_ticks(g, parts, TICK, RETRY, stop),
+    ):
+        with pytest.raises(_Stop):
+            run()
+    got = longest_weighted(g, parts, TICK)
+    assert not isinstance(got, int) and got[0][parts.comp[0]] == (n - 1) // 2
