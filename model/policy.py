@@ -167,6 +167,7 @@ class Registry:
         self.memory = memory
         self.shared = shared
         self.waits: list[Wait] = []  # the awaits that ran into their timeout, in order
+        self._hung_on: int | None = None  # the entry of an await that never returns
 
     # --- what the policy reads ----------------------------------------------------
 
@@ -222,6 +223,7 @@ class Registry:
             elif not m.close_hangs:
                 self._end(m, Trigger.FINISH_CLOSE)
             elif deadline is None:
+                self._hung_on = m.id  # so that a policy catching CleanupHung is caught
                 raise CleanupHung(m.id)
             else:
                 self.waits.append(Wait("close", m.id, deadline))

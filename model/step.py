@@ -281,6 +281,15 @@ def _run_once(
         result = call_policy(policy, method, lambda: call(registry), awaits=True)
     except CleanupHung as exc:
         hung, hung_on = True, exc.manager
+    if not hung and registry._hung_on is not None:
+        # Its code went on after an await that never returns: what it did next never
+        # happens on a real server, so its result cannot be judged.
+        raise PolicyError(
+            f"policy {policy.name!r}: {method} caught the CleanupHung that wsmodel raised "
+            f"for the close of entry {registry._hung_on}, which never ends (awaited with no "
+            "deadline), and went on; a bare `except:` or `except BaseException` must "
+            "re-raise it: on a real server the call never returns"
+        )
     managers, memory, shared = settle_registry(registry)
     after = user._replace(managers=managers, memory=memory)
     return _Run(result, hung, hung_on, tuple(registry.waits), registry.elapsed, after, shared)

@@ -3,6 +3,7 @@ observables, configurations are validated, and the step function is pure."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import importlib
@@ -497,6 +498,26 @@ def test_a_sweep_that_hangs_keeps_what_it_did_before_the_hang() -> None:
     after = step(PRODUCTION.with_(users=1), pol, before, Sweep(0))
     assert after is not None
     assert after.users[0].managers == (closing,) and after.users[0].since_sweep == 0
+
+
+def test_a_policy_that_swallows_a_hang_broke_the_protocol() -> None:
+    # It caught the BaseException and returned: cleanup_terminates held, in both
+    # engines (a trial's). On a real server the call never returns.
+    class Swallows(Reference):
+        name = "swallows-hang"
+
+        def sweep_period(self, config: Config) -> int | None:
+            return 1
+
+        def sweep(self, registry: Registry) -> None:
+            with contextlib.suppress(BaseException):  # what the test is about
+                registry.close(1, deadline=None)
+
+    pol = Swallows()
+    before = state_with(pol, (manager(1, Phase.CLOSING, close_hangs=True),))
+    before = before._replace(users=(before.users[0]._replace(since_sweep=1),))
+    with pytest.raises(PolicyError, match=r"sweep caught the CleanupHung .* entry 1, which never"):
+        step(PRODUCTION.with_(users=1), pol, before, Sweep(0))
 
 
 @pytest.mark.parametrize("period", [2, 10])  # below and above the small horizon (5)
