@@ -44,7 +44,9 @@ from wsmodel.model import (
     Connect,
     Manager,
     Policy,
+    PolicyError,
     State,
+    Sweep,
     Tick,
     UserState,
     environment,
@@ -281,6 +283,50 @@ def user_moves(
     )
 
 
+BUILTIN_MODULE = "wsmodel.model.policies"  # the built-in policies' code
+
+# Keys are renumbered 0..n-1 (canonical), which is sound only for a policy that
+# compares and orders keys but does not compute with them or keep them (own-policy.md).
+# So every move that shows the policy keys (a Connect or Sweep of a user with
+# managers) is also stepped with the keys renamed in the same order: a policy that
+# evicted "key 0" passed every claim here and failed the search, where key 0 is gone
+# once its manager is (a trial's). Sampling them missed it.
+
+
+def _renamed(user: UserState) -> tuple[UserState, dict[int, int]]:
+    """The user with key k renamed 2k + 1 (the same order, other values), and the map."""
+    new = {m.id: 2 * m.id + 1 for m in user.managers}
+    managers = tuple(m._replace(id=new[m.id]) for m in user.managers)
+    return user._replace(managers=managers, next_id=2 * user.next_id + 1), new
+
+
+def same_when_renamed(
+    config: Config, policy: Policy, user: UserState, shared: Hashable, a: Action, t: State
+) -> None:
+    """Raise unless user 0's Connect or Sweep ``a``, which led to ``t``, does the same
+    with the keys renamed: the same user state and shared state, once renumbered."""
+    renamed, new = _renamed(user)
+    u = step(config, policy, State((renamed,), shared), a)
+    if (
+        u is not None
+        and t.shared == u.shared
+        and _renumber(t.users[0], NOTHING) == _renumber(u.users[0], NOTHING)
+    ):
+        return
+    what = (
+        f"{a} did otherwise once the user's manager keys were renamed in the same order "
+        f"({', '.join(f'{k} as {v}' for k, v in new.items()) or 'none'})"
+    )
+    if type(policy).__module__ == BUILTIN_MODULE:
+        raise RuntimeError(f"built-in policy {policy.name!r}: {what}; a bug in wsmodel")
+    raise PolicyError(
+        f"policy {policy.name!r} computes with manager keys or keeps them in memory or "
+        f"shared state: {what}. The exhaustive engine numbers each user's keys 0, 1, 2, ... "
+        "in registration order, so its verdicts would not hold; a policy may compare and "
+        "order keys, nothing more (docs/own-policy.md)"
+    )
+
+
 def one_move(
     config: Config,
     policy: Policy,
@@ -291,13 +337,18 @@ def one_move(
     canon: Callable[[UserState], tuple[UserState, int]],
     code: Callable[[Action], int],
     check: MoveCheck | None = None,
+    keys_checked: bool = False,
 ) -> Move:
     """Action ``a`` (user 0's, or Tick) by user k, stepped by the model on the one-user
-    state; with a ``check``, the claims it breaks, judged on that one-user step."""
+    state; with a ``check``, the claims it breaks, judged on that one-user step. With
+    ``keys_checked``, a Connect or Sweep that shows the policy keys is also stepped with
+    them renamed (:func:`same_when_renamed`)."""
     alone = State((user,), shared)
     t = step(config, policy, alone, a)
     if t is None:  # pragma: no cover - enabled() and step() disagree
         raise AssertionError(f"model lists {a} as enabled but step() refuses it")
+    if keys_checked and user.managers and isinstance(a, Connect | Sweep):
+        same_when_renamed(config, policy, user, shared, a, t)
     after = t.users[0]
     c, r = canon(after)
     whole = a if k == 0 or isinstance(a, Tick) else replace(a, user=k)
@@ -343,6 +394,7 @@ def explore(
     on_edge: EdgeHook | None = None,
     move_check: MoveCheck | None = None,
     renumber: bool = True,
+    keys_checked: bool | None = None,
 ) -> StateGraph:
     """Explore breadth-first from the model's initial state.
 
@@ -353,7 +405,12 @@ def explore(
     memory runs out before that (a MemoryError): ``stopped_by`` is then "memory" too.
     ``renumber=False`` keeps raw manager keys: only for tests with ``max_depth``.
     ``forget`` sets unobserved ages to 0 (:meth:`Forget.unobserved`; needs ``renumber``).
+    ``keys_checked`` holds the policy to not computing with keys, which renumbering
+    needs (:func:`same_when_renamed`); by default, every policy but the built-ins, whose
+    code is known not to (tests hold them to it) and whose speed the figures measure.
     """
+    if keys_checked is None:
+        keys_checked = renumber and type(policy).__module__ != BUILTIN_MODULE
     if forget and not renumber:
         raise ValueError("forget needs renumber: raw states keep every age")
     t0 = time.perf_counter()
@@ -415,7 +472,10 @@ def explore(
 
     def mover(k: int, r: int, shared: Hashable) -> Callable[[Action], Move]:
         u = by_id[r]
-        return lambda a: one_move(config, policy, k, u, shared, a, canon, code_of, move_check)
+
+        return lambda a: one_move(
+            config, policy, k, u, shared, a, canon, code_of, move_check, keys_checked
+        )
 
     def code_of(a: Action) -> int:
         code = action_code.get(a)

@@ -27,6 +27,7 @@ from wsmodel.model import (
     Outcome,
     Phase,
     Policy,
+    PolicyError,
     Reference,
     Registry,
     Reject,
@@ -46,7 +47,7 @@ from wsmodel.model import (
 from wsmodel.properties import cli, exhaustive
 from wsmodel.properties.catalogue import BY_NAME, NAMES, holds_limit_in_use
 from wsmodel.properties.exhaustive import ENGINE, Report, _rhythm, check_exhaustive, run_exhaustive
-from wsmodel.properties.explore import Forget, canonical
+from wsmodel.properties.explore import Forget, canonical, explore
 from wsmodel.properties.pin import PINNED, run_pinned
 from wsmodel.properties.render import counterexample_lines
 from wsmodel.properties.results import Result, Status, replay
@@ -935,3 +936,30 @@ def test_the_retry_product_is_not_built_past_the_memory_budget(
     (r,) = check_exhaustive(SMALL1, BUILTIN["conservative"], ["bounded_recovery"])
     assert r.status is Status.NOT_CHECKED
     assert r.detail == "the 1 MB memory budget ran out while this claim was judged", r.detail
+
+
+class _EvictsKeyZero(Reference):
+    """At the limit, aborts the entry whose key is 0, whatever it is (a trial's): keys
+    renumbered 0..n-1 always have one, the real registry only until it is gone."""
+
+    name: ClassVar[str] = "test-evicts-key-zero"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if registry.open_count >= registry.config.limit:
+            for e in registry.entries:
+                if e.id == 0 and e.transport is Transport.OPEN:
+                    registry.abort(e.id)
+        return super().on_connect(registry)
+
+
+def test_a_policy_computing_with_keys_is_refused_not_proven() -> None:
+    # It held every claim here, and the search found it blocking users.
+    with pytest.raises(PolicyError, match="'test-evicts-key-zero' computes with manager keys"):
+        check_exhaustive(SMALL1, _EvictsKeyZero(), NAMES)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_the_built_ins_do_not_compute_with_keys(name: str) -> None:
+    # They are spared the check for speed; here they are held to it.
+    g = explore(SMALL1, BUILTIN[name], forget=True, keys_checked=True)
+    assert g.complete
