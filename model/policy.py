@@ -253,6 +253,10 @@ class Registry:
     # --- mechanics ----------------------------------------------------------------
 
     def _get(self, manager_id: object, operation: str) -> Manager:
+        if isinstance(manager_id, bool):  # False == 0: it would find entry 0, or not
+            raise PolicyError(
+                f"called {operation}({manager_id!r}): a key is an entry's id, not a bool"
+            )
         if not isinstance(manager_id, int) or manager_id not in self._managers:
             raise PolicyError(f"called {operation}({manager_id!r}): no such entry")
         return self._managers[manager_id]

@@ -500,6 +500,23 @@ def test_a_sweep_that_hangs_keeps_what_it_did_before_the_hang() -> None:
     assert after.users[0].managers == (closing,) and after.users[0].since_sweep == 0
 
 
+@pytest.mark.parametrize("key", [False, True, "0", 7])
+def test_a_key_that_names_no_entry_is_refused(key: object) -> None:
+    # abort(False) found entry 0 (False == 0) where it existed and was refused where not:
+    # the two engines gave different verdicts (a trial's).
+    class ByKey(Reference):
+        name = "by-key"
+
+        def on_connect(self, registry: Registry) -> Decision:
+            registry.abort(key)  # type: ignore[arg-type]
+            return Admit()
+
+    pol = ByKey()
+    before = state_with(pol, (manager(0, Phase.ACTIVE), manager(1, Phase.ACTIVE)))
+    with pytest.raises(PolicyError, match=r"called abort\(.*\): (no such entry|a key is an)"):
+        step(PRODUCTION.with_(users=1), pol, before, Connect(0))
+
+
 def test_a_policy_that_swallows_a_hang_broke_the_protocol() -> None:
     # It caught the BaseException and returned: cleanup_terminates held, in both
     # engines (a trial's). On a real server the call never returns.
