@@ -93,7 +93,8 @@ class GoIdle(_ManagerAction):
 
 @dataclass(frozen=True, slots=True)
 class HeartbeatVerdict(_ManagerAction):
-    """No heartbeat answer for H + T ticks: the server aborts the manager."""
+    """No heartbeat answer for H + T ticks: the server starts an abort (the entry is
+    closing, no longer active; the next AbortClose ends it)."""
 
     system: ClassVar[bool] = True
 
