@@ -179,11 +179,8 @@ def run_exhaustive(
             bad_edges[name].append(e)
     # A budget can cut a state's expansion short; its edges are then dropped.
     for name, edges in bad_edges.items():
-        bad_edges[name] = edges = array("q", (e for e in edges if e < g.edges))
-        for e in edges:
-            names = g.violations.setdefault(g.dst[e], [])
-            if name not in names:
-                names.append(name)
+        bad_edges[name] = array("q", (e for e in edges if e < g.edges))
+    g.bad_edges = bad_edges
     witness_edge = {k: e for k, e in witness_edge.items() if e < g.edges}
     if progress is not None:
         cut = ""

@@ -31,7 +31,7 @@ import mmap
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import permutations
 from typing import Any, NamedTuple, TypeVar
@@ -116,7 +116,8 @@ class StateGraph:
     stopped_by: str = ""  # "", "max_states", "timeout", "memory", "max_depth"
     stop_detail: str = ""  # for "memory": which limit ("a MemoryError", say)
     seconds: float = 0.0
-    violations: dict[int, list[str]] = field(default_factory=dict)  # state -> claims broken into it
+    # claim -> the edges that break it, in order (set by the exhaustive engine)
+    bad_edges: dict[str, array[int]] = field(default_factory=dict)
     # (edge, claims) for edges whose moves a MoveCheck found breaking claims
     move_violations: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
     claims_per_move: bool = False  # step claims were checked by a MoveCheck
@@ -720,27 +721,31 @@ def summary(state: State) -> str:
     return " ".join(parts) + shared
 
 
-def _edges(g: StateGraph) -> Iterator[tuple[int, int, int]]:
-    for s in range(g.expanded):
-        for e in g.out_edges(s):
-            yield s, g.dst[e], g.act[e]
-
-
 def to_networkx(g: StateGraph) -> Any:
-    """The graph as a networkx.DiGraph: nodes are state ids with ``summary`` (readable)
-    and ``violates`` (claims a step into the state broke; with the reduction on, not
-    a violation only inherited from a user the step did not touch, decision 0013);
-    edges carry ``action`` (str, in the source state's canonical coordinates).
-    Parallel edges keep the first action."""
+    """The graph as a networkx.DiGraph: nodes are state ids with ``summary`` (readable;
+    it leaves ages out, so states can share one: ``g.states[id]`` is the whole state),
+    ``depth`` and ``violates`` (claims some step into the state broke); edges carry
+    ``action`` (str, in the source state's canonical coordinates), ``actions`` (every
+    action from the one state to the other: a DiGraph holds one edge per pair) and
+    ``violates`` (the claims those steps broke; with the reduction on, not a violation
+    only inherited from a user the step did not touch, decision 0013)."""
+    broke: dict[int, list[str]] = {}
+    for name, edges in g.bad_edges.items():
+        for e in edges:
+            broke.setdefault(e, []).append(name)
     out = nx.DiGraph()
     for s, state in enumerate(g.states):
-        out.add_node(
-            s,
-            summary=summary(state),
-            violates=list(g.violations.get(s, [])),
-            depth=g.depth[s],
-        )
-    for s, t, code in _edges(g):
-        if not out.has_edge(s, t):
-            out.add_edge(s, t, action=str(g.actions[code]))
+        out.add_node(s, summary=summary(state), violates=[], depth=g.depth[s])
+    for s in range(g.expanded):
+        for e in g.out_edges(s):
+            t, action, claims = g.dst[e], str(g.actions[g.act[e]]), broke.get(e, [])
+            if not out.has_edge(s, t):
+                out.add_edge(s, t, action=action, actions=[], violates=[])
+            edge = out.edges[s, t]
+            edge["actions"].append(action)
+            for name in claims:
+                if name not in edge["violates"]:
+                    edge["violates"].append(name)
+                if name not in out.nodes[t]["violates"]:
+                    out.nodes[t]["violates"].append(name)
     return out

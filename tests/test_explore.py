@@ -318,6 +318,14 @@ def test_networkx_view() -> None:
     assert all("summary" in d and "violates" in d for _, d in view.nodes(data=True))
     assert any("no_leak" in d["violates"] for _, d in view.nodes(data=True))
     assert all(isinstance(d["action"], str) for _, _, d in view.edges(data=True))
+    # Which step broke a claim is on the edge (a node can be reached by an innocent
+    # step too: a trial read depth 1's state as the bad one); and parallel steps all show.
+    bad = [(s, t, d) for s, t, d in view.edges(data=True) if "no_leak" in d["violates"]]
+    assert bad and all("no_leak" in view.nodes[t]["violates"] for _, t, _ in bad)
+    assert {t for _, t, _ in bad} == {n for n, d in view.nodes(data=True) if d["violates"]}
+    graph = report.graph
+    assert sum(len(d["actions"]) for _, _, d in view.edges(data=True)) == graph.edges
+    assert len(graph.bad_edges["no_leak"]) >= len(bad)
     # a policy's own state is in the summary too, as on the state lines
     state = State((UserState((), 0, 0, 0, 3),), "open")
     assert summary(state) == "u0[] memory=3 shared=open"
