@@ -266,6 +266,7 @@ class _Judge:
         self.policy = g.policy
         self.budget = budget or _Budget(time.perf_counter(), None, None)
         self.progress = progress
+        self.cut_short = ""  # the budget that ran out while a violation's run was sought
         self._plans: dict[tuple[int, Hashable], tuple[Outcome, int | None]] = {}  # by user id
         acts = g.actions
         self.is_system = [a.system for a in acts]
@@ -365,8 +366,15 @@ class _Judge:
         witnessed: bool | None = None,
         detail: str = "",
     ) -> Result:
+        cut, self.cut_short = self.cut_short, ""
         if violation is not None:
             status = Status.VIOLATED
+            if cut:
+                detail = (
+                    f"{cut} ran out while this claim was judged: the counterexample's run "
+                    "is the exploration's first path, not sought shortest"
+                    + (f"; {detail}" if detail else "")
+                )
         elif self.g.complete:
             status = Status.HOLDS
         else:
@@ -381,11 +389,26 @@ class _Judge:
             counterexample=violation,
             witnessed=witnessed,
             detail=detail,
-            coverage=self.coverage(),
+            coverage={**self.coverage(), **({"not_shortest": True} if cut else {})},
             scope=self.scope(),
         )
 
     # shortest paths in the Counterexample.length() metric --------------------------
+
+    def run_to(
+        self, targets: dict[int, list[tuple[str, int]]]
+    ) -> tuple[list[tuple[int, int]], int]:
+        """The one key's cheapest path to a state of ``targets`` (each ``(key, -1)``),
+        for a violation already found: if a budget runs out while it is sought, the
+        BFS tree's path to the nearest target instead (shortest in steps), and the
+        violation is reported as not sought shortest, not dropped."""
+        try:
+            ((path, end),) = self.shortest(targets).values()
+        except _OutOfBudget as exc:
+            self.cut_short = str(exc)
+            end = min(targets, key=lambda s: (self.g.depth[s], s))
+            return self.g.path_to(end), end
+        return path, end
 
     def shortest(
         self, targets: dict[int, list[tuple[str, int]]]
@@ -756,7 +779,7 @@ class _Judge:
         the message (it replays only there); both checked again on the replayed runs."""
         g, config, policy = self.g, self.config, self.policy
         (s, b, here), (s1, there) = many, lone
-        ((path, _),) = self.shortest({s: [("x", -1)]}).values()
+        path, _ = self.run_to({s: [("x", -1)]})
         actions, real = self.trace(path)
         u = relabel_of(g, real).users[b]
         last = kind(u)
@@ -808,7 +831,7 @@ class _Judge:
         g, config, policy = self.g, self.config, self.policy
         runs = []
         for s, b, _ in (one, two):
-            ((path, _),) = self.shortest({s: [("x", -1)]}).values()
+            path, _ = self.run_to({s: [("x", -1)]})
             actions, real = self.trace(path)
             user = relabel_of(g, real).users[b]
             runs.append((actions, real, user))
@@ -963,7 +986,7 @@ class _Judge:
 
         def lasso(wanted: Callable[[int], bool]) -> tuple[Any, ...]:
             targets = {s: [("stem", -1)] for i, s in entries if wanted(i)}
-            ((stem, end),) = self.shortest(targets).values()
+            stem, end = self.run_to(targets)
             i = min(i for i, s in entries if s == end and wanted(i))
             entry = entries[i, end]
             cycle_path = []
@@ -1074,7 +1097,7 @@ class _Judge:
     ) -> Counterexample:
         g = self.g
         k = self.config.users
-        ((stem, _),) = self.shortest({start_node // 2 // k: [("stem", -1)]}).values()
+        stem, _ = self.run_to({start_node // 2 // k: [("stem", -1)]})
         path: list[tuple[int, int]] = []
         v = start_node
         while via[comp[v]] != -1 and best[comp[v]] > 0:

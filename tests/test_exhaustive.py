@@ -922,6 +922,23 @@ def test_the_shortest_counterexample_search_keeps_to_the_budget() -> None:
     assert end == far and len(path) >= g.depth[far]
 
 
+def test_a_violation_found_is_kept_when_the_budget_runs_out_seeking_its_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The lasso was found, then the search for the shortest run to it ran out of budget:
+    # the claim read not-checked (a review's). Now the BFS tree's run stands in.
+    def spent(self: Any, targets: Any) -> Any:
+        raise exhaustive._OutOfBudget("the 1 s budget")
+
+    monkeypatch.setattr(exhaustive._Judge, "shortest", spent)
+    (r,) = check_exhaustive(SMALL1, BUILTIN["conservative"], ["no_permanent_block"])
+    ce = r.counterexample
+    assert r.status is Status.VIOLATED and ce is not None and ce.cycle
+    assert r.coverage["not_shortest"] is True
+    assert r.detail.startswith("the 1 s budget ran out while this claim was judged: the "), r.detail
+    assert replay(SMALL1, BUILTIN["conservative"], (*ce.steps, *ce.cycle))
+
+
 def test_the_retry_product_is_not_built_past_the_memory_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
