@@ -103,8 +103,11 @@ _DEADLINE = [float("inf")]
 
 
 def _in_time() -> None:
-    if time.monotonic() > _DEADLINE[0]:
+    now = time.monotonic()
+    if now > _DEADLINE[0]:
         raise OutOfTime
+    if (heart := _HEARTBEAT[0]) is not None:
+        heart.beat(now)
 
 
 class _StepGuard:
@@ -684,19 +687,27 @@ IMPLIES = {"no_permanent_block": "bounded_recovery", "cleanup_terminates": "clea
 PROGRESS_SECONDS = 10.0  # a long search reports how far it got this often
 
 
-def _every(seconds: float, report: Callable[[int], None]) -> Callable[[], None]:
-    """Counts runs; reports the count when ``seconds`` have passed since the last report."""
-    runs = 0
-    last = time.monotonic()
+class _Heartbeat:
+    """Counts a search's runs and reports the count once ``seconds`` have passed since
+    the last report: as a run starts, and at its steps (``_in_time``), since one run
+    with long timings can take minutes (a trial's sat silent for two)."""
 
-    def on_run() -> None:
-        nonlocal runs, last
-        runs += 1
-        if time.monotonic() - last >= seconds:
-            last = time.monotonic()
-            report(runs)
+    def __init__(self, seconds: float, report: Callable[[int], None]) -> None:
+        self.seconds, self.report = seconds, report
+        self.runs = 0
+        self.last = time.monotonic()
 
-    return on_run
+    def on_run(self) -> None:
+        self.runs += 1
+        self.beat(time.monotonic())
+
+    def beat(self, now: float) -> None:
+        if now - self.last >= self.seconds:
+            self.last = now
+            self.report(self.runs)
+
+
+_HEARTBEAT: list[_Heartbeat | None] = [None]  # the running search's, if it reports
 
 
 # Why the search leaves isolation not-checked with one user.
@@ -739,6 +750,7 @@ def check_hypothesis(
         return _check(config, policy, properties, examples, seed_value, timeout, progress)
     finally:
         _DEADLINE[0] = float("inf")  # replays after the search are not cut short
+        _HEARTBEAT[0] = None
 
 
 def _check(
@@ -777,6 +789,7 @@ def _check(
     while remaining:
         if progress:
             progress(f"{policy.name}: searching {', '.join(remaining)}")
+        heart = _HEARTBEAT[0] = _Heartbeat(PROGRESS_SECONDS, report) if progress else None
         try:
             found = find_violation(
                 config,
@@ -785,7 +798,7 @@ def _check(
                 examples=examples,
                 seed_value=seed_value,
                 witnessed=witnessed,
-                on_run=_every(PROGRESS_SECONDS, report) if progress else None,
+                on_run=None if heart is None else heart.on_run,
             )
         except (OutOfMemory, OutOfTime) as stop:
             # Not a verdict: the claims not yet decided are left unproven, as a budget

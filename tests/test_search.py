@@ -565,8 +565,11 @@ def test_a_long_search_reports_how_far_it_got(monkeypatch: pytest.MonkeyPatch) -
     assert seen[0] == "reference: searching per_user_limit"
     runs = [line for line in seen if line.endswith(" runs so far)")]
     counts = [int(line.split("(")[1].split()[0]) for line in runs]
-    assert counts and counts == list(range(1, len(counts) + 1))
+    # every run's start, and its steps in between
+    assert counts and counts == sorted(counts) and set(counts) == set(range(1, max(counts) + 1))
+    assert len(counts) > max(counts)  # reported from the steps too, not only the starts
     assert seen[-1] == "reference: no violation of per_user_limit found"
+    assert search._HEARTBEAT[0] is None  # nothing reports once the search is over
 
 
 class Alternating(Policy):
