@@ -102,6 +102,24 @@ class OutOfTime(BaseException):
 _DEADLINE = [float("inf")]
 
 
+def _found() -> None:
+    """A run failed. Hypothesis replays it to report it: the deadline must not cut that
+    replay short, which would read as a failure that did not recur (Flaky), and lose the
+    violation. find_violation puts the deadline back once the search is over."""
+    _DEADLINE[0] = float("inf")
+
+
+class _FoundIfViolated:
+    """``with _FoundIfViolated():`` calls _found() when a Violation leaves the block."""
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        if kind is not None and issubclass(kind, Violation):
+            _found()
+
+
 def _in_time() -> None:
     now = time.monotonic()
     if now > _DEADLINE[0]:
@@ -435,8 +453,10 @@ def machine_for(
             such as a lockstep driver's): if it raises, the run has ended."""
             try:
                 return step(arg)
-            except BaseException:
+            except BaseException as exc:
                 self.run.ended = True
+                if isinstance(exc, Violation):
+                    _found()
                 raise
 
         def _act(self, action: Action) -> None:
@@ -519,7 +539,7 @@ def machine_for(
                 # claims from here would call the policy again (a second hang, or
                 # error) and could replace the step's exception with one of its own.
                 return
-            with _STEP_GUARD:
+            with _STEP_GUARD, _FoundIfViolated():
                 # Targeted search: steer towards every user's registry full at once, and
                 # towards runs that keep changing state shared across users (the hazard
                 # the isolation claim is about).
@@ -577,17 +597,41 @@ def find_violation(
         chosen = search_settings(examples)
     else:
         chosen = settings(search_settings(examples), derandomize=True)
+    deadline = _DEADLINE[0]
     try:
-        run_state_machine_as_test(machine, settings=chosen)
+        try:
+            run_state_machine_as_test(machine, settings=chosen)
+        finally:
+            _DEADLINE[0] = deadline  # suspended while a failing run was replayed
     except Violation as v:
-        return minimize(config, policy, v, MINIMIZE_SECONDS)
+        return minimize(config, policy, v, min(MINIMIZE_SECONDS, deadline - time.monotonic()))
     except Flaky as exc:  # the model is deterministic, and a MemoryError stops at once
+        # Hypothesis can report a run the budget cut short as one that did not recur.
+        if (stop := _stopped(exc)) is not None:
+            raise stop from exc
+        if time.monotonic() > deadline:
+            raise OutOfTime from exc
         # What the failing run raised, if the policy's fault already (a call made twice
         # that differed), says more than that it did not recur.
         said = [e for e in getattr(exc, "exceptions", ()) if isinstance(e, PolicyError)]
         if said:
             raise said[0] from exc
         raise not_deterministic(policy, "a failing run passed when Hypothesis replayed it") from exc
+    return None
+
+
+def _stopped(exc: BaseException) -> OutOfTime | OutOfMemory | None:
+    """The OutOfTime or OutOfMemory behind a Hypothesis error, if any."""
+    todo, seen = [exc], set()
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OutOfTime | OutOfMemory):
+            return e
+        todo += [x for x in (e.__cause__, e.__context__) if x is not None]
+        todo += getattr(e, "exceptions", ())
     return None
 
 
