@@ -50,6 +50,8 @@ from wsmodel.model import (
     Tick,
     UserState,
     environment,
+    plan_connect,
+    plan_sweep,
     start,
     step,
     urgent,
@@ -288,43 +290,74 @@ BUILTIN_MODULE = "wsmodel.model.policies"  # the built-in policies' code
 
 # Keys are renumbered 0..n-1 (canonical), which is sound only for a policy that
 # compares and orders keys but does not compute with them or keep them (own-policy.md).
-# So every move that shows the policy keys (a Connect or Sweep of a user with
-# managers) is also stepped with the keys renamed in the same order: a policy that
-# evicted "key 0" passed every claim here and failed the search, where key 0 is gone
-# once its manager is (a trial's). Sampling them missed it.
+# So every call that shows the policy keys (a Connect or Sweep of a user with
+# managers) is also made with the keys renamed in the same order but far from 0..n-1,
+# odd and twice as far apart: a policy that evicted "key 0" passed every claim here and
+# failed the search, where key 0 is gone once its manager is (a trial's). A net, not a
+# proof: a policy that computes with keys only in a way this renaming keeps escapes it.
+RENAMED_FROM = 1 << 40
 
 
 def _renamed(user: UserState) -> tuple[UserState, dict[int, int]]:
-    """The user with key k renamed 2k + 1 (the same order, other values), and the map."""
-    new = {m.id: 2 * m.id + 1 for m in user.managers}
+    """The user with key k renamed RENAMED_FROM + 2k + 1, and the map back."""
+    new = {m.id: RENAMED_FROM + 2 * m.id + 1 for m in user.managers}
     managers = tuple(m._replace(id=new[m.id]) for m in user.managers)
-    return user._replace(managers=managers, next_id=2 * user.next_id + 1), new
+    next_id = RENAMED_FROM + 2 * user.next_id + 1
+    return user._replace(managers=managers, next_id=next_id), {v: k for k, v in new.items()}
+
+
+def _call(
+    config: Config,
+    policy: Policy,
+    user: UserState,
+    shared: Hashable,
+    a: Action,
+    back: dict[int, int],
+) -> tuple[Any, ...]:
+    """All that user 0's Connect or Sweep does, with keys mapped through ``back`` (the
+    new entry's key is the user's next one, mapped by renumbering): its outcome, what it
+    awaited and for how long, its advice, where it hung, the state after."""
+    state = State((user,), shared)
+    if isinstance(a, Connect):
+        p = plan_connect(config, policy, state, 0)
+        waits = tuple(w._replace(manager=back.get(w.manager, w.manager)) for w in p.waits)
+        hung_on = back.get(p.hung_on, p.hung_on) if p.hung_on is not None else None
+        return (
+            p.outcome,
+            p.elapsed,
+            p.retry_after,
+            waits,
+            hung_on,
+            _renumber(p.user, NOTHING),
+            p.shared,
+        )
+    s = plan_sweep(config, policy, state, 0)
+    hung_on = back.get(s.hung_on, s.hung_on) if s.hung_on is not None else None
+    return s.hung, hung_on, _renumber(s.user, NOTHING), s.shared
 
 
 def same_when_renamed(
-    config: Config, policy: Policy, user: UserState, shared: Hashable, a: Action, t: State
+    config: Config, policy: Policy, user: UserState, shared: Hashable, a: Connect | Sweep
 ) -> None:
-    """Raise unless user 0's Connect or Sweep ``a``, which led to ``t``, does the same
-    with the keys renamed: the same user state and shared state, once renumbered."""
-    renamed, new = _renamed(user)
-    u = step(config, policy, State((renamed,), shared), a)
-    if (
-        u is not None
-        and t.shared == u.shared
-        and _renumber(t.users[0], NOTHING) == _renumber(u.users[0], NOTHING)
-    ):
+    """Raise unless user 0's Connect or Sweep ``a`` does all the same with the keys
+    renamed (:func:`_call`)."""
+    renamed, back = _renamed(user)
+    what = f"{a} with the user's manager keys renamed in the same order (k as 2**40 + 2k + 1)"
+    try:
+        there = _call(config, policy, renamed, shared, a, back)
+    except PolicyError as exc:
+        raise PolicyError(f"{exc} (in {what})") from exc
+    if there == _call(config, policy, user, shared, a, {}):
         return
-    what = (
-        f"{a} did otherwise once the user's manager keys were renamed in the same order "
-        f"({', '.join(f'{k} as {v}' for k, v in new.items()) or 'none'})"
-    )
     if type(policy).__module__ == BUILTIN_MODULE:
-        raise RuntimeError(f"built-in policy {policy.name!r}: {what}; a bug in wsmodel")
+        raise RuntimeError(
+            f"built-in policy {policy.name!r}: {what} did otherwise; a bug in wsmodel"
+        )
     raise PolicyError(
         f"policy {policy.name!r} computes with manager keys or keeps them in memory or "
-        f"shared state: {what}. The exhaustive engine numbers each user's keys 0, 1, 2, ... "
-        "in registration order, so its verdicts would not hold; a policy may compare and "
-        "order keys, nothing more (docs/own-policy.md)"
+        f"shared state: {what} did otherwise. The exhaustive engine numbers each user's "
+        "keys 0, 1, 2, ... in registration order, so its verdicts would not hold; a "
+        "policy may compare and order keys, nothing more (docs/own-policy.md)"
     )
 
 
@@ -349,7 +382,7 @@ def one_move(
     if t is None:  # pragma: no cover - enabled() and step() disagree
         raise AssertionError(f"model lists {a} as enabled but step() refuses it")
     if keys_checked and user.managers and isinstance(a, Connect | Sweep):
-        same_when_renamed(config, policy, user, shared, a, t)
+        same_when_renamed(config, policy, user, shared, a)
     after = t.users[0]
     c, r = canon(after)
     whole = a if k == 0 or isinstance(a, Tick) else replace(a, user=k)

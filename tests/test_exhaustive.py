@@ -969,10 +969,38 @@ class _EvictsKeyZero(Reference):
         return super().on_connect(registry)
 
 
-def test_a_policy_computing_with_keys_is_refused_not_proven() -> None:
-    # It held every claim here, and the search found it blocking users.
-    with pytest.raises(PolicyError, match="'test-evicts-key-zero' computes with manager keys"):
-        check_exhaustive(SMALL1, _EvictsKeyZero(), NAMES)
+class _ProbesNewKeys(Reference):
+    """At the limit, probes the open entries whose key is at least the number of
+    entries, which renumbered keys never are: only the cleanup's cost differs, not the
+    state after it (a review's: cleanup_within_budget held here, failed in the search)."""
+
+    name: ClassVar[str] = "test-probes-new-keys"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if registry.open_count >= registry.config.limit:
+            n = len(registry.entries)
+            for e in registry.entries:
+                if e.transport is Transport.OPEN and e.id >= n:
+                    registry.probe(e.id, 50)
+        return super().on_connect(registry)
+
+
+class _RejectsPastKey50(Reference):
+    """Rejects for ever once a key reaches 50, which a small renaming never shows."""
+
+    name: ClassVar[str] = "test-rejects-past-key-50"
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if any(e.id >= 50 for e in registry.entries):
+            return Reject()
+        return super().on_connect(registry)
+
+
+@pytest.mark.parametrize("policy", [_EvictsKeyZero(), _ProbesNewKeys(), _RejectsPastKey50()])
+def test_a_policy_computing_with_keys_is_refused_not_proven(policy: Policy) -> None:
+    # Each held every claim here, and the search found it breaking one.
+    with pytest.raises(PolicyError, match=f"'{policy.name}' computes with manager keys"):
+        check_exhaustive(SMALL1, policy, NAMES)
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
