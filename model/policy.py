@@ -253,6 +253,12 @@ class Registry:
     # --- mechanics ----------------------------------------------------------------
 
     def _get(self, manager_id: object, operation: str) -> Manager:
+        if self._hung_on is not None:  # the policy caught the hang and went on
+            raise PolicyError(
+                f"called {operation}({manager_id!r}) after the close of entry "
+                f"{self._hung_on}, awaited with no deadline, never returned: CleanupHung "
+                "must not be caught"
+            )
         if isinstance(manager_id, bool):  # False == 0: it would find entry 0, or not
             raise PolicyError(
                 f"called {operation}({manager_id!r}): a key is an entry's id, not a bool"

@@ -281,6 +281,11 @@ def _run_once(
         result = call_policy(policy, method, lambda: call(registry), awaits=True)
     except CleanupHung as exc:
         hung, hung_on = True, exc.manager
+        if hung_on != registry._hung_on:  # not the registry's: the policy raised it
+            raise PolicyError(
+                f"policy {policy.name!r}: {method} raised CleanupHung({hung_on!r}) itself; "
+                "only the registry's awaits may"
+            ) from None
     if not hung and registry._hung_on is not None:
         # Its code went on after an await that never returns: what it did next never
         # happens on a real server, so its result cannot be judged.

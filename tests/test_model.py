@@ -500,6 +500,38 @@ def test_a_sweep_that_hangs_keeps_what_it_did_before_the_hang() -> None:
     assert after.users[0].managers == (closing,) and after.users[0].since_sweep == 0
 
 
+def test_a_policy_that_goes_on_after_a_hang_or_fakes_one_broke_the_protocol() -> None:
+    # Caught the hang on entry 1, then did more, then hung on another close: the result
+    # read as a hang on the last, with what came after the first kept (a review's). And
+    # CleanupHung(0) raised by the policy itself read as a real hang.
+    class GoesOn(Reference):
+        name = "goes-on"
+
+        def sweep_period(self, config: Config) -> int | None:
+            return 1
+
+        def sweep(self, registry: Registry) -> None:
+            with contextlib.suppress(BaseException):
+                registry.close(1, deadline=None)
+            registry.abort(0)
+
+    class Fakes(GoesOn):
+        name = "fakes-hang"
+
+        def sweep(self, registry: Registry) -> None:
+            raise CleanupHung(0)
+
+    for pol, said in (
+        (GoesOn(), r"called abort\(0\) after the close of entry 1, awaited with no dead"),
+        (Fakes(), r"'fakes-hang': sweep raised CleanupHung\(0\) itself"),
+    ):
+        hanging = manager(1, Phase.CLOSING, close_hangs=True)
+        before = state_with(pol, (manager(0, Phase.ACTIVE), hanging))
+        before = before._replace(users=(before.users[0]._replace(since_sweep=1),))
+        with pytest.raises(PolicyError, match=said):
+            step(PRODUCTION.with_(users=1), pol, before, Sweep(0))
+
+
 @pytest.mark.parametrize("key", [False, True, "0", 7])
 def test_a_key_that_names_no_entry_is_refused(key: object) -> None:
     # abort(False) found entry 0 (False == 0) where it existed and was refused where not:
