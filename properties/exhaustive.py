@@ -204,6 +204,7 @@ def run_exhaustive(
         # read as within the budget again, and the next claim's first allocations went
         # past it and the machine's (a trial's: killed by the kernel, every result lost).
         late = ran_out or judge.budget.spent()
+        judge.cut_short = ""  # a fallback seen while judging the claim before is not this one's
         if progress is not None and not late:
             progress(f"{policy.name} exhaustive: judging {name}")
         try:
@@ -369,7 +370,8 @@ class _Judge:
         witnessed: bool | None = None,
         detail: str = "",
     ) -> Result:
-        cut, self.cut_short = self.cut_short, ""
+        cut = self.cut_short if violation is not None else ""
+        self.cut_short = ""
         if violation is not None:
             status = Status.VIOLATED
             if cut:
@@ -407,8 +409,8 @@ class _Judge:
         violation is reported as not sought shortest, not dropped."""
         try:
             ((path, end),) = self.shortest(targets).values()
-        except _OutOfBudget as exc:
-            self.cut_short = str(exc)
+        except (_OutOfBudget, MemoryError) as exc:
+            self.cut_short = str(exc) if isinstance(exc, _OutOfBudget) else "the machine's memory"
             end = min(targets, key=lambda s: (self.g.depth[s], s))
             return self.g.path_to(end), end
         return path, end

@@ -226,14 +226,18 @@ class _Stop(Exception):
 
 def test_long_passes_over_a_graph_poll_the_budget() -> None:
     # They never polled: 11-15 s unpolled on a 1.8 M-state graph, and the product built
-    # past the memory budget (a review's). A chain of 70,000 nodes with a tick then a
-    # retry on alternate edges; polling is every 65,536 nodes.
-    n = 70_000
+    # past the memory budget (a review's). A chain of 140,000 nodes with a tick then a
+    # retry on alternate edges; polling is every 65,536 nodes: the second poll stops it
+    # (a pass that polled only as it began would not be).
+    n = 140_000
     g = from_edges(n, [(v, v + 1, TICK if v % 2 else RETRY) for v in range(n - 1)])
     parts = strongly_connected(g)
+    polls = []
 
     def stop() -> None:
-        raise _Stop
+        polls.append(1)
+        if len(polls) % 2 == 0:
+            raise _Stop
 
     for run in (
         lambda: fair_components(g, parts, [TICK, RETRY], stop),
@@ -241,6 +245,7 @@ def test_long_passes_over_a_graph_poll_the_budget() -> None:
         lambda: retry_product(g, TICK, RETRY, stop),
         lambda: recovery_ticks(g, parts, TICK, RETRY, stop),
     ):
+        polls.clear()
         with pytest.raises(_Stop):
             run()
     got = longest_weighted(g, parts, TICK)
