@@ -398,21 +398,28 @@ def test_memory_running_out_mid_search_keeps_what_was_found(
         one, policy, ["no_leak", "per_user_limit", "zombies_reaped"], examples=20
     )
     assert len(calls) == 2
+    _kept_then_stopped(got, search.OUT_OF_MEMORY, "memory")
+
+
+def _kept_then_stopped(got: list[Result], detail: str, stopped_by: str) -> None:
+    """no_leak broken by the first search; the second stopped, leaving the rest."""
     assert [(r.property, r.status) for r in got] == [
         ("no_leak", Status.VIOLATED),
         ("per_user_limit", Status.NOT_CHECKED),
         ("zombies_reaped", Status.NOT_CHECKED),
     ]
     assert got[0].counterexample is not None and "stopped_by" not in got[0].coverage
-    assert [r.detail for r in got[1:]] == [search.OUT_OF_MEMORY] * 2
-    assert [r.coverage["stopped_by"] for r in got[1:]] == ["memory"] * 2
+    assert [r.detail for r in got[1:]] == [detail] * 2
+    assert [r.coverage["stopped_by"] for r in got[1:]] == [stopped_by] * 2
 
 
-def test_memory_running_out_while_minimizing_keeps_the_violation(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("short_of", ["memory", "time"])
+def test_running_out_while_minimizing_keeps_the_violation(
+    monkeypatch: pytest.MonkeyPatch, short_of: str
 ) -> None:
-    # The violation was found: minimizing is only shortening it, and a MemoryError there
-    # leaves the shortest found so far (once it turned the claim into not-checked).
+    # The violation was found: minimizing is only shortening it, and a MemoryError or
+    # the deadline there leaves the shortest found so far (once it turned the claim
+    # into not-checked).
     one = PROD.with_(users=1, limit=1)
     found = find_violation(one, BUILTIN["graduated"], ["no_leak"], examples=20)
     assert found is not None
@@ -421,7 +428,10 @@ def test_memory_running_out_while_minimizing_keeps_the_violation(
     def short_of_memory(*args: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(search, "reproduce", short_of_memory)
+    if short_of == "memory":
+        monkeypatch.setattr(search, "reproduce", short_of_memory)
+    else:
+        monkeypatch.setattr(search, "_DEADLINE", [0.0])  # long past
     assert search.minimize(one, BUILTIN["graduated"], raw, 10.0) is raw
 
 
@@ -444,14 +454,7 @@ def test_time_running_out_mid_search_keeps_what_was_found(
     props = ["no_leak", "per_user_limit", "zombies_reaped"]
     got = check_hypothesis(one, BUILTIN["graduated"], props, examples=20, timeout=600)
     assert len(calls) == 2
-    assert [(r.property, r.status) for r in got] == [
-        ("no_leak", Status.VIOLATED),
-        ("per_user_limit", Status.NOT_CHECKED),
-        ("zombies_reaped", Status.NOT_CHECKED),
-    ]
-    assert got[0].counterexample is not None and "stopped_by" not in got[0].coverage
-    assert [r.detail for r in got[1:]] == [search.out_of_time(600)] * 2
-    assert [r.coverage["stopped_by"] for r in got[1:]] == ["timeout"] * 2
+    _kept_then_stopped(got, search.out_of_time(600), "timeout")
     assert search._DEADLINE[0] == float("inf")  # replays after the search are not cut
 
 
@@ -496,17 +499,6 @@ def test_a_failing_run_is_replayed_whatever_the_deadline(monkeypatch: pytest.Mon
     assert got is not None and got.prop == "no_leak"
     assert lifted and all(d == float("inf") for d in lifted)
     assert search._DEADLINE[0] == 1e18
-
-
-def test_time_running_out_while_minimizing_keeps_the_violation(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    one = PROD.with_(users=1, limit=1)
-    found = find_violation(one, BUILTIN["graduated"], ["no_leak"], examples=20)
-    assert found is not None
-    raw = Violation("no_leak", found.counterexample)
-    monkeypatch.setattr(search, "_DEADLINE", [0.0])  # long past
-    assert search.minimize(one, BUILTIN["graduated"], raw, 10.0) is raw
 
 
 # --- mutants -----------------------------------------------------------------------------
