@@ -830,10 +830,11 @@ def _check(
             # so the count is not a fraction of --examples and is not shown as one.
             progress(f"{policy.name}: still searching ({runs} runs so far)")
 
+    # Counts the runs of every round; reports them only with progress.
+    heart = _HEARTBEAT[0] = _Heartbeat(PROGRESS_SECONDS if progress else float("inf"), report)
     while remaining:
         if progress:
             progress(f"{policy.name}: searching {', '.join(remaining)}")
-        heart = _HEARTBEAT[0] = _Heartbeat(PROGRESS_SECONDS, report) if progress else None
         try:
             found = find_violation(
                 config,
@@ -842,7 +843,7 @@ def _check(
                 examples=examples,
                 seed_value=seed_value,
                 witnessed=witnessed,
-                on_run=None if heart is None else heart.on_run,
+                on_run=heart.on_run,
             )
         except (OutOfMemory, OutOfTime) as stop:
             # Not a verdict: the claims not yet decided are left unproven, as a budget
@@ -859,7 +860,7 @@ def _check(
                 results[name] = result(
                     name,
                     Status.NOT_CHECKED,
-                    coverage={**coverage, "stopped_by": stopped_by},
+                    coverage={**coverage, "stopped_by": stopped_by, "runs": heart.runs},
                     detail=detail,
                 )
             break

@@ -483,6 +483,10 @@ def test_the_search_stops_at_its_time_budget(capsys: pytest.CaptureFixture[str])
     results = doc["policies"]["reference"]
     assert {r["status"] for r in results.values()} == {"not-checked"}
     assert {r["coverage"]["stopped_by"] for r in results.values()} == {"timeout"}
+    # how many runs were made, beside the examples asked for (a trial's)
+    assert all(
+        1 <= r["coverage"]["runs"] < 200 == r["coverage"]["examples"] for r in results.values()
+    )
     assert {r["detail"] for r in results.values()} == {search.out_of_time(1)}
     assert doc["failures"] == [f"reference: {name} not checked (budget)" for name in NAMES]
 
