@@ -190,7 +190,7 @@ def _plan(config: Config, policy: Policy, user: UserState, shared: Hashable) -> 
     # one-user, limit-2 graph's (96k user states) from exploration to judging.
     run = _run(config, policy, "on_connect", user, shared)
     after = run.user
-    if run.hung:
+    if run.hung_on is not None:
         return ConnectPlan(Outcome.HUNG, None, None, run.waits, after, run.shared, run.hung_on)
     decision = run.result
     if isinstance(decision, Admit):
@@ -229,15 +229,14 @@ def plan_sweep(config: Config, policy: Policy, state: State, user_index: int) ->
     close that never ends stops there; what it did so far stands, and the next
     period's sweep starts afresh (as a restarted background task would)."""
     run = _run(config, policy, "sweep", state.users[user_index], state.shared)
-    return SweepPlan(run.hung, run.hung_on, run.user, run.shared)
+    return SweepPlan(run.hung_on is not None, run.hung_on, run.user, run.shared)
 
 
 class _Run(NamedTuple):
     """A policy call on one user's registry, and what it left."""
 
     result: object  # what the call returned (None if it hung)
-    hung: bool  # it awaited a close that never ends
-    hung_on: int | None  # that close's entry (None if it did not hang)
+    hung_on: int | None  # the entry of a close without deadline that never ends, if any
     waits: tuple[Wait, ...]  # the awaits that ran into their timeout, in order
     elapsed: int  # ticks they took
     user: UserState  # the user's entries and memory afterwards
@@ -276,28 +275,27 @@ def _run_once(
     registry = Registry(config, policy, user.managers, user.memory, shared)
     call = getattr(policy, method)
     result: object = None
-    hung, hung_on = False, None
     try:
         result = call_policy(policy, method, lambda: call(registry), awaits=True)
     except CleanupHung as exc:
-        hung, hung_on = True, exc.manager
-        if hung_on != registry._hung_on:  # not the registry's: the policy raised it
+        if exc.manager != registry._hung_on:  # not the registry's: the policy raised it
             raise PolicyError(
-                f"policy {policy.name!r}: {method} raised CleanupHung({hung_on!r}) itself; "
-                "only the registry's awaits may"
+                f"policy {policy.name!r}: {method} raised CleanupHung({exc.manager!r}) "
+                "itself; only the registry's awaits may"
             ) from None
-    if not hung and registry._hung_on is not None:
-        # Its code went on after an await that never returns: what it did next never
-        # happens on a real server, so its result cannot be judged.
-        raise PolicyError(
-            f"policy {policy.name!r}: {method} caught the CleanupHung that wsmodel raised "
-            f"for the close of entry {registry._hung_on}, which never ends (awaited with no "
-            "deadline), and went on; a bare `except:` or `except BaseException` must "
-            "re-raise it: on a real server the call never returns"
-        )
+    else:
+        if registry._hung_on is not None:
+            # Its code went on after an await that never returns: what it did next never
+            # happens on a real server, so its result cannot be judged.
+            raise PolicyError(
+                f"policy {policy.name!r}: {method} caught the CleanupHung that wsmodel "
+                f"raised for the close of entry {registry._hung_on}, which never ends "
+                "(awaited with no deadline), and went on; a bare `except:` or `except "
+                "BaseException` must re-raise it: on a real server the call never returns"
+            )
     managers, memory, shared = settle_registry(registry)
     after = user._replace(managers=managers, memory=memory)
-    return _Run(result, hung, hung_on, tuple(registry.waits), registry.elapsed, after, shared)
+    return _Run(result, registry._hung_on, tuple(registry.waits), registry.elapsed, after, shared)
 
 
 # --- time ------------------------------------------------------------------------
