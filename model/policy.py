@@ -293,15 +293,28 @@ def settle_registry(registry: Registry) -> tuple[tuple[Manager, ...], Hashable, 
     return tuple(registry._managers.values()), registry.memory, registry.shared
 
 
-def not_deterministic(policy: Policy, what: str) -> Exception:
-    """The error for a policy seen giving two answers to one question (``what``): the
-    policy's fault, a PolicyError; unless it is a built-in, which is deterministic by
-    construction, so that the bug is wsmodel's own (a RuntimeError: an internal error)."""
-    if type(policy).__module__ == "wsmodel.model.policies":
+def is_builtin(policy: Policy) -> bool:
+    """One of wsmodel's own policies, whose code keeps the protocol by construction."""
+    return type(policy).__module__ == "wsmodel.model.policies"
+
+
+def broke_rule(policy: Policy, broke: str, what: str, rule: str) -> Exception:
+    """The error for a policy seen breaking a rule the engines rely on (``what`` it was
+    seen doing): the policy's fault, a PolicyError; unless it is a built-in, so that the
+    bug is wsmodel's own (a RuntimeError: an internal error)."""
+    if is_builtin(policy):
         return RuntimeError(f"built-in policy {policy.name!r}: {what}; a bug in wsmodel")
-    return PolicyError(
-        f"policy {policy.name!r} is not deterministic: {what}; a policy must decide from the "
-        "registry alone (no randomness, clock or state kept on the policy object)"
+    return PolicyError(f"policy {policy.name!r} {broke}: {what}; {rule}")
+
+
+def not_deterministic(policy: Policy, what: str) -> Exception:
+    """The error for a policy seen giving two answers to one question (``what``)."""
+    return broke_rule(
+        policy,
+        "is not deterministic",
+        what,
+        "a policy must decide from the registry alone (no randomness, clock or state kept "
+        "on the policy object)",
     )
 
 

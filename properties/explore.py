@@ -56,6 +56,7 @@ from wsmodel.model import (
     step,
     urgent,
 )
+from wsmodel.model.policy import broke_rule, is_builtin
 from wsmodel.properties import memory
 from wsmodel.properties.catalogue import policy_state
 
@@ -286,8 +287,6 @@ def user_moves(
     )
 
 
-BUILTIN_MODULE = "wsmodel.model.policies"  # the built-in policies' code
-
 # Keys are renumbered 0..n-1 (canonical), which is sound only for a policy that
 # compares and orders keys but does not compute with them or keep them (own-policy.md).
 # So every call that shows the policy keys (a Connect or Sweep of a user with
@@ -347,18 +346,15 @@ def same_when_renamed(
         there = _call(config, policy, renamed, shared, a, back)
     except PolicyError as exc:
         raise PolicyError(f"{exc} (in {what})") from exc
-    if there == _call(config, policy, user, shared, a, {}):
-        return
-    if type(policy).__module__ == BUILTIN_MODULE:
-        raise RuntimeError(
-            f"built-in policy {policy.name!r}: {what} did otherwise; a bug in wsmodel"
+    if there != _call(config, policy, user, shared, a, {}):
+        raise broke_rule(
+            policy,
+            "computes with manager keys or keeps them in memory or shared state",
+            f"{what} did otherwise",
+            "the exhaustive engine numbers each user's keys 0, 1, 2, ... in registration "
+            "order, so its verdicts would not hold; a policy may compare and order keys, "
+            "nothing more (docs/own-policy.md)",
         )
-    raise PolicyError(
-        f"policy {policy.name!r} computes with manager keys or keeps them in memory or "
-        f"shared state: {what} did otherwise. The exhaustive engine numbers each user's "
-        "keys 0, 1, 2, ... in registration order, so its verdicts would not hold; a "
-        "policy may compare and order keys, nothing more (docs/own-policy.md)"
-    )
 
 
 def one_move(
@@ -444,7 +440,7 @@ def explore(
     code is known not to (tests hold them to it) and whose speed the figures measure.
     """
     if keys_checked is None:
-        keys_checked = renumber and type(policy).__module__ != BUILTIN_MODULE
+        keys_checked = renumber and not is_builtin(policy)
     if forget and not renumber:
         raise ValueError("forget needs renumber: raw states keep every age")
     t0 = time.perf_counter()
