@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -102,24 +103,6 @@ class OutOfTime(BaseException):
 _DEADLINE = [float("inf")]
 
 
-def _found() -> None:
-    """A run failed. Hypothesis replays it to report it: the deadline must not cut that
-    replay short, which would read as a failure that did not recur (Flaky), and lose the
-    violation. find_violation puts the deadline back once the search is over."""
-    _DEADLINE[0] = float("inf")
-
-
-class _FoundIfViolated:
-    """``with _FoundIfViolated():`` calls _found() when a Violation leaves the block."""
-
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
-        if kind is not None and issubclass(kind, Violation):
-            _found()
-
-
 def _in_time() -> None:
     now = time.monotonic()
     if now > _DEADLINE[0]:
@@ -131,8 +114,8 @@ def _in_time() -> None:
 class _StepGuard:
     """``with _STEP_GUARD:`` around every step of a search: a MemoryError becomes
     OutOfMemory, a lost Ctrl-C (``LOST_INTERRUPT``) is raised again, and so is
-    OutOfTime once the budget has run out. A class, not a generator context manager:
-    it is entered on every step."""
+    OutOfTime once the budget has run out; a violation lifts the deadline. A class, not
+    a generator context manager: it is entered on every step."""
 
     def __enter__(self) -> None:
         if (lost := LOST_INTERRUPT[0]) is not None:
@@ -145,6 +128,11 @@ class _StepGuard:
     ) -> None:
         if isinstance(exc, MemoryError):
             raise OutOfMemory from exc
+        if isinstance(exc, Violation):
+            # Hypothesis replays a failing run to report it: the deadline must not cut
+            # that replay short, which would read as a failure that did not recur
+            # (Flaky) and lose the violation. find_violation puts it back.
+            _DEADLINE[0] = float("inf")
 
 
 _STEP_GUARD = _StepGuard()
@@ -453,10 +441,8 @@ def machine_for(
             such as a lockstep driver's): if it raises, the run has ended."""
             try:
                 return step(arg)
-            except BaseException as exc:
+            except BaseException:
                 self.run.ended = True
-                if isinstance(exc, Violation):
-                    _found()
                 raise
 
         def _act(self, action: Action) -> None:
@@ -539,7 +525,7 @@ def machine_for(
                 # claims from here would call the policy again (a second hang, or
                 # error) and could replace the step's exception with one of its own.
                 return
-            with _STEP_GUARD, _FoundIfViolated():
+            with _STEP_GUARD:
                 # Targeted search: steer towards every user's registry full at once, and
                 # towards runs that keep changing state shared across users (the hazard
                 # the isolation claim is about).
@@ -597,12 +583,9 @@ def find_violation(
         chosen = search_settings(examples)
     else:
         chosen = settings(search_settings(examples), derandomize=True)
-    deadline = _DEADLINE[0]
+    deadline = _DEADLINE[0]  # lifted once a run fails (_StepGuard), until the end here
     try:
-        try:
-            run_state_machine_as_test(machine, settings=chosen)
-        finally:
-            _DEADLINE[0] = deadline  # suspended while a failing run was replayed
+        run_state_machine_as_test(machine, settings=chosen)
     except Violation as v:
         return minimize(config, policy, v, min(MINIMIZE_SECONDS, deadline - time.monotonic()))
     except Flaky as exc:  # the model is deterministic, and a MemoryError stops at once
@@ -617,6 +600,8 @@ def find_violation(
         if said:
             raise said[0] from exc
         raise not_deterministic(policy, "a failing run passed when Hypothesis replayed it") from exc
+    finally:
+        _DEADLINE[0] = deadline
     return None
 
 
@@ -773,6 +758,18 @@ def out_of_time(timeout: float) -> str:
     )
 
 
+@contextmanager
+def _deadline(timeout: float | None) -> Iterator[None]:
+    """The search's time budget in force while it runs; after it, none (replays are not
+    cut short) and no heartbeat."""
+    _DEADLINE[0] = time.monotonic() + (float("inf") if timeout is None else timeout)
+    try:
+        yield
+    finally:
+        _DEADLINE[0] = float("inf")
+        _HEARTBEAT[0] = None
+
+
 @gc_tuned(50_000)  # measured: reference's verify 39.5 s -> 31.6 s, peak 66 -> 132 MB
 def check_hypothesis(
     config: Config,
@@ -789,106 +786,90 @@ def check_hypothesis(
     claims, isolation and liveness, apart was measured slower: every example is then
     generated once per group.) After ``timeout`` seconds, minimizing included, the
     claims not yet decided are left not-checked."""
-    _DEADLINE[0] = time.monotonic() + (float("inf") if timeout is None else timeout)
-    try:
-        return _check(config, policy, properties, examples, seed_value, timeout, progress)
-    finally:
-        _DEADLINE[0] = float("inf")  # replays after the search are not cut short
-        _HEARTBEAT[0] = None
+    with _deadline(timeout):
+        results: dict[str, Result] = {}
 
+        def result(name: str, status: Status, **fields: Any) -> Result:
+            return Result(policy.name, name, status, "hypothesis", **fields)
 
-def _check(
-    config: Config,
-    policy: Policy,
-    properties: Sequence[str],
-    examples: int,
-    seed_value: int | None,
-    timeout: float | None,
-    progress: Callable[[str], None] | None,
-) -> list[Result]:
-    results: dict[str, Result] = {}
-
-    def result(name: str, status: Status, **fields: Any) -> Result:
-        return Result(policy.name, name, status, "hypothesis", **fields)
-
-    witnessed: set[str] = set()
-    coverage: dict[str, int | float | bool | str] = {"examples": examples}
-    remaining = list(properties)
-    if config.users == 1 and "isolation" in remaining:
-        # A check that cannot fail is not a "holds" (the CLI names the reason).
-        results["isolation"] = result(
-            "isolation",
-            Status.NOT_CHECKED,
-            coverage={**coverage, "one_user": True},
-            detail=ONE_USER_ISOLATION,
-        )
-        remaining.remove("isolation")
-
-    def report(runs: int) -> None:
-        if progress:
-            # Runs, not examples: Hypothesis makes more runs than it counts as examples,
-            # so the count is not a fraction of --examples and is not shown as one.
-            progress(f"{policy.name}: still searching ({runs} runs so far)")
-
-    # Counts the runs of every round; reports them only with progress.
-    heart = _HEARTBEAT[0] = _Heartbeat(PROGRESS_SECONDS if progress else float("inf"), report)
-    while remaining:
-        if progress:
-            progress(f"{policy.name}: searching {', '.join(remaining)}")
-        try:
-            found = find_violation(
-                config,
-                policy,
-                remaining,
-                examples=examples,
-                seed_value=seed_value,
-                witnessed=witnessed,
-                on_run=heart.on_run,
+        witnessed: set[str] = set()
+        coverage: dict[str, int | float | bool | str] = {"examples": examples}
+        remaining = list(properties)
+        if config.users == 1 and "isolation" in remaining:
+            # A check that cannot fail is not a "holds" (the CLI names the reason).
+            results["isolation"] = result(
+                "isolation",
+                Status.NOT_CHECKED,
+                coverage={**coverage, "one_user": True},
+                detail=ONE_USER_ISOLATION,
             )
-        except (OutOfMemory, OutOfTime) as stop:
-            # Not a verdict: the claims not yet decided are left unproven, as a budget
-            # leaves them in the exhaustive engine.
-            if isinstance(stop, OutOfMemory):
-                stopped_by, detail, what = "memory", OUT_OF_MEMORY, "the machine's memory"
-            else:
-                assert timeout is not None  # OutOfTime needs a deadline
-                stopped_by, detail = "timeout", out_of_time(timeout)
-                what = f"the time budget ({timeout:g} s)"
+            remaining.remove("isolation")
+
+        def report(runs: int) -> None:
             if progress:
-                progress(f"{policy.name}: {what} ran out while searching")
-            for name in remaining:
-                results[name] = result(
-                    name,
-                    Status.NOT_CHECKED,
-                    coverage={**coverage, "stopped_by": stopped_by, "runs": heart.runs},
-                    detail=detail,
+                # Runs, not examples: Hypothesis makes more runs than it counts as examples,
+                # so the count is not a fraction of --examples and is not shown as one.
+                progress(f"{policy.name}: still searching ({runs} runs so far)")
+
+        # Counts the runs of every round; reports them only with progress.
+        heart = _HEARTBEAT[0] = _Heartbeat(PROGRESS_SECONDS if progress else float("inf"), report)
+        while remaining:
+            if progress:
+                progress(f"{policy.name}: searching {', '.join(remaining)}")
+            try:
+                found = find_violation(
+                    config,
+                    policy,
+                    remaining,
+                    examples=examples,
+                    seed_value=seed_value,
+                    witnessed=witnessed,
+                    on_run=heart.on_run,
                 )
-            break
-        if found is None:
-            if progress:
-                progress(f"{policy.name}: no violation of {', '.join(remaining)} found")
-            for name in remaining:
-                has_witness = BY_NAME[name].witness is not None
+            except (OutOfMemory, OutOfTime) as stop:
+                # Not a verdict: the claims not yet decided are left unproven, as a budget
+                # leaves them in the exhaustive engine.
+                if isinstance(stop, OutOfMemory):
+                    stopped_by, detail, what = "memory", OUT_OF_MEMORY, "the machine's memory"
+                else:
+                    assert timeout is not None  # OutOfTime needs a deadline
+                    stopped_by, detail = "timeout", out_of_time(timeout)
+                    what = f"the time budget ({timeout:g} s)"
+                if progress:
+                    progress(f"{policy.name}: {what} ran out while searching")
+                for name in remaining:
+                    results[name] = result(
+                        name,
+                        Status.NOT_CHECKED,
+                        coverage={**coverage, "stopped_by": stopped_by, "runs": heart.runs},
+                        detail=detail,
+                    )
+                break
+            if found is None:
+                if progress:
+                    progress(f"{policy.name}: no violation of {', '.join(remaining)} found")
+                for name in remaining:
+                    has_witness = BY_NAME[name].witness is not None
+                    results[name] = result(
+                        name,
+                        Status.HOLDS,
+                        witnessed=(name in witnessed) if has_witness else None,
+                        coverage=coverage,
+                    )
+                break
+            broken = [found.prop]
+            implied = IMPLIES.get(found.prop)
+            if implied in remaining:
+                broken.append(implied)
+            for name in broken:
                 results[name] = result(
                     name,
-                    Status.HOLDS,
-                    witnessed=(name in witnessed) if has_witness else None,
+                    Status.VIOLATED,
+                    counterexample=found.counterexample,
                     coverage=coverage,
+                    detail="" if name == found.prop else f"implied by {found.prop}",
                 )
-            break
-        broken = [found.prop]
-        implied = IMPLIES.get(found.prop)
-        if implied in remaining:
-            broken.append(implied)
-        for name in broken:
-            results[name] = result(
-                name,
-                Status.VIOLATED,
-                counterexample=found.counterexample,
-                coverage=coverage,
-                detail="" if name == found.prop else f"implied by {found.prop}",
-            )
-            remaining.remove(name)
-            if progress:
-                progress(f"{policy.name}: {name} VIOLATED")
-    return [results[name] for name in properties]
+                remaining.remove(name)
+                if progress:
+                    progress(f"{policy.name}: {name} VIOLATED")
+        return [results[name] for name in properties]
