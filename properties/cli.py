@@ -476,11 +476,13 @@ def _why_not_checked(r: Result) -> str:
     if r.coverage.get("engine_fault"):
         return "engine fault"
     one_user = "one user: the search needs two" if r.coverage.get("one_user") else ""
-    if r.engine == "hypothesis" and one_user:
+    if r.engine == "exhaustive":  # with --engine all, the search's reason too
+        return "; ".join(w for w in ("budget", one_user) if w)
+    if one_user:
         return one_user
-    if r.engine == "hypothesis" and r.coverage.get("stopped_by") == "memory":
+    if r.coverage.get("stopped_by") == "memory":
         return "the machine's memory ran out"  # the search has no memory budget of its own
-    return "; ".join(w for w in ("budget", one_user) if w)  # with --engine all, both
+    return "budget"
 
 
 def _failed_line(wrong: list[tuple[str, str, str]], whole_catalogue: bool) -> str:

@@ -204,7 +204,7 @@ def run_exhaustive(
         # read as within the budget again, and the next claim's first allocations went
         # past it and the machine's (a trial's: killed by the kernel, every result lost).
         late = ran_out or judge.budget.spent()
-        judge.cut_short = ""  # a fallback seen while judging the claim before is not this one's
+        judge.cut_short = ""  # each claim's own
         if progress is not None and not late:
             progress(f"{policy.name} exhaustive: judging {name}")
         try:
@@ -231,7 +231,7 @@ def run_exhaustive(
         except (_OutOfBudget, MemoryError) as exc:
             # MemoryError: the machine's memory ran out before the budget did. What the
             # claim's judging had built is freed as the exception unwinds.
-            spent = str(exc) if isinstance(exc, _OutOfBudget) else "the machine's memory"
+            spent = _ran_out(exc)
             ran_out = spent
             if progress is not None:
                 progress(f"{policy.name} exhaustive: {spent} ran out while judging {name}")
@@ -371,7 +371,6 @@ class _Judge:
         detail: str = "",
     ) -> Result:
         cut = self.cut_short if violation is not None else ""
-        self.cut_short = ""
         if violation is not None:
             status = Status.VIOLATED
             if cut:
@@ -410,7 +409,7 @@ class _Judge:
         try:
             ((path, end),) = self.shortest(targets).values()
         except (_OutOfBudget, MemoryError) as exc:
-            self.cut_short = str(exc) if isinstance(exc, _OutOfBudget) else "the machine's memory"
+            self.cut_short = _ran_out(exc)
             end = min(targets, key=lambda s: (self.g.depth[s], s))
             return self.g.path_to(end), end
         return path, end
@@ -1046,7 +1045,8 @@ class _Judge:
             )
         # Twice the nodes and edges: asked for before it is built, as it cannot be
         # stopped midway short of the memory it needs.
-        need = (2 * len(followed.dst) * 13 + 2 * (followed.n + 1) * 8) / 2**20
+        per_edge = followed.dst.itemsize + 1 + followed.ref.itemsize  # with its label
+        need = 2 * (len(followed.dst) * per_edge + followed.n * followed.start.itemsize) / 2**20
         if self.budget.memory_mb is not None and (
             spent := memory.over(self.budget.memory_mb, need_mb=need)
         ):
@@ -1185,6 +1185,11 @@ class _Unproven(Exception):
 
 class _OutOfBudget(Exception):
     """A budget ran out in the middle of judging a claim (the message says which)."""
+
+
+def _ran_out(exc: _OutOfBudget | MemoryError) -> str:
+    """What ran out, in words: the budget named, or the machine's memory."""
+    return str(exc) if isinstance(exc, _OutOfBudget) else "the machine's memory"
 
 
 class _EngineFault(Exception):

@@ -502,7 +502,6 @@ def explore(
 
     def mover(k: int, r: int, shared: Hashable) -> Callable[[Action], Move]:
         u = by_id[r]
-
         return lambda a: one_move(
             config, policy, k, u, shared, a, canon, code_of, move_check, keys_checked
         )
@@ -542,15 +541,13 @@ def explore(
             if timeout is not None and now - t0 > timeout:
                 g.stopped_by = "timeout"
                 break
-            if (i & 4095 == 0 or now >= next_memory) and (
-                spent := memory.over(memory_mb, memory_share)
-            ):
-                g.stopped_by = "memory"
-                share = "" if memory_share == 1 else f"exploring's {memory_share:.0%} of "
-                g.stop_detail = share + spent
-                break
-            if now >= next_memory:
+            if i & 4095 == 0 or now >= next_memory:
                 next_memory = now + memory.CHECK_SECONDS
+                if spent := memory.over(memory_mb, memory_share):
+                    g.stopped_by = "memory"
+                    share = "" if memory_share == 1 else f"exploring's {memory_share:.0%} of "
+                    g.stop_detail = share + spent
+                    break
             if progress is not None and now >= next_report:
                 rate = (len(states) - last_count) / (now - last_time)
                 progress(

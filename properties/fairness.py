@@ -73,7 +73,10 @@ class Components(NamedTuple):
     order: array[int]  # the nodes grouped by component, in the components' order
 
 
-def strongly_connected(g: LabelledGraph, poll: Callable[[], None] | None = None) -> Components:
+Poll = Callable[[], None] | None  # called every 65,536 nodes; it may raise to stop
+
+
+def strongly_connected(g: LabelledGraph, poll: Poll = None) -> Components:
     """Tarjan's algorithm, iterative. ``poll`` is called every 65,536 nodes (it may
     raise to stop a search that has run out of time)."""
     n = g.n
@@ -137,9 +140,6 @@ def strongly_connected(g: LabelledGraph, poll: Callable[[], None] | None = None)
                 if low[v] < low[u]:
                     low[u] = low[v]
     return Components(comp, ncomp, order)
-
-
-Poll = Callable[[], None] | None  # called every 65,536 nodes; it may raise to stop
 
 
 def fair_components(
