@@ -478,24 +478,32 @@ def test_bad_values_are_refused_whether_or_not_they_matter_this_time(
     assert wrong in str(exc.value)
 
 
+class _Sweeper(Reference):
+    """Sweeps every tick: the tests below give it a sweep of their own."""
+
+    def sweep_period(self, config: Config) -> int | None:
+        return 1
+
+
+def _sweep(policy: Policy, *managers: Manager) -> State | None:
+    """One user holding ``managers``, due for a sweep: the state after its Sweep."""
+    before = state_with(policy, managers)
+    before = before._replace(users=(before.users[0]._replace(since_sweep=1),))
+    return step(PRODUCTION.with_(users=1), policy, before, Sweep(0))
+
+
 def test_a_sweep_that_hangs_keeps_what_it_did_before_the_hang() -> None:
     # A sweep awaiting a hanging close without a deadline never returns: the model
     # keeps what it did until then, as a restarted background task would find it.
-    class SweepHangs(Reference):
+    class SweepHangs(_Sweeper):
         name = "sweep-hangs"
-
-        def sweep_period(self, config: Config) -> int | None:
-            return 1
 
         def sweep(self, registry: Registry) -> None:
             registry.remove(0)  # closed: removed
             registry.close(1, deadline=None)  # its close hangs: never returns
 
-    pol = SweepHangs()
     closing = manager(1, Phase.CLOSING, close_hangs=True)
-    before = state_with(pol, (manager(0, Phase.CLOSED), closing))
-    before = before._replace(users=(before.users[0]._replace(since_sweep=1),))
-    after = step(PRODUCTION.with_(users=1), pol, before, Sweep(0))
+    after = _sweep(SweepHangs(), manager(0, Phase.CLOSED), closing)
     assert after is not None
     assert after.users[0].managers == (closing,) and after.users[0].since_sweep == 0
 
@@ -504,11 +512,8 @@ def test_a_policy_that_goes_on_after_a_hang_or_fakes_one_broke_the_protocol() ->
     # Caught the hang on entry 1, then did more, then hung on another close: the result
     # read as a hang on the last, with what came after the first kept (a review's). And
     # CleanupHung(0) raised by the policy itself read as a real hang.
-    class GoesOn(Reference):
+    class GoesOn(_Sweeper):
         name = "goes-on"
-
-        def sweep_period(self, config: Config) -> int | None:
-            return 1
 
         def sweep(self, registry: Registry) -> None:
             with contextlib.suppress(BaseException):
@@ -526,10 +531,8 @@ def test_a_policy_that_goes_on_after_a_hang_or_fakes_one_broke_the_protocol() ->
         (Fakes(), r"'fakes-hang': sweep raised CleanupHung\(0\) itself"),
     ):
         hanging = manager(1, Phase.CLOSING, close_hangs=True)
-        before = state_with(pol, (manager(0, Phase.ACTIVE), hanging))
-        before = before._replace(users=(before.users[0]._replace(since_sweep=1),))
         with pytest.raises(PolicyError, match=said):
-            step(PRODUCTION.with_(users=1), pol, before, Sweep(0))
+            _sweep(pol, manager(0, Phase.ACTIVE), hanging)
 
 
 @pytest.mark.parametrize("key", [False, True, "0", 7])
@@ -552,21 +555,15 @@ def test_a_key_that_names_no_entry_is_refused(key: object) -> None:
 def test_a_policy_that_swallows_a_hang_broke_the_protocol() -> None:
     # It caught the BaseException and returned: cleanup_terminates held, in both
     # engines (a trial's). On a real server the call never returns.
-    class Swallows(Reference):
+    class Swallows(_Sweeper):
         name = "swallows-hang"
-
-        def sweep_period(self, config: Config) -> int | None:
-            return 1
 
         def sweep(self, registry: Registry) -> None:
             with contextlib.suppress(BaseException):  # what the test is about
                 registry.close(1, deadline=None)
 
-    pol = Swallows()
-    before = state_with(pol, (manager(1, Phase.CLOSING, close_hangs=True),))
-    before = before._replace(users=(before.users[0]._replace(since_sweep=1),))
     with pytest.raises(PolicyError, match=r"sweep caught the CleanupHung .* entry 1, which never"):
-        step(PRODUCTION.with_(users=1), pol, before, Sweep(0))
+        _sweep(Swallows(), manager(1, Phase.CLOSING, close_hangs=True))
 
 
 @pytest.mark.parametrize("period", [2, 10])  # below and above the small horizon (5)
