@@ -128,6 +128,26 @@ def holds_limit_in_use(config: Config, user: UserState) -> bool:
     return sum(1 for m in user.managers if in_use(config, m)) >= config.limit
 
 
+def holding(config: Config, user: UserState) -> str:
+    """What a blocked user holds, by phase, against the limit and in use: "20 registered
+    managers (20 idle), 20 against the limit of 20, none in use". A lasso's message says
+    it where its cycle starts, so that a reader sees why the block is not the limit's."""
+    if not user.managers:
+        return "no registered manager"
+    counts: dict[str, int] = {}
+    for m in user.managers:
+        hangs = m.phase is Phase.CLOSING and m.close_hangs
+        label = f"{m.phase.value}{' whose close hangs' if hangs else ''}"
+        counts[label] = counts.get(label, 0) + 1
+    used = sum(1 for m in user.managers if in_use(config, m))
+    return (
+        f"{plural(len(user.managers), 'registered manager')} "
+        f"({'; '.join(f'{n} {label}' for label, n in counts.items())}), "
+        f"{user.live_count} against the limit of {config.limit}, "
+        f"{'none' if used == 0 else used} in use"
+    )
+
+
 def _at_limit(config: Config, state: State, user: int) -> bool:
     return state.users[user].live_count >= config.limit
 

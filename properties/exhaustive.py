@@ -49,6 +49,7 @@ from wsmodel.properties.catalogue import (
     LIVENESS_NAMES,
     effect,
     first_difference,
+    holding,
     holds_limit_in_use,
     plural,
     shown,
@@ -1013,11 +1014,13 @@ class _Judge:
             # "keeps retrying" here is at least once per round of the cycle: say how often
             tries = sum(isinstance(a, Connect) and a.user == user for a in cycle)
             ticks = sum(isinstance(a, Tick) for a in cycle)
+            held = holding(self.config, self._replay_state(stem).users[user])
             violation = Counterexample(
                 f"faults have stopped, user {user} retries forever ({_rhythm(tries, ticks)}) "
                 "and time passes, yet "
                 f"user {user} is never admitted and never holds its limit of managers "
-                f"in use (limit {self.config.limit}; the cycle repeats forever)",
+                f"in use; where the cycle starts, user {user} holds {held} "
+                "(the cycle repeats forever)",
                 stem,
                 cycle,
                 user=user,

@@ -62,8 +62,8 @@ from wsmodel.properties.catalogue import (
     doer,
     effect,
     first_difference,
+    holding,
     holds_limit_in_use,
-    plural,
     shown,
 )
 from wsmodel.properties.results import (
@@ -204,6 +204,7 @@ class Recovery:
     admitted_after: int | None  # ticks from the clock's start to admission; None if never
     steps: tuple[Action, ...]  # the probe's schedule, from the probe's start state
     cycle_from: int | None  # index into steps where a repeated state was first seen
+    cycle_state: State | None = None  # that state
 
 
 @lru_cache(maxsize=2048)
@@ -231,7 +232,7 @@ def recover(config: Config, policy: Policy, state: State, user: int) -> Recovery
     while True:
         settle()
         if state in seen:
-            return Recovery(None, tuple(steps), seen[state])
+            return Recovery(None, tuple(steps), seen[state], state)
         seen[state] = len(steps)
         if holds_limit_in_use(config, state.users[user]):
             clock = 0
@@ -252,15 +253,14 @@ def check_recovery(run: Run, user: int, claims: set[str]) -> None:
     config, policy = run.config, run.policy
     rec = recover(config, policy, run.state, user)
     if rec.admitted_after is None and "no_permanent_block" in claims:
-        assert rec.cycle_from is not None
-        held = run.state.users[user].live_count
+        assert rec.cycle_from is not None and rec.cycle_state is not None
+        held = holding(config, rec.cycle_state.users[user])
         raise Violation(
             "no_permanent_block",
             Counterexample(
-                f"faults stopped with user {user} holding {plural(held, 'manager')} "
-                f"(active, idle or stuck; limit {config.limit}); retrying every tick "
-                "while the application keeps sending, the user is never admitted (the run "
-                "returns to a state it has already visited)",
+                f"faults stopped; retrying every tick while the application keeps "
+                f"sending, user {user} is never admitted: the run returns to a state it "
+                f"has already visited, where user {user} holds {held}",
                 (*run.trace, *rec.steps[: rec.cycle_from]),
                 rec.steps[rec.cycle_from :],
                 user=user,

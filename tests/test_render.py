@@ -92,6 +92,25 @@ def test_folded_rounds_count_what_happened() -> None:
     assert lines[-1].startswith("   state after the last step: user 0: 20 registered")
 
 
+def test_a_permanent_block_says_what_the_user_holds_on_the_cycle() -> None:
+    # Faults stopped with 20 active managers; by the cycle they are idle: the message
+    # must say the cycle's holdings (idle, none in use), not those when faults stopped.
+    found, _ = _liveness_counterexample()
+    cx = found.counterexample
+    assert "20 registered managers (20 idle), 20 against the limit of 20, none in use" in (
+        cx.message
+    ), cx.message
+    on_cycle = replay(CONFIG, BUILTIN["conservative"], cx.steps)[-1].users[0]
+    assert {m.phase for m in on_cycle.managers} == {Phase.IDLE}
+    # the exhaustive engine's lasso: a close that hangs, which counts against nothing
+    cfg = preset("small").with_(users=1, limit=1)
+    (r,) = check_exhaustive(cfg, BUILTIN["conservative"], ["no_permanent_block"])
+    assert r.counterexample is not None
+    assert "1 registered manager (1 closing whose close hangs), 0 against the limit of 1" in (
+        r.counterexample.message
+    ), r.counterexample.message
+
+
 def test_folded_names_never_hide_a_gap() -> None:
     names = [f"m{i}" for i in range(19)] + ["m24"]
     # the count is of the whole list, not of the part before it
