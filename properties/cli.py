@@ -653,6 +653,8 @@ def explain(args: argparse.Namespace) -> int:
         print(full_detail(result) or "no counterexample")
         return code
     print(f"  found by {by[result.engine]}: {result.counterexample.message}")
+    if result.coverage.get("not_shortest"):  # a budget ran out: say so, as verify does
+        print(f"  ({result.detail})")
     lines = render.counterexample_lines(config, policy, result.counterexample, every_state=True)
     for line in lines:
         print(line)

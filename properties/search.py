@@ -81,10 +81,11 @@ R = TypeVar("R")
 class Violation(AssertionError):
     """A claim failed; carries the claim's name and a replayable counterexample."""
 
-    def __init__(self, prop: str, counterexample: Counterexample) -> None:
+    def __init__(self, prop: str, counterexample: Counterexample, cut_short: str = "") -> None:
         super().__init__(f"{prop}: {counterexample.message}")
         self.prop = prop
         self.counterexample = counterexample
+        self.cut_short = cut_short  # what ran out before minimizing was done, if anything
 
 
 class OutOfMemory(BaseException):
@@ -587,7 +588,11 @@ def find_violation(
     try:
         run_state_machine_as_test(machine, settings=chosen)
     except Violation as v:
-        return minimize(config, policy, v, min(MINIMIZE_SECONDS, deadline - time.monotonic()))
+        left = deadline - time.monotonic()
+        if left > MINIMIZE_SECONDS:
+            given = f"the {MINIMIZE_SECONDS:g} s given to shortening a counterexample"
+            return minimize(config, policy, v, MINIMIZE_SECONDS, given)
+        return minimize(config, policy, v, left, "the time budget")
     except Flaky as exc:  # the model is deterministic, and a MemoryError stops at once
         # Hypothesis can report a run the budget cut short as one that did not recur.
         if (stop := _stopped(exc)) is not None:
@@ -652,10 +657,14 @@ def reproduce(
     return None
 
 
-def minimize(config: Config, policy: Policy, found: Violation, budget: float) -> Violation:
+def minimize(
+    config: Config, policy: Policy, found: Violation, budget: float, budget_is: str
+) -> Violation:
     """Shorten a counterexample by deleting environment actions and shortening runs of
     ticks, keeping only candidates that still violate the same claim (each a real run
-    of the model). Stops when nothing more can go, or after ``budget`` seconds."""
+    of the model). Stops when nothing more can go, or after ``budget`` seconds (which
+    ``budget_is``): then the violation says so (``cut_short``), as its counterexample
+    may be longer than needed."""
     cx = found.counterexample
     chosen = cx.steps if cx.probe_from is None else cx.steps[: cx.probe_from]
     units: list[tuple[Action, int]] = []  # an action, or Tick with a repeat count
@@ -679,8 +688,9 @@ def minimize(config: Config, policy: Policy, found: Violation, budget: float) ->
             return True
         return False
 
+    cut_short = ""
     try:
-        while time.monotonic() < deadline:
+        while True:
             before = best.counterexample.length()
             chunk = max(1, len(units) // 2)
             while chunk >= 1 and time.monotonic() < deadline:
@@ -701,11 +711,16 @@ def minimize(config: Config, policy: Policy, found: Violation, budget: float) ->
                         units, high = candidate, mid
                     else:
                         low = mid + 1
-            if best.counterexample.length() >= before:
+            if time.monotonic() >= deadline:
+                cut_short = budget_is
                 break
-    except (OutOfMemory, OutOfTime):
-        pass  # the violation stands: the shortest found before memory or time ran out
-    return best
+            if best.counterexample.length() >= before:
+                break  # nothing more can go
+    except OutOfMemory:  # the violation stands: the shortest found so far
+        cut_short = "the machine's memory"
+    except OutOfTime:
+        cut_short = "the time budget"
+    return Violation(best.prop, best.counterexample, cut_short) if cut_short else best
 
 
 # A counterexample in which something never ends breaks a bound on it as well: never
@@ -861,13 +876,20 @@ def check_hypothesis(
             implied = IMPLIES.get(found.prop)
             if implied in remaining:
                 broken.append(implied)
+            cut = (
+                f"{found.cut_short} ran out while the counterexample was shortened: "
+                "it may be longer than needed"
+                if found.cut_short
+                else ""
+            )
             for name in broken:
+                implied_by = "" if name == found.prop else f"implied by {found.prop}"
                 results[name] = result(
                     name,
                     Status.VIOLATED,
                     counterexample=found.counterexample,
-                    coverage=coverage,
-                    detail="" if name == found.prop else f"implied by {found.prop}",
+                    coverage={**coverage, "not_shortest": True} if cut else coverage,
+                    detail="; ".join(d for d in (implied_by, cut) if d),
                 )
                 remaining.remove(name)
                 if progress:

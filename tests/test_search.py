@@ -432,7 +432,25 @@ def test_running_out_while_minimizing_keeps_the_violation(
         monkeypatch.setattr(search, "reproduce", short_of_memory)
     else:
         monkeypatch.setattr(search, "_DEADLINE", [0.0])  # long past
-    assert search.minimize(one, BUILTIN["graduated"], raw, 10.0) is raw
+    kept = search.minimize(one, BUILTIN["graduated"], raw, 10.0, "ten seconds")
+    assert kept.counterexample is raw.counterexample
+    # and it says what ran out: the counterexample may be longer than needed
+    assert kept.cut_short == ("the machine's memory" if short_of == "memory" else "the time budget")
+
+
+def test_a_counterexample_left_long_by_the_time_to_shorten_it_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    one = PROD.with_(users=1, limit=1)
+    # Given time, minimizing runs until nothing more can go, and says nothing.
+    (done,) = check_hypothesis(one, BUILTIN["graduated"], ["no_leak"], examples=20)
+    assert done.status is Status.VIOLATED and "not_shortest" not in done.coverage, done
+    monkeypatch.setattr(search, "MINIMIZE_SECONDS", 0.0)
+    (cut,) = check_hypothesis(one, BUILTIN["graduated"], ["no_leak"], examples=20)
+    assert cut.status is Status.VIOLATED and cut.coverage["not_shortest"] is True
+    assert cut.counterexample is not None and done.counterexample is not None
+    assert cut.counterexample.length() > done.counterexample.length()
+    assert "ran out while the counterexample was shortened" in cut.detail
 
 
 def test_time_running_out_mid_search_keeps_what_was_found(
