@@ -56,7 +56,8 @@ from wsmodel.model import (
     step,
     urgent,
 )
-from wsmodel.model.policy import broke_rule, is_builtin
+from wsmodel.model.policy import broke_rule, is_builtin, not_deterministic
+from wsmodel.model.step import _plan
 from wsmodel.properties import memory
 from wsmodel.properties.catalogue import policy_state
 
@@ -312,13 +313,19 @@ def _call(
     shared: Hashable,
     a: Action,
     back: dict[int, int],
+    afresh: bool = False,
 ) -> tuple[Any, ...]:
     """All that user 0's Connect or Sweep does, with keys mapped through ``back`` (the
     new entry's key is the user's next one, mapped by renumbering): its outcome, what it
-    awaited and for how long, its advice, where it hung, the state after."""
+    awaited and for how long, its advice, where it hung, the state after. ``afresh``
+    asks the policy again where a plan is cached."""
     state = State((user,), shared)
     if isinstance(a, Connect):
-        p = plan_connect(config, policy, state, 0)
+        p = (
+            _plan.__wrapped__(config, policy, user, shared)
+            if afresh
+            else plan_connect(config, policy, state, 0)
+        )
         waits = tuple(w._replace(manager=back.get(w.manager, w.manager)) for w in p.waits)
         hung_on = back.get(p.hung_on, p.hung_on) if p.hung_on is not None else None
         return (
@@ -346,7 +353,17 @@ def same_when_renamed(
         there = _call(config, policy, renamed, shared, a, back)
     except PolicyError as exc:
         raise PolicyError(f"{exc} (in {what})") from exc
-    if there != _call(config, policy, user, shared, a, {}):
+    here = _call(config, policy, user, shared, a, {})
+    if there != here:
+        # A policy that is not deterministic differs from itself as well: say that, not
+        # keys (a trial's random policy was blamed on keys it never used).
+        # Each side twice in a row: a policy that flips on every call would otherwise
+        # give each side the same answer every time.
+        for side, mapped, first in [(user, {}, here)] * 2 + [(renamed, back, there)] * 2:
+            if _call(config, policy, side, shared, a, mapped, afresh=True) != first:
+                raise not_deterministic(
+                    policy, f"{a} made again on the same registry did otherwise"
+                )
         raise broke_rule(
             policy,
             "computes with manager keys or keeps them in memory or shared state",

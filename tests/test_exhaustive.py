@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import re
@@ -1001,6 +1002,33 @@ def test_a_policy_computing_with_keys_is_refused_not_proven(policy: Policy) -> N
     # Each held every claim here, and the search found it breaking one.
     with pytest.raises(PolicyError, match=f"'{policy.name}' computes with manager keys"):
         check_exhaustive(SMALL1, policy, NAMES)
+
+
+class _Flips(Reference):
+    """At the limit, rejects on every other call: not deterministic, and no use of keys."""
+
+    name: ClassVar[str] = "test-flips"
+    calls: ClassVar[list[int]] = [0]
+
+    def on_connect(self, registry: Registry) -> Decision:
+        if registry.open_count >= registry.config.limit:
+            self.calls[0] += 1
+            if self.calls[0] % 2:
+                return Reject()
+        return super().on_connect(registry)
+
+
+def test_a_policy_that_is_not_deterministic_is_not_blamed_on_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A trial's random policy, which never used a key, was refused as computing with
+    # keys: the key check saw the renamed call differ. The model's own recheck of
+    # calls is off here, so that the key check meets the policy first.
+    step_module = importlib.import_module("wsmodel.model.step")  # not the function
+    monkeypatch.setattr(step_module, "RECHECK_FIRST", 0)
+    monkeypatch.setattr(step_module, "RECHECK", 10**9)
+    with pytest.raises(PolicyError, match="'test-flips' is not deterministic"):
+        check_exhaustive(SMALL1, _Flips(), NAMES)
 
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
