@@ -27,6 +27,11 @@ def load_policy(spec: str) -> Policy:
             + (path if spec.endswith(".py") or "/" in spec else "")
         )
     module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UsageError(
+            f"--policy {spec!r} names no {'module' if not module_name else 'class'}: "
+            "use package.module:attribute"
+        )
     try:
         module = importlib.import_module(module_name)
     except (Exception, SystemExit) as exc:  # any import-time failure of the user's module

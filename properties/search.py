@@ -270,12 +270,15 @@ def check_recovery(run: Run, user: int, claims: set[str]) -> None:
         )
     bound = config.recovery_bound
     if "bounded_recovery" in claims and (rec.admitted_after is None or rec.admitted_after > bound):
-        took = "never" if rec.admitted_after is None else f"after {rec.admitted_after} ticks"
+        took = (
+            "never admitted"
+            if rec.admitted_after is None
+            else f"admitted after {rec.admitted_after} ticks"
+        )
         raise Violation(
             "bounded_recovery",
             Counterexample(
-                f"after faults stopped, user {user} was admitted {took}; "
-                f"bound H + T + C + R = {bound}",
+                f"after faults stopped, user {user} was {took}; bound H + T + C + R = {bound}",
                 (*run.trace, *rec.steps),
                 user=user,
                 probe_from=len(run.trace),

@@ -348,6 +348,20 @@ def test_a_module_that_exits_on_import_is_a_usage_error(
     assert_clean_error(err, "cannot import 'wsmodel_fixture_exits'", "it called sys.exit(3)")
 
 
+@pytest.mark.parametrize(
+    ("spec", "missing"), [("wsmodel_fixture_policies:", "class"), (":X", "module")]
+)
+def test_a_policy_spec_with_nothing_on_one_side_says_which(
+    capsys: pytest.CaptureFixture[str], spec: str, missing: str
+) -> None:
+    # "chatpol:" was "module 'chatpol' has no attribute ''" (a trial's)
+    code, _, err = run(capsys, "verify", "--policy", spec, *FAST)
+    assert code == 2
+    assert err == (
+        f"wsmodel: error: --policy {spec!r} names no {missing}: use package.module:attribute\n"
+    )
+
+
 def test_a_policy_module_in_the_current_directory_gets_a_hint(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
