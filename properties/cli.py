@@ -180,7 +180,9 @@ def _parser() -> _Parser:
         help="show a property's counterexample step by step, with the state after each step",
         description="Check one property of one policy and show its counterexample step by "
         "step: the shortest one with --engine exhaustive (or a lasso, for the liveness "
-        "claims), a minimized one with the Hypothesis engine (the default). Exit 1 when "
+        "claims), a minimized one with the Hypothesis engine (the default); with --engine "
+        "all, the shorter of the two by the JSON's length (in which a Hypothesis liveness "
+        "counterexample's recovery schedule counts as one step). Exit 1 when "
         "a counterexample is shown or the claim was left not-checked, 0 when it holds.",
     )
     e.add_argument(
