@@ -883,6 +883,11 @@ class _Judge:
                 f" (the shared policy state: {r1.shared} in this run, {final2.shared} in "
                 "the contrast)"
             )
+        if config.users == 1:  # a trial read this as no isolation failure at all
+            message += (
+                "; with one user, the user's own past reaches it through state that every "
+                "user shares (decision 0015): with --users 2, other users' actions can"
+            )
         return Counterexample(message, (*a1, last), user=u1, contrast=(*a2, last))
 
     # liveness ---------------------------------------------------------------------

@@ -214,6 +214,8 @@ def test_isolation_pair_has_same_projection_and_different_outcomes() -> None:
     # both runs end in a Connect that is enabled there (attempts this tick not used up)
     assert replay(SMALL1, pol, ce.steps) and replay(SMALL1, pol, ce.contrast)
     assert ce.steps[-1] == ce.contrast[-1] == Connect(u)
+    # one user: the message says how that is an isolation failure at all
+    assert "with one user, the user's own past reaches it" in ce.message
 
 
 class _ConnectLeaks(Reference):
@@ -379,6 +381,7 @@ def test_isolation_pair_with_different_states_after_the_user_s_own_action(
     name = last.__name__.lower()
     assert f"last {name} does not do what it does in another run" in ce.message
     assert "the user's own state after it differs" in ce.message
+    assert "with one user" not in ce.message  # two users here
     u = ce.user
     assert u is not None and ce.steps[-1] == ce.contrast[-1] == last(u)
     one, two = (replay(SMALL2, policy, run) for run in (ce.steps, ce.contrast))
