@@ -628,6 +628,8 @@ class _Judge:
             else:
                 w = "never finishes" if hung else f"{worst_ms} ms"
                 extra = f"worst emergency cleanup: {w}; budget {cfg.cleanup_budget_ms} ms"
+        elif name == "no_healthy_eviction" and not violated:
+            extra = "no cleanup closes an active manager"
         elif name == "per_user_limit":
             most = max((u.live_count for u in self._users_reached), default=0)
             extra = (

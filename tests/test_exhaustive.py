@@ -113,6 +113,9 @@ def test_bounded_figures_are_reported() -> None:
     assert "worst zombie" in got["zombies_reaped"].detail
     assert "worst emergency cleanup: 0 ms; budget 500 ms" in got["cleanup_within_budget"].detail
     assert "2000 ms" in results("graduated")["cleanup_within_budget"].detail
+    # every claim says what it found, where --engine all shows it beside a search's
+    assert got["no_healthy_eviction"].detail == "no cleanup closes an active manager"
+    assert "no cleanup" not in results("graduated")["no_healthy_eviction"].detail
 
 
 @pytest.mark.parametrize("policy", ["conservative", "graduated"])
