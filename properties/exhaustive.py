@@ -1018,9 +1018,11 @@ class _Judge:
         violation = None
         if fair:
             stem, cycle, user = self._lasso(lg, comp, fair, 1, [RETRY, TICK])
-            # "keeps retrying" here is at least once per round of the cycle: say how often
-            tries = sum(isinstance(a, Connect) and a.user == user for a in cycle)
-            ticks = sum(isinstance(a, Tick) for a in cycle)
+            # "keeps retrying" here is at least once per round of the cycle: say how often,
+            # in the cycle's shortest repeating part (one retry per 2 ticks, not 2 per 4)
+            one = _period([a for a in cycle if not a.system])  # as the steps fold rounds
+            tries = sum(isinstance(a, Connect) and a.user == user for a in one)
+            ticks = sum(isinstance(a, Tick) for a in one)
             held = holding(self.config, self._replay_state(stem).users[user])
             violation = Counterexample(
                 f"faults have stopped, user {user} retries forever ({_rhythm(tries, ticks)}) "
@@ -1204,6 +1206,12 @@ def _ran_out(exc: _OutOfBudget | MemoryError) -> str:
 
 class _EngineFault(Exception):
     """The engine's own bookkeeping disagrees with the model: a bug here, not a verdict."""
+
+
+def _period(cycle: list[Action]) -> list[Action]:
+    """The shortest part of a cycle that, repeated, makes the whole of it."""
+    n = len(cycle)
+    return next(cycle[:p] for p in range(1, n + 1) if n % p == 0 and cycle[:p] * (n // p) == cycle)
 
 
 def _rhythm(tries: int, ticks: int) -> str:
