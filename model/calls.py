@@ -37,7 +37,8 @@ _LIBRARIES = tuple(
 
 def call_policy(policy: Policy, method: str, call: Callable[[], T], awaits: bool = False) -> T:
     """Call into the policy; a PolicyError for anything it raised, sys.exit()
-    included (the caller's exit code is not the policy's to choose). In a call that
+    included (the caller's exit code is not the policy's to choose), and a KeyboardInterrupt
+    that is no Ctrl-C (``signals_marked``). In a call that
     ``awaits`` (on a registry), CleanupHung from an await (a close that never ends; a
     BaseException) passes through for the caller to handle: a sentinel return value
     could not be told from a policy that returned nothing. One the policy raised
@@ -55,6 +56,13 @@ def call_policy(policy: Policy, method: str, call: Callable[[], T], awaits: bool
                 calling[0] = 0.0
     except MemoryError:
         raise
+    except KeyboardInterrupt as exc:
+        if not signals_marked[0] or type(exc) is not KeyboardInterrupt:
+            raise  # a Ctrl-C or SIGTERM
+        where = _where(policy, exc)  # not a signal's: the policy raised it
+        raise PolicyError(
+            f"policy {policy.name!r} raised KeyboardInterrupt in {method} ({where}), not a Ctrl-C"
+        ) from None
     except CleanupHung as exc:
         if awaits and exc.manager is not None:  # an await's: the caller's to handle
             raise
@@ -76,6 +84,13 @@ def call_policy(policy: Policy, method: str, call: Callable[[], T], awaits: bool
         raise PolicyError(
             f"policy {policy.name!r} raised {type(exc).__name__} in {method} ({where}): {exc}"
         ) from exc
+
+
+# Set by the CLI, which raises a subclass of KeyboardInterrupt of its own for a Ctrl-C
+# or a SIGTERM (its worker processes ignore both): a plain KeyboardInterrupt in a policy
+# call is then the policy's, not the user's (a trial's policy raising it was taken for
+# a Ctrl-C, exit 130). Elsewhere one cannot be told from a Ctrl-C, and passes through.
+signals_marked: list[bool] = [False]
 
 
 # When the main thread's policy call in progress began (0: none), for the CLI's

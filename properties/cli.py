@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -32,7 +32,7 @@ from wsmodel.model import (
     PolicyError,
     preset,
 )
-from wsmodel.model.calls import outside_call
+from wsmodel.model.calls import outside_call, signals_marked
 from wsmodel.model.config import did_you_mean
 from wsmodel.properties import render, watchdog
 from wsmodel.properties.catalogue import BY_NAME, NAMES
@@ -457,6 +457,7 @@ def _in_worker(limit: float, json_out: bool) -> None:
         sys.stdout = sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's: terminate() ends us
+    signals_marked[0] = True  # so a KeyboardInterrupt here is a policy's
     watchdog.watch(limit)
 
 
@@ -673,6 +674,38 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, raised as Python's own handler does, but of its own class: a plain
+    KeyboardInterrupt in a policy call is then the policy's (``calls.signals_marked``)."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted
+
+
+@contextlib.contextmanager
+def _signals_marked() -> Iterator[None]:
+    """SIGTERM and Ctrl-C raise wsmodel's own exceptions while a run is checked (on the
+    main thread only: signal handlers can be set nowhere else). A SIGINT that is ignored
+    (a background job) stays ignored; one handled by someone else's handler (an embedding
+    program's) stays theirs, and then a policy's KeyboardInterrupt is taken for a Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    term = signal.signal(signal.SIGTERM, _terminate)
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+    signals_marked[0] = before in (signal.default_int_handler, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signals_marked[0] = False
+        if before is signal.default_int_handler:
+            signal.signal(signal.SIGINT, before)
+        signal.signal(signal.SIGTERM, term)
+
+
 class _LostInterrupts:
     """The unraisable hook while a run is checked: a Ctrl-C that landed in a gc callback,
     where Python can only print it, is noted instead, and raised again by the search's
@@ -703,19 +736,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         watchdog.watch(watchdog.limit_from_env())  # a call that never returns is said, not hung on
         previous = sys.unraisablehook
         sys.unraisablehook = _LostInterrupts(previous)
-        on_term = threading.current_thread() is threading.main_thread()  # else: cannot
-        term = signal.signal(signal.SIGTERM, _terminate) if on_term else None
         try:
-            code = verify(args) if args.command == "verify" else explain(args)
-            if (lost := LOST_INTERRUPT[0]) is not None:  # lost after the search's last step
-                raise lost
+            with _signals_marked():
+                code = verify(args) if args.command == "verify" else explain(args)
+                if (lost := LOST_INTERRUPT[0]) is not None:  # lost after the last step
+                    raise lost
             sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below
             return code
         finally:
             sys.unraisablehook = previous
             LOST_INTERRUPT[0] = None  # for whatever this process runs next
-            if on_term:
-                signal.signal(signal.SIGTERM, term)
     except (UsageError, ConfigError) as exc:
         _say(f"wsmodel: error: {exc}")
         return EXIT_USAGE

@@ -251,6 +251,25 @@ def test_a_policy_call_that_never_returns_is_the_policys_fault(
     )
 
 
+@pytest.mark.parametrize("engine", ["hypothesis", "exhaustive"])
+def test_a_policy_raising_keyboard_interrupt_is_not_a_ctrl_c(
+    engine: str, user_policies: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was "wsmodel: interrupted", exit 130 (a trial's); in a worker process too.
+    spec = f"{user_policies}:RaisesKeyboardInterrupt"
+    source = (FIXTURES / "wsmodel_fixture_policies.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if "raise KeyboardInterrupt" in text)
+    said = (
+        "wsmodel: policy error: policy 'fixture-raises-keyboard-interrupt' raised "
+        f"KeyboardInterrupt in on_connect (wsmodel_fixture_policies.py:{line}), not a Ctrl-C"
+    )
+    for jobs in ("1", "2"):
+        argv = ["verify", "--policy", spec, "--policy", "reference", "--jobs", jobs]
+        code, _, err = run(capsys, *argv, "--engine", engine, "--preset", "small", "--quiet")
+        assert (code, err.splitlines()[-1:]) == (3, [said])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
 def test_the_watchdog_limit_is_checked(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
