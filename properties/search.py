@@ -552,7 +552,10 @@ def machine_for(
 # --- running a search ---------------------------------------------------------------
 
 
-MINIMIZE_SECONDS = 10.0  # per counterexample (Hypothesis's own shrinker is off)
+# Replays per counterexample (Hypothesis's own shrinker is off). A count, not seconds,
+# so that a counterexample does not depend on the machine's speed or load: the most a
+# built-in's needed at production was 713 (graduated's isolation, about 11 s).
+MINIMIZE_ATTEMPTS = 1000
 
 
 def search_settings(examples: int, steps: int = 30) -> settings:
@@ -591,11 +594,7 @@ def find_violation(
     try:
         run_state_machine_as_test(machine, settings=chosen)
     except Violation as v:
-        left = deadline - time.monotonic()
-        if left > MINIMIZE_SECONDS:
-            given = f"the {MINIMIZE_SECONDS:g} s given to shortening a counterexample"
-            return minimize(config, policy, v, MINIMIZE_SECONDS, given)
-        return minimize(config, policy, v, left, "the time budget")
+        return minimize(config, policy, v, deadline - time.monotonic())
     except Flaky as exc:  # the model is deterministic, and a MemoryError stops at once
         # Hypothesis can report a run the budget cut short as one that did not recur.
         if (stop := _stopped(exc)) is not None:
@@ -660,14 +659,12 @@ def reproduce(
     return None
 
 
-def minimize(
-    config: Config, policy: Policy, found: Violation, budget: float, budget_is: str
-) -> Violation:
+def minimize(config: Config, policy: Policy, found: Violation, seconds: float) -> Violation:
     """Shorten a counterexample by deleting environment actions and shortening runs of
     ticks, keeping only candidates that still violate the same claim (each a real run
-    of the model). Stops when nothing more can go, or after ``budget`` seconds (which
-    ``budget_is``): then the violation says so (``cut_short``), as its counterexample
-    may be longer than needed."""
+    of the model). Stops when nothing more can go, or after MINIMIZE_ATTEMPTS candidates
+    or ``seconds`` (what is left of the time budget): then the violation says so
+    (``cut_short``), as its counterexample may be longer than needed."""
     cx = found.counterexample
     chosen = cx.steps if cx.probe_from is None else cx.steps[: cx.probe_from]
     units: list[tuple[Action, int]] = []  # an action, or Tick with a repeat count
@@ -678,11 +675,15 @@ def minimize(
             units[-1] = (a, units[-1][1] + 1)
         else:
             units.append((a, 1))
-    deadline = time.monotonic() + budget
-    best = found
+    deadline = time.monotonic() + seconds
+    best, tries = found, 0
+
+    def more() -> bool:
+        return tries < MINIMIZE_ATTEMPTS and time.monotonic() < deadline
 
     def attempt(candidate: list[tuple[Action, int]]) -> bool:
-        nonlocal best
+        nonlocal best, tries
+        tries += 1
         env = [a for a, n in candidate for _ in range(n)]
         with _STEP_GUARD:  # the replays of liveness and isolation too
             v = reproduce(config, policy, found.prop, cx.user, env)
@@ -696,9 +697,9 @@ def minimize(
         while True:
             before = best.counterexample.length()
             chunk = max(1, len(units) // 2)
-            while chunk >= 1 and time.monotonic() < deadline:
+            while chunk >= 1 and more():
                 i = 0
-                while i < len(units) and time.monotonic() < deadline:
+                while i < len(units) and more():
                     candidate = units[:i] + units[i + chunk :]
                     if candidate and attempt(candidate):
                         units = candidate
@@ -707,15 +708,19 @@ def minimize(
                 chunk //= 2
             for i in range(len(units)):  # the fewest ticks each run of ticks can do with
                 low, high = 1, units[i][1]
-                while low < high and time.monotonic() < deadline:
+                while low < high and more():
                     mid = (low + high) // 2
                     candidate = [*units[:i], (units[i][0], mid), *units[i + 1 :]]
                     if attempt(candidate):
                         units, high = candidate, mid
                     else:
                         low = mid + 1
-            if time.monotonic() >= deadline:
-                cut_short = budget_is
+            if not more():
+                cut_short = (
+                    "the time budget"
+                    if time.monotonic() >= deadline
+                    else f"the {MINIMIZE_ATTEMPTS:,} attempts given to shortening a counterexample"
+                )
                 break
             if best.counterexample.length() >= before:
                 break  # nothing more can go
