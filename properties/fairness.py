@@ -7,7 +7,7 @@ connected component contains, for every required label, an *internal* edge (both
 in the component) with it: inside a component every edge can be chained into one
 cycle. This is the standard reduction of weak-fairness (Büchi) emptiness to SCCs.
 
-Two shortcuts give wrong answers and are deliberately not used (tests/test_fairness.py
+Two shortcuts give wrong answers and are deliberately not used (tests/test_explore_fairness.py
 shows each failing on a small graph): looking only at bottom components (a fair cycle
 may sit in a component the run could leave but need not), and an "eventually" that
 follows paths and treats a revisited node as fine (it never sees the cycle at all).
