@@ -12,6 +12,7 @@ import resource
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,7 +33,7 @@ from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
 from wsmodel.properties.loader import load_policy
 from wsmodel.properties.render import JSON_SCHEMA, counterexample_lines
-from wsmodel.properties.results import LOST_INTERRUPT, Counterexample, replay_found
+from wsmodel.properties.results import LOST_INTERRUPT, Counterexample, Result, Status, replay_found
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST = ["--preset", "small", "--examples", "20", "--quiet"]
@@ -801,7 +802,9 @@ def verify_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, di
     return code, json.loads(out)  # the whole of stdout is one document
 
 
-def test_json_document_and_replayable_counterexamples(capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_document_and_replayable_counterexamples(
+    capsys: pytest.CaptureFixture[str], reproduces: Callable[..., None]
+) -> None:
     code, doc = verify_json(capsys, "--policy", "conservative", *FAST)
     assert code == 1 == doc["exit_code"]
     assert doc["schema"] == JSON_SCHEMA == "wsmodel.verify/1"
@@ -825,10 +828,22 @@ def test_json_document_and_replayable_counterexamples(capsys: pytest.CaptureFixt
             assert set(item) == {"action", "args"}
         actions = [action_from_json(a) for a in (*cx["steps"], *cx["cycle"])]
         state = initial(config, policy)
+        states = [state]
         for i, action in enumerate(actions):
             nxt = step(config, policy, state, action)
             assert nxt is not None, f"{name}: step {i + 1} {action} is not enabled"
             state = nxt
+            states.append(state)
+        # and what the JSON says is a run that breaks the claim, not merely one that
+        # replays (a review's: a cycle cut short in the JSON passed)
+        steps, cycle = actions[: len(cx["steps"])], actions[len(cx["steps"]) :]
+        found = Counterexample(
+            cx["message"], tuple(steps), tuple(cycle), cx["user"], probe_from=cx["probe_from"]
+        )
+        as_read = Result(
+            "conservative", name, Status.VIOLATED, "hypothesis", found, detail=r["detail"]
+        )
+        reproduces(config, policy, as_read, states)
     for r in results.values():
         if r["status"] != "violated":
             assert "counterexample" not in r

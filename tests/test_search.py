@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -32,11 +33,10 @@ from wsmodel.model import (
     Registry,
     Reject,
     Stall,
-    plan_connect,
     preset,
 )
 from wsmodel.properties import search
-from wsmodel.properties.catalogue import BY_NAME, LIVENESS_NAMES, NAMES, Kind
+from wsmodel.properties.catalogue import BY_NAME, NAMES, Kind
 from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.expectations import MUST_BREAK, MUST_HOLD
 from wsmodel.properties.results import LOST_INTERRUPT, Result, Status, replay
@@ -46,7 +46,6 @@ from wsmodel.properties.search import (
     check_hypothesis,
     find_violation,
     isolation_replay,
-    recover,
 )
 
 PROD = preset("production")
@@ -190,7 +189,7 @@ def test_reference_safety_claims_are_witnessed(verdicts: dict[str, dict[str, Res
 @pytest.mark.slow
 @pytest.mark.parametrize("policy", ["conservative", "graduated"])
 def test_counterexamples_replay_and_reproduce_the_violation(
-    policy: str, verdicts: dict[str, dict[str, Result]]
+    policy: str, verdicts: dict[str, dict[str, Result]], reproduces: Callable[..., None]
 ) -> None:
     pol = BUILTIN[policy]
     violated = [r for r in verdicts[policy].values() if r.status is Status.VIOLATED]
@@ -199,45 +198,7 @@ def test_counterexamples_replay_and_reproduce_the_violation(
         ce = r.counterexample
         assert ce is not None, r.property
         states = replay(PROD, pol, (*ce.steps, *ce.cycle))  # raises if a step is disabled
-        reproduce(pol, r, states)
-
-
-def reproduce(pol: Policy, r: Result, states: list) -> None:  # type: ignore[type-arg]
-    """Re-check the claim on the replayed run; it must fail the same way."""
-    ce = r.counterexample
-    assert ce is not None
-    prop = BY_NAME[r.property]
-    if prop.name in LIVENESS_NAMES:
-        assert ce.probe_from is not None and ce.user is not None
-        rec = recover(PROD, pol, states[ce.probe_from], ce.user)
-        if prop.name == "no_permanent_block":
-            assert rec.admitted_after is None
-            # a real lasso: the cycle comes back to where it started
-            assert ce.cycle and states[len(ce.steps)] == states[-1]
-        else:
-            assert rec.admitted_after is None or rec.admitted_after > PROD.recovery_bound
-        return
-    if prop.name == "isolation":
-        assert ce.user is not None
-        # the evidence is in the trace: it ends with the user's Connect, decided as said
-        assert ce.steps[-1] == Connect(ce.user)
-        outcome = plan_connect(PROD, pol, states[-2], ce.user).outcome
-        assert f"user {ce.user}'s last connect is {outcome.value}, but" in ce.message
-        run = Run(PROD, pol, ())
-        for a in ce.steps:
-            assert run.apply(a), a
-        with pytest.raises(Violation) as caught:
-            isolation_replay(run, ce.user)
-        assert caught.value.prop == "isolation"
-        return
-    assert prop.check is not None and not ce.cycle
-    problem = prop.check(PROD, pol, states[-2], ce.steps[-1], states[-1])
-    assert problem is not None, (r.property, ce.message)
-    if not r.detail:  # an implied verdict carries the other claim's counterexample
-        assert problem == ce.message
-    # and the run was fine up to its last step
-    for before, action, after in zip(states[:-2], ce.steps[:-1], states[1:-1], strict=True):
-        assert prop.check(PROD, pol, before, action, after) is None
+        reproduces(PROD, pol, r, states)
 
 
 # --- isolation ---------------------------------------------------------------------------
