@@ -77,8 +77,29 @@ class UnboundedAwait(Reference):
             registry.close(longest.id, deadline=None)  # was: registry.close_nowait(...)
 
 
+class CountsAnswering(Reference):
+    """Without heartbeat verdicts, admits while fewer than ``limit`` entries answer
+    heartbeats: the silent ones (zombies) are neither counted nor freed, so they pile up
+    past the limit, the incident's bug class (a review's: a checker that counted only
+    active and idle managers passed every other test)."""
+
+    name: ClassVar[str] = "mutant-counts-answering"
+    heartbeat: ClassVar[bool] = False
+
+    def on_connect(self, registry: Registry) -> Decision:
+        h = registry.config.heartbeat_interval
+        answering = [
+            e for e in registry.entries if e.transport is Transport.OPEN and e.pong_age <= h
+        ]
+        if len(answering) < registry.config.limit:
+            return Admit()
+        return super().on_connect(registry)
+
+
 MUTANTS: Final[list[tuple[Policy, str, int]]] = [
     (OffByOneLimit(), "per_user_limit", FULL_REGISTRY),
+    # a full registry, a stall, a wait past H, a connect
+    (CountsAnswering(), "per_user_limit", FULL_REGISTRY),
     (EvictsNewest(), "no_healthy_eviction", FULL_REGISTRY),
     # one connect, one client close, a wait longer than R
     (ForgetsRemoval(), "no_leak", 5),
