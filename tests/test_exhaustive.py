@@ -625,7 +625,9 @@ def test_staggered_peers_in_use_are_not_a_block(limit: int, every_tick: bool) ->
     # managers") called the first a permanent block of reference at limit 2, and the
     # second (a retry every tick) unbounded recovery at limit 4. Every peer is in use,
     # and at some instant of each cycle `limit` managers are in use: exempt (decision
-    # 0010). Reference at limit 2 is pinned complete with both claims holding.
+    # 0010). Reference at limit 2 is pinned complete with both claims holding: read
+    # from the pins here, which test_pinned_state_space[small-1user-limit2] checks
+    # against the engine.
     cfg = preset("small").with_(users=1, limit=limit)
     states, actions = _staggered_cycle(limit, every_tick)
     assert any(isinstance(a, Tick) for a in actions)
