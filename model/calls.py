@@ -87,9 +87,10 @@ def call_policy(policy: Policy, method: str, call: Callable[[], T], awaits: bool
 
 
 # Set by the CLI, which raises a subclass of KeyboardInterrupt of its own for a Ctrl-C
-# or a SIGTERM (its worker processes ignore both): a plain KeyboardInterrupt in a policy
-# call is then the policy's, not the user's (a trial's policy raising it was taken for
-# a Ctrl-C, exit 130). Elsewhere one cannot be told from a Ctrl-C, and passes through.
+# or a SIGTERM (its worker processes ignore Ctrl-C, and SIGTERM ends them): a plain
+# KeyboardInterrupt in a policy call is then the policy's, not the user's (a trial's
+# policy raising it was taken for a Ctrl-C, exit 130), even one that caught a Ctrl-C
+# and raised a new one. Elsewhere one cannot be told from a Ctrl-C, and passes through.
 signals_marked: list[bool] = [False]
 
 

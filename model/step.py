@@ -176,11 +176,15 @@ def _manager_step(config: Config, policy: Policy, m: Manager, action: Action) ->
     return None
 
 
-def plan_connect(config: Config, policy: Policy, state: State, user_index: int) -> ConnectPlan:
+def plan_connect(
+    config: Config, policy: Policy, state: State, user_index: int, *, cached: bool = True
+) -> ConnectPlan:
     """Run the policy's admission decision (and emergency cleanup) for one user. It
     reads only that user's state and the shared policy state: the registry offers the
-    policy nothing else."""
-    return _plan(config, policy, state.users[user_index], state.shared)
+    policy nothing else. ``cached=False`` asks the policy again even if it was asked
+    before (to see whether it answers the same)."""
+    plan = _plan if cached else _plan.__wrapped__
+    return plan(config, policy, state.users[user_index], state.shared)
 
 
 @lru_cache(maxsize=1 << 18)

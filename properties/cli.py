@@ -693,14 +693,15 @@ def _signals_marked() -> Iterator[None]:
         yield
         return
     term = signal.signal(signal.SIGTERM, _terminate)
-    before = signal.getsignal(signal.SIGINT)
+    before, marked = signal.getsignal(signal.SIGINT), signals_marked[0]
     if before is signal.default_int_handler:
         signal.signal(signal.SIGINT, _interrupt)
-    signals_marked[0] = before in (signal.default_int_handler, signal.SIG_IGN)
+    # (our own handler already: main() run inside main(), as an embedding program may)
+    signals_marked[0] = before in (signal.default_int_handler, signal.SIG_IGN, _interrupt)
     try:
         yield
     finally:
-        signals_marked[0] = False
+        signals_marked[0] = marked
         if before is signal.default_int_handler:
             signal.signal(signal.SIGINT, before)
         signal.signal(signal.SIGTERM, term)

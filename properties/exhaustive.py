@@ -888,7 +888,8 @@ class _Judge:
         if config.users == 1:  # a trial read this as no isolation failure at all
             message += (
                 "; with one user, the user's own past reaches it through state that every "
-                "user shares (decision 0015): with --users 2, other users' actions can"
+                "user shares (decision 0015): with --users 2, other users' actions can "
+                "change it too"
             )
         return Counterexample(message, (*a1, last), user=u1, contrast=(*a2, last))
 
@@ -975,13 +976,14 @@ class _Judge:
         cs: Sequence[int],
         rbits: int,
         required: list[int],
-    ) -> tuple[tuple[Action, ...], tuple[Action, ...], int]:
+    ) -> tuple[tuple[Action, ...], tuple[Action, ...], int, State]:
         """A short lasso (in ``Counterexample.length``) into one of components ``cs``:
         the shorter of two, into the component nearest the initial state and into the
         first of ``cs``, each entered where it is nearest. The nearest alone can have a
         long cycle, the first alone a long stem (a detour through another user); the
         shortest of all would need a search over the whole graph for every component:
-        ten times the cost, with two users."""
+        ten times the cost, with two users. Gives the stem, the cycle, the user and the
+        (replayed, real) state where the cycle starts."""
         g = self.g
         k = self.config.users
         index = {c: i for i, c in enumerate(cs)}
@@ -1003,13 +1005,21 @@ class _Judge:
                 v = lg.dst[e]
             actions, _ = self.trace(stem + cycle_path)
             stem_actions, cycle = actions[: len(stem)], actions[len(stem) :]
-            user = relabel_of(g, self._replay_state(stem_actions)).users[(entry // rbits) % k]
-            return Counterexample("", stem_actions, cycle).length(), i, stem_actions, cycle, user
+            at = self._replay_state(stem_actions)  # where the cycle starts
+            user = relabel_of(g, at).users[(entry // rbits) % k]
+            return (
+                Counterexample("", stem_actions, cycle).length(),
+                i,
+                stem_actions,
+                cycle,
+                user,
+                at,
+            )
 
         best = lasso(lambda i: True)
         if best[1] != 0:
             best = min(best, lasso(lambda i: i == 0), key=lambda x: x[:2])
-        return best[2], best[3], best[4]
+        return best[2], best[3], best[4], best[5]
 
     def no_permanent_block(self) -> Result:
         lg, parts = self._followed
@@ -1017,13 +1027,13 @@ class _Judge:
         fair = fair_components(lg, parts, [TICK, RETRY], self.poll)
         violation = None
         if fair:
-            stem, cycle, user = self._lasso(lg, comp, fair, 1, [RETRY, TICK])
+            stem, cycle, user, at = self._lasso(lg, comp, fair, 1, [RETRY, TICK])
             # "keeps retrying" here is at least once per round of the cycle: say how often,
             # in the cycle's shortest repeating part (one retry per 2 ticks, not 2 per 4)
             one = _period([a for a in cycle if not a.system])  # as the steps fold rounds
             tries = sum(isinstance(a, Connect) and a.user == user for a in one)
             ticks = sum(isinstance(a, Tick) for a in one)
-            held = holding(self.config, self._replay_state(stem).users[user])
+            held = holding(self.config, at.users[user])
             violation = Counterexample(
                 f"faults have stopped, user {user} retries forever ({_rhythm(tries, ticks)}) "
                 "and time passes, yet "
@@ -1068,7 +1078,7 @@ class _Judge:
         comp = parts.comp
         outcome = longest_weighted(lg, parts, TICK, self.poll)
         if isinstance(outcome, int):
-            stem, cycle, user = self._lasso(lg, comp, [outcome], 2, [TICK])
+            stem, cycle, user, _ = self._lasso(lg, comp, [outcome], 2, [TICK])
             violation = Counterexample(
                 f"on the cycle, where no fault happens, user {user} retries before every "
                 f"tick and is never admitted: recovery is unbounded; bound H + T + C + R = {bound}",

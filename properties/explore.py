@@ -57,7 +57,6 @@ from wsmodel.model import (
     urgent,
 )
 from wsmodel.model.policy import broke_rule, is_builtin, not_deterministic
-from wsmodel.model.step import _plan
 from wsmodel.properties import memory
 from wsmodel.properties.catalogue import policy_state
 
@@ -321,11 +320,7 @@ def _call(
     asks the policy again where a plan is cached."""
     state = State((user,), shared)
     if isinstance(a, Connect):
-        p = (
-            _plan.__wrapped__(config, policy, user, shared)
-            if afresh
-            else plan_connect(config, policy, state, 0)
-        )
+        p = plan_connect(config, policy, state, 0, cached=not afresh)
         waits = tuple(w._replace(manager=back.get(w.manager, w.manager)) for w in p.waits)
         hung_on = back.get(p.hung_on, p.hung_on) if p.hung_on is not None else None
         return (
@@ -357,9 +352,9 @@ def same_when_renamed(
     if there != here:
         # A policy that is not deterministic differs from itself as well: say that, not
         # keys (a trial's random policy was blamed on keys it never used).
-        # Each side twice in a row: a policy that flips on every call would otherwise
+        # Each side three times in a row: a policy that flips on every call would otherwise
         # give each side the same answer every time.
-        for side, mapped, first in [(user, {}, here)] * 2 + [(renamed, back, there)] * 2:
+        for side, mapped, first in [(user, {}, here)] * 3 + [(renamed, back, there)] * 3:
             if _call(config, policy, side, shared, a, mapped, afresh=True) != first:
                 raise not_deterministic(
                     policy, f"{a} made again on the same registry did otherwise"

@@ -29,7 +29,7 @@ def load_policy(spec: str) -> Policy:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise UsageError(
-            f"--policy {spec!r} names no {'module' if not module_name else 'class'}: "
+            f"--policy {spec!r} names no {'module' if not module_name else 'attribute'}: "
             "use package.module:attribute"
         )
     try:

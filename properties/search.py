@@ -676,10 +676,13 @@ def minimize(config: Config, policy: Policy, found: Violation, seconds: float) -
         else:
             units.append((a, 1))
     deadline = time.monotonic() + seconds
-    best, tries = found, 0
+    best, tries, stopped = found, 0, False
 
     def more() -> bool:
-        return tries < MINIMIZE_ATTEMPTS and time.monotonic() < deadline
+        """Whether to try a candidate; asked only when one is left to try."""
+        nonlocal stopped
+        stopped = stopped or tries >= MINIMIZE_ATTEMPTS or time.monotonic() >= deadline
+        return not stopped
 
     def attempt(candidate: list[tuple[Action, int]]) -> bool:
         nonlocal best, tries
@@ -715,11 +718,9 @@ def minimize(config: Config, policy: Policy, found: Violation, seconds: float) -
                         units, high = candidate, mid
                     else:
                         low = mid + 1
-            if not more():
+            if stopped:  # with candidates left untried
                 cut_short = (
-                    "the time budget"
-                    if time.monotonic() >= deadline
-                    else f"the {MINIMIZE_ATTEMPTS:,} attempts given to shortening a counterexample"
+                    "the time budget" if tries < MINIMIZE_ATTEMPTS else f"its {tries:,} attempts"
                 )
                 break
             if best.counterexample.length() >= before:
@@ -885,7 +886,7 @@ def check_hypothesis(
             if implied in remaining:
                 broken.append(implied)
             cut = (
-                f"{found.cut_short} ran out while the counterexample was shortened: "
+                f"shortening this counterexample stopped when {found.cut_short} ran out: "
                 "it may be longer than needed"
                 if found.cut_short
                 else ""

@@ -28,6 +28,7 @@ from wsmodel.model import (
     step,
 )
 from wsmodel.model import start as initial
+from wsmodel.model.calls import signals_marked
 from wsmodel.properties import cli, exhaustive, memory, search, watchdog
 from wsmodel.properties.catalogue import BY_NAME, NAMES
 from wsmodel.properties.cli import main
@@ -268,7 +269,19 @@ def test_a_policy_raising_keyboard_interrupt_is_not_a_ctrl_c(
         argv = ["verify", "--policy", spec, "--policy", "reference", "--jobs", jobs]
         code, _, err = run(capsys, *argv, "--engine", engine, "--preset", "small", "--quiet")
         assert (code, err.splitlines()[-1:]) == (3, [said])
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    # all put back: the handlers, and the mark (a review's: it was reset, not restored)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signals_marked == [False]
+
+
+def test_a_run_inside_a_run_leaves_the_outer_one_marked() -> None:
+    with cli._signals_marked():
+        assert signals_marked == [True]
+        with cli._signals_marked():
+            assert signals_marked == [True]
+        assert signals_marked == [True] and signal.getsignal(signal.SIGINT) is cli._interrupt
+    assert signals_marked == [False]
 
 
 def test_the_watchdog_limit_is_checked(
@@ -369,7 +382,7 @@ def test_a_module_that_exits_on_import_is_a_usage_error(
 
 
 @pytest.mark.parametrize(
-    ("spec", "missing"), [("wsmodel_fixture_policies:", "class"), (":X", "module")]
+    ("spec", "missing"), [("wsmodel_fixture_policies:", "attribute"), (":X", "module")]
 )
 def test_a_policy_spec_with_nothing_on_one_side_says_which(
     capsys: pytest.CaptureFixture[str], spec: str, missing: str

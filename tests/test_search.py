@@ -399,7 +399,7 @@ def test_running_out_while_minimizing_keeps_the_violation(
     assert kept.cut_short == ("the machine's memory" if short_of == "memory" else "the time budget")
 
 
-def test_a_counterexample_left_long_by_the_time_to_shorten_it_says_so(
+def test_a_counterexample_left_long_by_its_attempts_says_so_and_only_then(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     one = PROD.with_(users=1, limit=1)
@@ -412,9 +412,24 @@ def test_a_counterexample_left_long_by_the_time_to_shorten_it_says_so(
     assert cut.counterexample is not None and done.counterexample is not None
     assert cut.counterexample.length() > done.counterexample.length()
     assert cut.detail == (
-        "the 3 attempts given to shortening a counterexample ran out while the "
-        "counterexample was shortened: it may be longer than needed"
+        "shortening this counterexample stopped when its 3 attempts ran out: it may be "
+        "longer than needed"
     )
+    # Exactly the attempts a full shortening takes: it reached its end, and says nothing
+    # (a review's: the last attempt of a pass that changed nothing was taken as cut).
+    used = [0]
+    real = search.reproduce
+
+    def counted(*args: Any) -> Any:
+        used[0] += 1
+        return real(*args)
+
+    monkeypatch.setattr(search, "MINIMIZE_ATTEMPTS", 10**6)
+    monkeypatch.setattr(search, "reproduce", counted)
+    check_hypothesis(one, BUILTIN["graduated"], ["no_leak"], examples=20)
+    monkeypatch.setattr(search, "MINIMIZE_ATTEMPTS", used[0])
+    (exact,) = check_hypothesis(one, BUILTIN["graduated"], ["no_leak"], examples=20)
+    assert exact.counterexample == done.counterexample and "not_shortest" not in exact.coverage
 
 
 def test_time_running_out_mid_search_keeps_what_was_found(
