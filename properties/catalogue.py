@@ -132,19 +132,19 @@ def holding(config: Config, user: UserState) -> str:
     """What a blocked user holds, by phase, against the limit and in use: "20 registered
     managers (20 idle), 20 against the limit of 20, none in use". A lasso's message says
     it where its cycle starts, so that a reader sees why the block is not the limit's."""
-    if not user.managers:
-        return "no registered manager"
     counts: dict[str, int] = {}
     for m in user.managers:
         hangs = m.phase is Phase.CLOSING and m.close_hangs
         label = f"{m.phase.value}{' whose close hangs' if hangs else ''}"
         counts[label] = counts.get(label, 0) + 1
     used = sum(1 for m in user.managers if in_use(config, m))
+    memory = "" if user.memory is None else f"; the policy's memory: {policy_state(user.memory)}"
+    phases = "; ".join(f"{n} {label}" for label, n in counts.items())
     return (
-        f"{plural(len(user.managers), 'registered manager')} "
-        f"({'; '.join(f'{n} {label}' for label, n in counts.items())}), "
+        f"{plural(len(user.managers), 'registered manager')}"
+        f"{f' ({phases})' if phases else ''}, "
         f"{user.live_count} against the limit of {config.limit}, "
-        f"{'none' if used == 0 else used} in use"
+        f"{'none' if used == 0 else used} in use{memory}"
     )
 
 

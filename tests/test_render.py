@@ -36,7 +36,7 @@ from wsmodel.model import (
     step,
     urgent,
 )
-from wsmodel.properties.catalogue import BY_NAME, saturated, ticks
+from wsmodel.properties.catalogue import BY_NAME, holding, saturated, ticks
 from wsmodel.properties.exhaustive import check_exhaustive
 from wsmodel.properties.render import (
     _cleanup_did,
@@ -109,6 +109,11 @@ def test_a_permanent_block_says_what_the_user_holds_on_the_cycle() -> None:
     assert "1 registered manager (1 closing whose close hangs), 0 against the limit of 1" in (
         r.counterexample.message
     ), r.counterexample.message
+    # a policy's memory of the user decides admissions too: it is said
+    bare = start(cfg, BUILTIN["reference"]).users[0]._replace(memory=(3,))
+    assert holding(cfg, bare) == (
+        "0 registered managers, 0 against the limit of 1, none in use; the policy's memory: (3,)"
+    )
 
 
 def test_folded_names_never_hide_a_gap() -> None:
