@@ -296,7 +296,12 @@ def counterexample_lines(
         last = max((i for i, a in enumerate(cx.steps) if a.fault), default=None)
         if last is not None:
             faults_stop = last + 1
-            marks[faults_stop] = "   -- faults stop: no Stall or CloseHangs from here on --"
+            # A close of a peer already stuck still hangs, and reads as a fault otherwise.
+            stuck = any(
+                m.phase is Phase.STUCK for u in states[faults_stop].users for m in u.managers
+            )
+            also = "; a peer already stuck stays silent, so closing it hangs" if stuck else ""
+            marks[faults_stop] = f"   -- faults stop: no Stall or CloseHangs from here on{also} --"
     if cx.cycle:
         n, c = len(cx.steps), len(cx.cycle)
         alike = n >= c and [e.text for e in entries[n - c : n]] == [e.text for e in entries[n:]]

@@ -197,7 +197,10 @@ def test_liveness_lasso_is_a_real_fair_cycle(policy: str) -> None:
     assert f"user {ce.user} retries forever ({rhythm[policy][2]}) and time passes" in ce.message
     # and the steps mark where faults stop: after the stem's last fault
     lines = counterexample_lines(SMALL1, pol, ce)
-    marker = "   -- faults stop: no Stall or CloseHangs from here on --"
+    marker = (
+        "   -- faults stop: no Stall or CloseHangs from here on; a peer already stuck "
+        "stays silent, so closing it hangs --"
+    )
     assert _rhythm(1, 1) == "every tick" and _rhythm(3, 1) == "3 times every tick"
     tick, try_ = Tick(), Connect(0)
     assert _period([try_, tick, tick, try_, tick, tick]) == [try_, tick, tick]

@@ -9,6 +9,7 @@ from wsmodel.model import (
     BUILTIN,
     Admit,
     ClientClose,
+    CloseHangs,
     Config,
     Connect,
     Decision,
@@ -466,8 +467,16 @@ def test_a_lasso_says_where_faults_stop() -> None:
     pol = BUILTIN["conservative"]
     cx = Counterexample("m", (Connect(0), Stall(0, 0), Tick(), Connect(0)), user=0, cycle=(Tick(),))
     lines = counterexample_lines(small, pol, cx)
-    marker = "   -- faults stop: no Stall or CloseHangs from here on --"
+    marker = (
+        "   -- faults stop: no Stall or CloseHangs from here on; a peer already stuck "
+        "stays silent, so closing it hangs --"
+    )
     assert lines[lines.index(marker) - 1].startswith("   2. user 0's m0 goes stuck")
+    # with no peer stuck when they stop, the marker says only that (a trial's reading of
+    # a later hanging close as a fault after the marker)
+    hung = (Connect(0), ClientClose(0, 0), CloseHangs(0, 0), Tick(), Connect(0))
+    plain = counterexample_lines(small, pol, replace(cx, steps=hung))
+    assert "   -- faults stop: no Stall or CloseHangs from here on --" in plain
     # a stem that ends in its last fault: one marker says both
     cx = replace(cx, steps=cx.steps[:2])
     lines = counterexample_lines(small, pol, cx)
