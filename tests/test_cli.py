@@ -12,7 +12,7 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -253,11 +253,24 @@ def test_a_policy_call_that_never_returns_is_the_policys_fault(
     )
 
 
+@pytest.fixture
+def ctrl_c_default() -> Iterator[None]:
+    """Python's own Ctrl-C handler, as in a terminal, even where this test runs with
+    SIGINT ignored (a background job); put back after."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("engine", ["hypothesis", "exhaustive"])
+@pytest.mark.usefixtures("ctrl_c_default")
 def test_a_policy_raising_keyboard_interrupt_is_not_a_ctrl_c(
     engine: str, user_policies: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # It was "wsmodel: interrupted", exit 130 (a trial's); in a worker process too.
+    term = signal.getsignal(signal.SIGTERM)
     spec = f"{user_policies}:RaisesKeyboardInterrupt"
     source = (FIXTURES / "wsmodel_fixture_policies.py").read_text().splitlines()
     line = next(n for n, text in enumerate(source, 1) if "raise KeyboardInterrupt" in text)
@@ -271,10 +284,11 @@ def test_a_policy_raising_keyboard_interrupt_is_not_a_ctrl_c(
         assert (code, err.splitlines()[-1:]) == (3, [said])
     # all put back: the handlers, and the mark (a review's: it was reset, not restored)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is term
     assert signals_marked == [False]
 
 
+@pytest.mark.usefixtures("ctrl_c_default")
 def test_a_run_inside_a_run_leaves_the_outer_one_marked() -> None:
     with cli._signals_marked():
         assert signals_marked == [True]
