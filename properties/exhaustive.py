@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from wsmodel.model import (
     Action,
@@ -976,14 +976,13 @@ class _Judge:
         cs: Sequence[int],
         rbits: int,
         required: list[int],
-    ) -> tuple[tuple[Action, ...], tuple[Action, ...], int, State]:
+    ) -> _Lasso:
         """A short lasso (in ``Counterexample.length``) into one of components ``cs``:
         the shorter of two, into the component nearest the initial state and into the
         first of ``cs``, each entered where it is nearest. The nearest alone can have a
         long cycle, the first alone a long stem (a detour through another user); the
         shortest of all would need a search over the whole graph for every component:
-        ten times the cost, with two users. Gives the stem, the cycle, the user and the
-        (replayed, real) state where the cycle starts."""
+        ten times the cost, with two users."""
         g = self.g
         k = self.config.users
         index = {c: i for i, c in enumerate(cs)}
@@ -993,7 +992,7 @@ class _Judge:
             if i is not None and (i, s := v // rbits // k) not in entries:
                 entries[i, s] = v
 
-        def lasso(wanted: Callable[[int], bool]) -> tuple[Any, ...]:
+        def lasso(wanted: Callable[[int], bool]) -> tuple[int, int, _Lasso]:
             targets = {s: [("stem", -1)] for i, s in entries if wanted(i)}
             stem, end = self.run_to(targets)
             i = min(i for i, s in entries if s == end and wanted(i))
@@ -1007,19 +1006,13 @@ class _Judge:
             stem_actions, cycle = actions[: len(stem)], actions[len(stem) :]
             at = self._replay_state(stem_actions)  # where the cycle starts
             user = relabel_of(g, at).users[(entry // rbits) % k]
-            return (
-                Counterexample("", stem_actions, cycle).length(),
-                i,
-                stem_actions,
-                cycle,
-                user,
-                at,
-            )
+            length = Counterexample("", stem_actions, cycle).length()
+            return length, i, _Lasso(stem_actions, cycle, user, at)
 
         best = lasso(lambda i: True)
         if best[1] != 0:
             best = min(best, lasso(lambda i: i == 0), key=lambda x: x[:2])
-        return best[2], best[3], best[4], best[5]
+        return best[2]
 
     def no_permanent_block(self) -> Result:
         lg, parts = self._followed
@@ -1198,6 +1191,16 @@ class _BadEdges:
 
     def values(self) -> Iterable[Sequence[tuple[str, int]]]:
         return [[(self.name, -1)]]  # the one key
+
+
+class _Lasso(NamedTuple):
+    """A lasso found in the graph: the stem, the cycle, the user it is about, and the
+    (replayed, real) state where the cycle starts."""
+
+    stem: tuple[Action, ...]
+    cycle: tuple[Action, ...]
+    user: int
+    at: State
 
 
 class _Unproven(Exception):

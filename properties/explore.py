@@ -351,9 +351,9 @@ def same_when_renamed(
     here = _call(config, policy, user, shared, a, {})
     if there != here:
         # A policy that is not deterministic differs from itself as well: say that, not
-        # keys (a trial's random policy was blamed on keys it never used).
-        # Each side three times in a row: a policy that flips on every call would otherwise
-        # give each side the same answer every time.
+        # keys (a trial's random policy was blamed on keys it never used). Each side
+        # three times in a row: one that flips on every call, asked the sides in turn,
+        # would give each side the same answer every time.
         for side, mapped, first in [(user, {}, here)] * 3 + [(renamed, back, there)] * 3:
             if _call(config, policy, side, shared, a, mapped, afresh=True) != first:
                 raise not_deterministic(
