@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import permutations
 from typing import NamedTuple
@@ -239,6 +239,23 @@ def find_cycle(
     return Lasso(entry, best)
 
 
+def _spans(parts: Components, poll: Poll) -> Iterator[tuple[int, int]]:
+    """Each component's nodes as a span ``order[i:j]``, sinks first; ``poll`` is called
+    every 65,536 nodes."""
+    comp, order = parts.comp, parts.order
+    n = len(order)
+    i = 0
+    while i < n:
+        c = comp[order[i]]
+        j = i + 1
+        while j < n and comp[order[j]] == c:
+            j += 1
+        if poll is not None and i >> 16 != j >> 16:
+            poll()
+        yield i, j
+        i = j
+
+
 def longest_weighted(
     g: LabelledGraph, parts: Components, weight: int, poll: Poll = None
 ) -> tuple[list[int], list[int]] | int:
@@ -254,15 +271,8 @@ def longest_weighted(
     # equally long ones does not depend on the search's visiting order). Sorted one
     # component at a time: sorting all the nodes at once took ~90 bytes a node.
     order = parts.order
-    n = len(order)
-    i = 0
-    while i < n:
+    for i, j in _spans(parts, poll):
         c = comp[order[i]]
-        j = i + 1
-        while j < n and comp[order[j]] == c:
-            j += 1
-        if poll is not None and i >> 16 != j >> 16:
-            poll()
         top, arg = 0, -1
         for v in (order[i],) if j == i + 1 else sorted(order[i:j]):
             for e in range(start[v], start[v + 1]):
@@ -276,7 +286,6 @@ def longest_weighted(
                 if cand > top or (arg == -1 and cand == top):
                     top, arg = cand, e
         best[c], via[c] = top, arg
-        i = j
     return best, via
 
 
@@ -327,15 +336,8 @@ def recovery_ticks(
     best = ([0] * n, [0] * n)  # per layer (bit), per node
     b0, b1 = best
     comp, order = parts.comp, parts.order
-    i = 0
-    while i < n:
+    for i, j in _spans(parts, poll):
         v = order[i]
-        c = comp[v]
-        j = i + 1
-        while j < n and comp[order[j]] == c:
-            j += 1
-        if poll is not None and i >> 16 != j >> 16:
-            poll()
         if j == i + 1:  # one node (most of them): its only inner edges are self-loops
             t0 = t1 = 0
             loops = 0
@@ -362,7 +364,6 @@ def recovery_ticks(
             b0[v], b1[v] = t0, t1
         elif not _component_ticks(g, comp, order[i:j], best, tick, retry, poll):
             return None
-        i = j
     return best
 
 
