@@ -759,28 +759,53 @@ def summary(state: State) -> str:
     return " ".join(parts) + shared
 
 
-def to_networkx(g: StateGraph) -> Any:
+def to_networkx(g: StateGraph, *, grouped: bool = False) -> Any:
     """The graph as a networkx.DiGraph: nodes are state ids with ``summary`` (readable;
     it leaves ages out, so states can share one: ``g.states[id]`` is the whole state),
-    ``depth`` and ``violates`` (claims some step into the state broke); edges carry
-    ``action`` (str, in the source state's canonical coordinates), ``actions`` (every
-    action from the one state to the other: a DiGraph holds one edge per pair) and
-    ``violates`` (the claims those steps broke; with the reduction on, not a violation
-    only inherited from a user the step did not touch, decision 0013)."""
+    ``depth``, ``states`` (1) and ``violates`` (claims some step into the state broke);
+    edges carry ``action`` (str, in the source state's canonical coordinates),
+    ``actions`` (every action from the one state to the other: a DiGraph holds one edge
+    per pair), ``violates`` (the claims those steps broke; with the reduction on, not
+    a violation only inherited from a user the step did not touch, decision 0013) and
+    ``broken_by`` (which of ``actions`` broke them).
+
+    ``grouped``: one node per summary (keyed by it), standing for ``states`` states,
+    at the least ``depth`` of them: what a drawing can show. An edge then joins two
+    groups if a step joins some of their states; its ``actions`` name each kind of step
+    once (``Connect``; ``Connect u1`` with several users), and ``steps`` counts them.
+    The graph's own ``grouped`` says which view it is."""
     broke: dict[int, list[str]] = {}
     for name, edges in g.bad_edges.items():
         for e in edges:
             broke.setdefault(e, []).append(name)
-    out = nx.DiGraph()
-    for s, state in enumerate(g.states):
-        out.add_node(s, summary=summary(state), violates=[], depth=g.depth[s])
+    several = g.config.users > 1
+    keys: list[Any] = [summary(s) for s in g.states] if grouped else list(range(len(g.states)))
+    out = nx.DiGraph(grouped=grouped)
+    for s, key in enumerate(keys):
+        if key in out:
+            node = out.nodes[key]
+            node["states"] += 1
+            node["depth"] = min(node["depth"], g.depth[s])
+        else:
+            text = key if grouped else summary(g.states[s])
+            out.add_node(key, summary=text, violates=[], depth=g.depth[s], states=1)
     for s in range(g.expanded):
         for e in g.out_edges(s):
-            t, action, claims = g.dst[e], str(g.actions[g.act[e]]), broke.get(e, [])
-            if not out.has_edge(s, t):
-                out.add_edge(s, t, action=action, actions=[], violates=[])
-            edge = out.edges[s, t]
-            edge["actions"].append(action)
+            t, action, claims = keys[g.dst[e]], g.actions[g.act[e]], broke.get(e, [])
+            label = str(action)
+            if grouped:
+                who = getattr(action, "user", None)
+                label = action.name + (f" u{who}" if several and who is not None else "")
+            if not out.has_edge(keys[s], t):
+                out.add_edge(
+                    keys[s], t, action=label, actions=[], violates=[], broken_by=[], steps=0
+                )
+            edge = out.edges[keys[s], t]
+            edge["steps"] += 1
+            if not grouped or label not in edge["actions"]:
+                edge["actions"].append(label)
+            if claims and label not in edge["broken_by"]:
+                edge["broken_by"].append(label)
             for name in claims:
                 if name not in edge["violates"]:
                     edge["violates"].append(name)
