@@ -1,9 +1,9 @@
 """The ``wsmodel`` command.
 
-Exit codes: 0 success; 1 a property violated (or a declared verdict not reproduced);
-2 bad usage or configuration (or the system refused: a full disk); 3 the policy under
-test broke the policy protocol; 4 an internal error (a bug in wsmodel); 130
-interrupted (SIGINT); 143 terminated (SIGTERM).
+Exit codes: 0 success (for ``graph``, the graph was written); 1 a property violated
+(or a declared verdict not reproduced); 2 bad usage or configuration (or the system
+refused: a full disk); 3 the policy under test broke the policy protocol; 4 an
+internal error (a bug in wsmodel); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import math
 import os
 import signal
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,13 +30,14 @@ from wsmodel.model import (
     PRESETS,
     Config,
     ConfigError,
+    Policy,
     PolicyError,
     preset,
 )
 from wsmodel.model.calls import outside_call, signals_marked
 from wsmodel.model.config import did_you_mean
 from wsmodel.properties import render, watchdog
-from wsmodel.properties.catalogue import BY_NAME, NAMES
+from wsmodel.properties.catalogue import BY_NAME, CATALOGUE, NAMES
 from wsmodel.properties.expectations import MUST_BREAK, expected
 from wsmodel.properties.loader import UsageError, load_policy, validate_policy
 from wsmodel.properties.results import (
@@ -96,14 +98,17 @@ def _parser() -> _Parser:
     p.add_argument("--version", action="version", version=f"wsmodel {version('wsmodel')}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def run_options(sp: argparse.ArgumentParser, several: bool) -> None:
-        sp.add_argument(
-            "--engine",
-            choices=ENGINES,
-            default="hypothesis",
-            help="hypothesis: search at any size (default); exhaustive: prove "
-            "over the whole state graph; all: both",
-        )
+    def run_options(sp: argparse.ArgumentParser, several: bool, engines: bool = True) -> None:
+        if engines:
+            sp.add_argument(
+                "--engine",
+                choices=ENGINES,
+                default="hypothesis",
+                help="hypothesis: search at any size (default); exhaustive: prove "
+                "over the whole state graph; all: both",
+            )
+        else:  # the exhaustive engine's graph, nothing to choose
+            sp.set_defaults(engine="exhaustive", examples=None, seed=None)
         sp.add_argument(
             "--preset",
             choices=sorted(PRESETS),
@@ -126,20 +131,22 @@ def _parser() -> _Parser:
             metavar="FIELD=VALUE",
             help="override any configuration field (see docs/model.md)",
         )
-        sp.add_argument(
-            "--examples",
-            type=int,
-            help=f"Hypothesis examples per search (default {DEFAULT_EXAMPLES})",
-        )
-        sp.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized)")
+        if engines:
+            sp.add_argument(
+                "--examples",
+                type=int,
+                help=f"Hypothesis examples per search (default {DEFAULT_EXAMPLES})",
+            )
+            sp.add_argument("--seed", type=int, help="Hypothesis seed (default: derandomized)")
         sp.add_argument("--max-states", type=int, help="exhaustive: stop after this many states")
         sp.add_argument(
             "--timeout",
             type=float,
             help=f"time budget in seconds for each policy and engine (default {TIMEOUT:.0f}"
             + ("; policies run in parallel, --jobs" if several else "")
-            + "): exhaustive, judging included; hypothesis, minimizing included; the "
-            "properties left undecided are then not-checked",
+            + "): exhaustive, judging included"
+            + ("; hypothesis, minimizing included" if engines else "")
+            + "; the properties left undecided are then not-checked",
         )
         sp.add_argument(
             "--max-memory",
@@ -200,8 +207,41 @@ def _parser() -> _Parser:
     )
     run_options(e, several=False)
 
+    g = sub.add_parser(
+        "graph",
+        help="draw the reachable state graph (Graphviz DOT), a counterexample over it",
+        description="Explore one policy's reachable states with the exhaustive engine and "
+        "write the graph as Graphviz DOT: states grouped by what the state lines show "
+        "(phases, the is_active flag, the policy's memory and shared state; ages left "
+        "out), or every state with --every-state. States a step broke a claim into are "
+        "red. With --property, that claim's counterexample is drawn over the graph: its "
+        "run in blue, a lasso's cycle in orange, an isolation counterexample's other run "
+        "in purple. Render with: dot -Tsvg FILE -o graph.svg. Exit 0 when the graph was "
+        "written, whatever the claims' verdicts (wsmodel verify and explain give those).",
+    )
+    g.add_argument(
+        "--policy",
+        required=True,
+        action="append",  # to refuse a second one, not to keep the last silently
+        metavar="NAME|module:attr",
+        help="a built-in policy (conservative, graduated, reference) or your own",
+    )
+    g.add_argument(
+        "--property",
+        choices=NAMES,
+        metavar="NAME",
+        help="draw this property's counterexample over the graph, if it has one",
+    )
+    g.add_argument(
+        "--every-state",
+        action="store_true",
+        help="one node per state (with its id) rather than per group",
+    )
+    g.add_argument("--output", "-o", metavar="FILE", help="write the DOT here (default: stdout)")
+    run_options(g, several=False, engines=False)
+
     props = sub.add_parser("properties", help="list the property catalogue")
-    p.commands = {"verify": v, "explain": e, "properties": props}
+    p.commands = {"verify": v, "explain": e, "graph": g, "properties": props}
     return p
 
 
@@ -289,7 +329,7 @@ def check_policy(
     """Every requested property of one policy, by the chosen engine(s)."""
     policy = load_policy(spec)
     results: list[list[Result]] = []
-    try:
+    with _blaming(policy):
         if args.engine in ("hypothesis", "all"):
             from wsmodel.properties.search import check_hypothesis
 
@@ -324,13 +364,21 @@ def check_policy(
             # check here); with a deterministic policy every engine's counterexample does.
             replay_found(config, policy, (*cx.steps, *cx.cycle))
             replay_found(config, policy, cx.contrast)
-    except Exception as exc:  # here, in the process that ran it: a worker's traceback is lost
-        if (error := outside_call(policy, exc)) is None:
-            raise
-        raise error from exc
     if len(results) == 1:
         return results[0]
     return [_combine(a, b) for a, b in zip(*results, strict=True)]
+
+
+@contextlib.contextmanager
+def _blaming(policy: Policy) -> Iterator[None]:
+    """What the policy's own code raised while it was checked, as the PolicyError that
+    says so: here, in the process that ran it (a worker's traceback is lost)."""
+    try:
+        yield
+    except Exception as exc:
+        if (error := outside_call(policy, exc)) is None:
+            raise
+        raise error from exc
 
 
 def _timeout(args: argparse.Namespace) -> float:
@@ -523,12 +571,15 @@ def _header(command: str, args: argparse.Namespace, config: Config) -> str:
         assert memory is not None  # the exhaustive engine runs
         budget += f", memory up to {mb(memory)}"
     runs.append(budget)
+    return f"wsmodel {command}: engine {args.engine}, {_sizes(args, config)}, " + ", ".join(runs)
+
+
+def _sizes(args: argparse.Namespace, config: Config) -> str:
     return (
-        f"wsmodel {command}: engine {args.engine}, preset "
-        f"{args.preset or DEFAULT_PRESET[args.engine]} ("
+        f"preset {args.preset or DEFAULT_PRESET[args.engine]} ("
         f"users {config.users}, limit {config.limit}, H {config.heartbeat_interval}, "
         f"T {config.heartbeat_timeout}, C {config.close_timeout}, R {config.reaper_period}, "
-        f"idle {config.idle_after}, tick {config.tick_ms} ms), " + ", ".join(runs)
+        f"idle {config.idle_after}, tick {config.tick_ms} ms)"
     )
 
 
@@ -633,16 +684,22 @@ def verify(args: argparse.Namespace) -> int:
     return code
 
 
-def explain(args: argparse.Namespace) -> int:
-    config = build_config(args)
+def _one_policy(args: argparse.Namespace, config: Config, does: str) -> Policy:
+    """The one policy a command takes (``args.policy`` becomes its spec), loaded."""
     if len(args.policy) > 1:
         raise UsageError(
-            f"explain shows one policy's counterexample; --policy given {len(args.policy)} "
-            f"times ({', '.join(args.policy)}): use wsmodel verify for several"
+            f"{args.command} {does}; --policy given {len(args.policy)} times "
+            f"({', '.join(args.policy)}): use wsmodel verify for several"
         )
     (args.policy,) = args.policy
     policy = load_policy(args.policy)
     validate_policy(policy, config, args.policy)
+    return policy
+
+
+def explain(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    policy = _one_policy(args, config, "shows one policy's counterexample")
     progress = _progress(args)
     (result,) = check_policy(config, args.policy, [args.property], args, progress)
     # as for verify: a claim the budget left undecided is not a success
@@ -662,6 +719,71 @@ def explain(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     return code
+
+
+# What marks the drawn graph: the claims a single step can break (the catalogue's
+# per-step halves); liveness and isolation are judged over runs, not steps.
+MARKING = tuple(p.name for p in CATALOGUE if p.check is not None)
+LAYOUT_EDGES = 300
+
+
+def graph(args: argparse.Namespace) -> int:
+    from wsmodel.properties.draw import dot
+    from wsmodel.properties.exhaustive import run_exhaustive
+    from wsmodel.properties.explore import to_networkx
+
+    config = build_config(args)
+    policy = _one_policy(args, config, "draws one policy's state graph")
+    claims = list(MARKING) + ([args.property] if args.property not in (None, *MARKING) else [])
+    with _blaming(policy):
+        report = run_exhaustive(
+            config,
+            policy,
+            claims,
+            max_states=args.max_states,
+            timeout=_timeout(args),
+            max_memory_mb=_memory(args),
+            reduction=not args.no_reduction,
+            progress=_progress(args),
+        )
+        g = report.graph
+        result = next((r for r in report.results if r.property == args.property), None)
+        shown = result.counterexample if result and result.status is Status.VIOLATED else None
+        drawn = "every state" if args.every_state else "states grouped by summary, ages left out"
+        title = [
+            f"{policy.name}: {_sizes(args, config)}",
+            f"{len(g.states):,} states, {g.edges:,} steps ({drawn}); "
+            + ("complete" if g.complete else f"incomplete, stopped by {g.stopped_by}"),
+        ]
+        if shown is not None:
+            parts = ["blue: its run", "orange: the cycle it repeats"][: 2 if shown.cycle else 1]
+            if shown.contrast:
+                parts.append("purple: the other run")
+            title += [f"{args.property}: {shown.message}", "; ".join(parts)]
+        view = to_networkx(g, grouped=not args.every_state)
+        text = dot(g, view, "\n".join(textwrap.fill(line, 100) for line in title), cx=shown)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    args.verdict = EXIT_OK
+    where = "" if args.output is None else f" to {args.output}"
+    nodes = view.number_of_nodes()
+    notes = [f"wsmodel graph: {nodes:,} nodes written{where}"]
+    if not g.complete:
+        notes.append(f"the exploration stopped ({g.stopped_by}): the graph is a part")
+    if result is not None and shown is None:
+        notes.append(f"{args.property} {result.status.value}: no counterexample to draw")
+    if view.number_of_edges() > LAYOUT_EDGES:
+        # measured here: 150 edges take dot 0.2 s; 800 edges (reference, limit 2) over
+        # 5 minutes and 4,000 (--every-state) 7 minutes, where sfdp takes 1-2 s
+        notes.append(
+            f"{view.number_of_edges():,} edges: Graphviz's dot may take minutes to lay them "
+            "out, sfdp -Tsvg seconds"
+        )
+    _say("; ".join(notes))
+    return EXIT_OK
 
 
 class Terminated(KeyboardInterrupt):
@@ -739,7 +861,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.unraisablehook = _LostInterrupts(previous)
         try:
             with _signals_marked():
-                code = verify(args) if args.command == "verify" else explain(args)
+                code = {"verify": verify, "explain": explain, "graph": graph}[args.command](args)
                 if (lost := LOST_INTERRUPT[0]) is not None:  # lost after the last step
                     raise lost
             sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below

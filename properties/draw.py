@@ -1,0 +1,118 @@
+"""The explored state graph as Graphviz DOT, with a counterexample drawn over it.
+
+What `wsmodel graph` writes (decision 0020). The graph is the exhaustive engine's, in
+its networkx view (:func:`~wsmodel.properties.explore.to_networkx`): every state, or,
+by default, the states grouped by their summary (phases, the ``is_active`` flag, the
+policy's memory and shared state; ages left out), which keeps the drawing to tens of
+nodes at the sizes a drawing can show. Only text is written: Graphviz, if installed,
+lays it out (``dot -Tsvg graph.dot -o graph.svg``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Hashable, Sequence
+from typing import Any, NamedTuple
+
+from wsmodel.properties.explore import StateGraph, canonical, summary
+from wsmodel.properties.results import Counterexample, replay_found
+
+__all__ = ["Drawn", "dot", "drawn_path"]
+
+# How a counterexample's parts are drawn: its run (for a lasso, up to the cycle), the
+# cycle, and an isolation counterexample's second run.
+STEM, CYCLE, CONTRAST = "blue", "darkorange", "purple"
+
+
+class Drawn(NamedTuple):
+    """A counterexample as state ids of the graph: its run from the initial state, the
+    cycle it then repeats (a lasso), and the contrasting run (isolation)."""
+
+    stem: list[int]
+    cycle: list[int]
+    contrast: list[int]
+
+
+def drawn_path(g: StateGraph, cx: Counterexample) -> Drawn:
+    """The states an exhaustive counterexample passes through, as ids of ``g``: it was
+    found on this graph, so every state it reaches is one of the graph's."""
+    rank = dict(g.user_rank)  # canonical() numbers user states it has not seen: not g's
+
+    def ids(actions: Sequence[Any]) -> list[int]:
+        out = []
+        for real in replay_found(g.config, g.policy, tuple(actions)):
+            found = g.id_of(canonical(real, rank, g.symmetry, g.forget)[0])
+            if found is None:
+                raise RuntimeError("a counterexample passes through a state not in the graph")
+            out.append(found)
+        return out
+
+    whole = ids((*cx.steps, *cx.cycle))
+    stem, cycle = whole[: len(cx.steps) + 1], whole[len(cx.steps) :] if cx.cycle else []
+    return Drawn(stem, cycle, ids(cx.contrast) if cx.contrast else [])
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _attrs(**attrs: str | float) -> str:
+    return "[" + ", ".join(f"{k}={_quoted(str(v))}" for k, v in attrs.items()) + "]"
+
+
+def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) -> str:
+    """``view``, ``g``'s :func:`~wsmodel.properties.explore.to_networkx` (grouped or
+    not), as DOT titled ``title``. A state that a step broke a claim into is filled red
+    and names the claims; a counterexample found on ``g``, if given, is drawn over the
+    graph in colour (:data:`STEM`, :data:`CYCLE`, :data:`CONTRAST`)."""
+    grouped = view.graph["grouped"]
+    node = (lambda s: summary(g.states[s])) if grouped else (lambda s: s)
+    on: dict[tuple[Hashable, Hashable], str] = {}  # edge -> colour; later parts win
+    visited: set[Hashable] = set()
+    if cx is not None:
+        path = drawn_path(g, cx)
+        for part, colour in ((path.contrast, CONTRAST), (path.stem, STEM), (path.cycle, CYCLE)):
+            nodes = [node(s) for s in part]
+            visited.update(nodes)
+            for a, b in itertools.pairwise(nodes):
+                on[a, b] = colour
+    number = {n: i for i, n in enumerate(view.nodes)}
+    lines = [
+        "// Written by `wsmodel graph`; render with: dot -Tsvg FILE -o graph.svg",
+        "digraph states {",
+        f"    graph {_attrs(label=title, labelloc='t', fontname='Helvetica')};",
+        '    node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];',
+        '    edge [fontname="Helvetica", fontsize=9];',
+        '    start [shape=point, label=""];',
+        f"    start -> n{number[node(0)]};",
+    ]
+    for n, d in view.nodes(data=True):
+        label = d["summary"].replace("] ", "]\n")
+        if not grouped:  # summaries leave ages out: several states can share one
+            label = f"#{n}\n{label}"
+        if d["states"] > 1:
+            label += f"\n({d['states']:,} states)"
+        attrs: dict[str, str | float] = {"label": label}
+        if d["violates"]:
+            attrs.update(label=f"{label}\nbroken: {', '.join(d['violates'])}")
+            attrs.update(style="rounded,filled", fillcolor="mistyrose", color="red")
+        if n in visited:
+            attrs["penwidth"] = 2.5
+        lines.append(f"    n{number[n]} {_attrs(**attrs)};")
+    for a, b, d in view.edges(data=True):
+        order = sorted if grouped else list
+        label = ", ".join(order(d["actions"]))
+        attrs = {"label": label}
+        if d["violates"]:
+            by = (
+                "each"
+                if len(d["broken_by"]) == len(d["actions"])
+                else ", ".join(order(d["broken_by"]))
+            )
+            broke = f"{by} broke {', '.join(d['violates'])}"
+            attrs.update(label=f"{label}\n{broke}", color="red", fontcolor="red")
+        if (a, b) in on:
+            attrs.update(color=on[a, b], penwidth=2.5)
+        lines.append(f"    n{number[a]} -> n{number[b]} {_attrs(**attrs)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
