@@ -721,8 +721,8 @@ def explain(args: argparse.Namespace) -> int:
     return code
 
 
-# What marks the drawn graph: the claims a single step can break (the catalogue's
-# per-step halves); liveness and isolation are judged over runs, not steps.
+# What marks the drawn graph: the claims with a per-step half (the catalogue's
+# ``check``), as in to_networkx; the liveness claims are judged over cycles only.
 MARKING = tuple(p.name for p in CATALOGUE if p.check is not None)
 LAYOUT_EDGES = 300
 
