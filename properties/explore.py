@@ -31,6 +31,7 @@ import mmap
 import time
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import permutations
@@ -762,53 +763,70 @@ def summary(state: State) -> str:
 def to_networkx(g: StateGraph, *, grouped: bool = False) -> Any:
     """The graph as a networkx.DiGraph: nodes are state ids with ``summary`` (readable;
     it leaves ages out, so states can share one: ``g.states[id]`` is the whole state),
-    ``depth``, ``states`` (1) and ``violates`` (claims some step into the state broke);
-    edges carry ``action`` (str, in the source state's canonical coordinates),
-    ``actions`` (every action from the one state to the other: a DiGraph holds one edge
-    per pair), ``violates`` (the claims those steps broke; with the reduction on, not
-    a violation only inherited from a user the step did not touch, decision 0013) and
-    ``broken_by`` (which of ``actions`` broke them).
+    ``depth``, ``states`` (1), ``expanded`` (False for the frontier a budget left) and
+    ``violates`` (claims some step into the state broke); edges carry ``action`` (str,
+    in the source state's canonical coordinates), ``actions`` (every action from the
+    one state to the other: a DiGraph holds one edge per pair), ``steps`` (how many),
+    ``violates`` (the claims those steps broke; with the reduction on, not a violation
+    only inherited from a user the step did not touch, decision 0013) and ``broken_by``
+    (each action that broke a claim, with the claims it broke). A state found while
+    expanding one that a budget then cut short is left out: that state's steps were
+    dropped (it is frontier), so no edge reaches it.
 
     ``grouped``: one node per summary (keyed by it), standing for ``states`` states,
-    at the least ``depth`` of them: what a drawing can show. An edge then joins two
-    groups if a step joins some of their states; its ``actions`` name each kind of step
-    once (``Connect``; ``Connect u1`` with several users), and ``steps`` counts them.
-    The graph's own ``grouped`` says which view it is."""
+    at the least ``depth`` of them, ``expanded`` if all of them were: what a drawing
+    can show. An edge then joins two groups if a step joins some of their states; its
+    ``actions`` name each kind of step once (``Connect``; ``Connect u1`` with several
+    users). The graph's own ``grouped`` says which view it is."""
+    ends = g.edge_start
     broke: dict[int, list[str]] = {}
-    for name, edges in g.bad_edges.items():
-        for e in edges:
+    for name, bad in g.bad_edges.items():
+        for e in bad:
             broke.setdefault(e, []).append(name)
+    reached = {0, *range(g.expanded), *g.dst}
     several = g.config.users > 1
-    keys: list[Any] = [summary(s) for s in g.states] if grouped else list(range(len(g.states)))
     out = nx.DiGraph(grouped=grouped)
-    for s, key in enumerate(keys):
+    keys: list[Any] = [summary(st) for st in g.states] if grouped else list(range(len(g.states)))
+    for s in sorted(reached):
+        key = keys[s]
         if key in out:
             node = out.nodes[key]
             node["states"] += 1
             node["depth"] = min(node["depth"], g.depth[s])
+            node["expanded"] = node["expanded"] and s < g.expanded
         else:
             text = key if grouped else summary(g.states[s])
-            out.add_node(key, summary=text, violates=[], depth=g.depth[s], states=1)
+            out.add_node(
+                key, summary=text, violates=[], depth=g.depth[s], states=1, expanded=s < g.expanded
+            )
+
+    def label(code: int) -> str:
+        action = g.actions[code]
+        if not grouped:
+            return str(action)
+        who = getattr(action, "user", None)
+        return action.name + (f" u{who}" if several and who is not None else "")
+
+    # Counted in plain dicts first: networkx's per-edge lookups cost 4 µs a step.
+    steps: Counter[tuple[Any, Any, int]] = Counter()
     for s in range(g.expanded):
-        for e in g.out_edges(s):
-            t, action, claims = keys[g.dst[e]], g.actions[g.act[e]], broke.get(e, [])
-            label = str(action)
-            if grouped:
-                who = getattr(action, "user", None)
-                label = action.name + (f" u{who}" if several and who is not None else "")
-            if not out.has_edge(keys[s], t):
-                out.add_edge(
-                    keys[s], t, action=label, actions=[], violates=[], broken_by=[], steps=0
-                )
-            edge = out.edges[keys[s], t]
-            edge["steps"] += 1
-            if not grouped or label not in edge["actions"]:
-                edge["actions"].append(label)
-            if claims and label not in edge["broken_by"]:
-                edge["broken_by"].append(label)
-            for name in claims:
-                if name not in edge["violates"]:
-                    edge["violates"].append(name)
-                if name not in out.nodes[t]["violates"]:
-                    out.nodes[t]["violates"].append(name)
+        a, b, here = ends[s], ends[s + 1], keys[s]
+        steps.update((here, keys[t], code) for t, code in zip(g.dst[a:b], g.act[a:b], strict=True))
+    names = {code: label(code) for code in range(len(g.actions))}
+    for (a, b, code), n in steps.items():
+        if not out.has_edge(a, b):
+            out.add_edge(a, b, action=names[code], actions=[], violates=[], broken_by={}, steps=0)
+        edge = out.edges[a, b]
+        edge["steps"] += n
+        if names[code] not in edge["actions"]:
+            edge["actions"].append(names[code])
+    for e, claims in broke.items():
+        s = bisect_right(ends, e) - 1
+        a, b, name = keys[s], keys[g.dst[e]], names[g.act[e]]
+        edge = out.edges[a, b]
+        by = edge["broken_by"].setdefault(name, [])
+        for claim in claims:
+            for where in (edge["violates"], by, out.nodes[b]["violates"]):
+                if claim not in where:
+                    where.append(claim)
     return out
