@@ -112,18 +112,12 @@ def _parser() -> _Parser:
         sp.add_argument(
             "--preset",
             choices=sorted(PRESETS),
-            help="timing preset (default: production for hypothesis, small otherwise)",
+            help="timing preset (default: "
+            + ("production for hypothesis, small otherwise)" if engines else "small)"),
         )
-        sp.add_argument(
-            "--users",
-            type=int,
-            help="number of users, 1 to 8 (default: the preset's; exhaustive: 1)",
-        )
-        sp.add_argument(
-            "--limit",
-            type=int,
-            help="per-user manager limit (default: the preset's; exhaustive: 1)",
-        )
+        sizes = "the preset's; exhaustive: 1" if engines else "1"
+        sp.add_argument("--users", type=int, help=f"number of users, 1 to 8 (default: {sizes})")
+        sp.add_argument("--limit", type=int, help=f"per-user manager limit (default: {sizes})")
         sp.add_argument(
             "--set",
             action="append",
@@ -229,6 +223,7 @@ def _parser() -> _Parser:
     g.add_argument(
         "--property",
         choices=NAMES,
+        action="append",  # to refuse a second one, not to keep the last silently
         metavar="NAME",
         help="draw this property's counterexample over the graph, if it has one",
     )
@@ -237,7 +232,9 @@ def _parser() -> _Parser:
         action="store_true",
         help="one node per state (with its id) rather than per group",
     )
-    g.add_argument("--output", "-o", metavar="FILE", help="write the DOT here (default: stdout)")
+    g.add_argument(
+        "--output", "-o", metavar="FILE", help="write the DOT here (default, or -: stdout)"
+    )
     run_options(g, several=False, engines=False)
 
     props = sub.add_parser("properties", help="list the property catalogue")
@@ -734,7 +731,20 @@ def graph(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     policy = _one_policy(args, config, "draws one policy's state graph")
-    claims = list(MARKING) + ([args.property] if args.property not in (None, *MARKING) else [])
+    if len(args.property or ()) > 1:
+        raise UsageError(
+            f"graph draws one counterexample; --property given {len(args.property)} times "
+            f"({', '.join(args.property)})"
+        )
+    (prop,) = args.property or [None]
+    to_stdout = args.output in (None, "-")
+    if not to_stdout:  # before exploring, which can take minutes
+        folder = os.path.dirname(args.output) or "."
+        if os.path.isdir(args.output) or not os.path.isdir(folder):
+            why = "is a directory" if os.path.isdir(args.output) else f"no directory {folder}"
+            raise UsageError(f"--output {args.output}: {why}")
+    progress = _progress(args)
+    claims = list(MARKING) + ([prop] if prop not in (None, *MARKING) else [])
     with _blaming(policy):
         report = run_exhaustive(
             config,
@@ -744,10 +754,10 @@ def graph(args: argparse.Namespace) -> int:
             timeout=_timeout(args),
             max_memory_mb=_memory(args),
             reduction=not args.no_reduction,
-            progress=_progress(args),
+            progress=progress,
         )
         g = report.graph
-        result = next((r for r in report.results if r.property == args.property), None)
+        result = next((r for r in report.results if r.property == prop), None)
         shown = result.counterexample if result and result.status is Status.VIOLATED else None
         drawn = "every state" if args.every_state else "states grouped by summary, ages left out"
         title = [
@@ -759,22 +769,31 @@ def graph(args: argparse.Namespace) -> int:
             parts = ["blue: its run", "orange: the cycle it repeats"][: 2 if shown.cycle else 1]
             if shown.contrast:
                 parts.append("purple: the other run")
-            title += [f"{args.property}: {shown.message}", "; ".join(parts)]
+            title += [f"{prop}: {shown.message}", "; ".join(parts)]
+        elif result is not None:
+            nothing = f"{prop} {render.verdict_word(result)}: no counterexample to draw"
+            title.append(nothing)
+        if progress:
+            progress(f"{policy.name}: drawing {len(g.states):,} states, {g.edges:,} steps")
         view = to_networkx(g, grouped=not args.every_state)
         text = dot(g, view, "\n".join(textwrap.fill(line, 100) for line in title), cx=shown)
-    if args.output is None:
+    if to_stdout:
         sys.stdout.write(text)
     else:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            raise OSError(f"--output {args.output}: {exc.strerror or exc}") from exc
     args.verdict = EXIT_OK
-    where = "" if args.output is None else f" to {args.output}"
-    nodes = view.number_of_nodes()
-    notes = [f"wsmodel graph: {nodes:,} nodes written{where}"]
+    notes = []
+    if not args.quiet:
+        where = "" if to_stdout else f" to {args.output}"
+        notes.append(f"{view.number_of_nodes():,} nodes written{where}")
     if not g.complete:
         notes.append(f"the exploration stopped ({g.stopped_by}): the graph is a part")
     if result is not None and shown is None:
-        notes.append(f"{args.property} {result.status.value}: no counterexample to draw")
+        notes.append(nothing)
     if view.number_of_edges() > LAYOUT_EDGES:
         # measured here: 150 edges take dot 0.2 s; 800 edges (reference, limit 2) over
         # 5 minutes and 4,000 (--every-state) 7 minutes, where sfdp takes 1-2 s
@@ -782,7 +801,8 @@ def graph(args: argparse.Namespace) -> int:
             f"{view.number_of_edges():,} edges: Graphviz's dot may take minutes to lay them "
             "out, sfdp -Tsvg seconds"
         )
-    _say("; ".join(notes))
+    if notes:
+        _say("wsmodel graph: " + "; ".join(notes))
     return EXIT_OK
 
 

@@ -62,25 +62,36 @@ def _attrs(**attrs: str | float) -> str:
 
 def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) -> str:
     """``view``, ``g``'s :func:`~wsmodel.properties.explore.to_networkx` (grouped or
-    not), as DOT titled ``title``. A state that a step broke a claim into is filled red
-    and names the claims; a counterexample found on ``g``, if given, is drawn over the
-    graph in colour (:data:`STEM`, :data:`CYCLE`, :data:`CONTRAST`)."""
+    not), as DOT titled ``title`` (a key to the drawing is added under it). A state
+    that a step broke a claim into is filled red and names the claims; frontier a
+    budget left is dashed; a counterexample found on ``g``, if given, is drawn over the
+    graph in colour (:data:`STEM`, :data:`CYCLE`, :data:`CONTRAST`; an edge two parts
+    share shows both), each run's last state with a double border."""
     grouped = view.graph["grouped"]
     node = (lambda s: summary(g.states[s])) if grouped else (lambda s: s)
-    on: dict[tuple[Hashable, Hashable], str] = {}  # edge -> colour; later parts win
+    on: dict[tuple[Hashable, Hashable], list[str]] = {}  # edge -> its parts' colours
+    ends: dict[Hashable, str] = {}  # the last state of each run -> its colour
     visited: set[Hashable] = set()
     if cx is not None:
         path = drawn_path(g, cx)
-        for part, colour in ((path.contrast, CONTRAST), (path.stem, STEM), (path.cycle, CYCLE)):
+        for part, colour in ((path.stem, STEM), (path.cycle, CYCLE), (path.contrast, CONTRAST)):
             nodes = [node(s) for s in part]
             visited.update(nodes)
             for a, b in itertools.pairwise(nodes):
-                on[a, b] = colour
+                if colour not in on.setdefault((a, b), []):
+                    on[a, b].append(colour)
+        ends |= {node(p[-1]): c for p, c in ((path.stem, STEM), (path.contrast, CONTRAST)) if p}
+    key = ["*: the server's is_active flag is off (a close has begun)"]
+    if grouped:
+        key.append("(N states): a group of N states that differ only in ages")
+    if not all(d["expanded"] for _, d in view.nodes(data=True)):
+        key.append("dashed: not expanded (the budget ran out)")
     number = {n: i for i, n in enumerate(view.nodes)}
     lines = [
         "// Written by `wsmodel graph`; render with: dot -Tsvg FILE -o graph.svg",
         "digraph states {",
-        f"    graph {_attrs(label=title, labelloc='t', fontname='Helvetica')};",
+        f"    graph {_attrs(label=title + chr(10) + '; '.join(key), labelloc='t')};",
+        '    graph [fontname="Helvetica"];',
         '    node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];',
         '    edge [fontname="Helvetica", fontsize=9];',
         '    start [shape=point, label=""];',
@@ -92,27 +103,43 @@ def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) 
             label = f"#{n}\n{label}"
         if d["states"] > 1:
             label += f"\n({d['states']:,} states)"
+        style = ["rounded"]
+        if not d["expanded"]:
+            label += "\n(not all expanded)" if grouped else "\n(not expanded)"
+            style.append("dashed")
         attrs: dict[str, str | float] = {"label": label}
         if d["violates"]:
-            attrs.update(label=f"{label}\nbroken: {', '.join(d['violates'])}")
-            attrs.update(style="rounded,filled", fillcolor="mistyrose", color="red")
+            attrs["label"] = f"{label}\nbroken: {', '.join(d['violates'])}"
+            style.append("filled")
+            attrs.update(fillcolor="mistyrose", color="red")
+        if len(style) > 1:
+            attrs["style"] = ",".join(style)
         if n in visited:
             attrs["penwidth"] = 2.5
+        if n in ends:
+            attrs.update(peripheries=2, color=ends[n])
         lines.append(f"    n{number[n]} {_attrs(**attrs)};")
     for a, b, d in view.edges(data=True):
         order = sorted if grouped else list
-        label = ", ".join(order(d["actions"]))
-        attrs = {"label": label}
-        if d["violates"]:
-            by = (
-                "each"
-                if len(d["broken_by"]) == len(d["actions"])
-                else ", ".join(order(d["broken_by"]))
-            )
-            broke = f"{by} broke {', '.join(d['violates'])}"
-            attrs.update(label=f"{label}\n{broke}", color="red", fontcolor="red")
+        attrs = {"label": ", ".join(order(d["actions"]))}
+        if d["broken_by"]:
+            attrs.update(label=f"{attrs['label']}\n{_who_broke(d, order)}", color="red")
+            attrs["fontcolor"] = "red"
         if (a, b) in on:
-            attrs.update(color=on[a, b], penwidth=2.5)
+            attrs.update(color=":".join(on[a, b]), penwidth=2.5)
         lines.append(f"    n{number[a]} -> n{number[b]} {_attrs(**attrs)};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _who_broke(edge: dict[str, Any], order: Any) -> str:
+    """Which of an edge's actions broke which claims: "each broke X" when every action
+    broke the same ones, else one line per set of claims ("Sweep broke X")."""
+    by_claims: dict[tuple[str, ...], list[str]] = {}
+    for action, claims in edge["broken_by"].items():
+        by_claims.setdefault(tuple(sorted(claims)), []).append(action)
+    if len(by_claims) == 1 and len(edge["broken_by"]) == len(edge["actions"]):
+        return f"each broke {', '.join(next(iter(by_claims)))}"
+    return "\n".join(
+        f"{', '.join(order(acts))} broke {', '.join(c)}" for c, acts in by_claims.items()
+    )

@@ -555,7 +555,8 @@ def verdict_table(results: Sequence[Result]) -> list[str]:
     by = {(r.policy, r.property): r for r in results}
     width = max(len(p) for p in props) + 2
     cols = [
-        max(len(pol), *(len(_cell(r)) for r in results if r.policy == pol)) + 2 for pol in policies
+        max(len(pol), *(len(verdict_word(r)) for r in results if r.policy == pol)) + 2
+        for pol in policies
     ]
     head = "property".ljust(width) + "".join(
         p.ljust(c) for p, c in zip(policies, cols, strict=True)
@@ -565,13 +566,14 @@ def verdict_table(results: Sequence[Result]) -> list[str]:
         cells = []
         for pol, c in zip(policies, cols, strict=True):
             r = by.get((pol, prop))
-            cell = "—" if r is None else _cell(r)
+            cell = "—" if r is None else verdict_word(r)
             cells.append(cell.ljust(c))
         lines.append((prop.ljust(width) + "".join(cells)).rstrip())  # no trailing blanks
     return lines
 
 
-def _cell(r: Result) -> str:
+def verdict_word(r: Result) -> str:
+    """A result as the verdict table shows it: "holds (no witness)", say."""
     if r.status is Status.VIOLATED:
         return "VIOLATED"
     if r.status is Status.NOT_CHECKED:
