@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from importlib.metadata import version
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from wsmodel.model import (
     BUILTIN,
@@ -97,6 +97,15 @@ def _parser() -> _Parser:
     )
     p.add_argument("--version", action="version", version=f"wsmodel {version('wsmodel')}")
     sub = p.add_subparsers(dest="command", required=True)
+
+    def one_policy(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--policy",
+            required=True,
+            action="append",  # to refuse a second one, not to keep the last silently
+            metavar="NAME|module:attr",
+            help="a built-in policy (conservative, graduated, reference) or your own",
+        )
 
     def run_options(sp: argparse.ArgumentParser, several: bool, engines: bool = True) -> None:
         if engines:
@@ -192,13 +201,7 @@ def _parser() -> _Parser:
         metavar="PROPERTY",
         help="a property of the catalogue (`wsmodel properties` lists them)",
     )
-    e.add_argument(
-        "--policy",
-        required=True,
-        action="append",  # to refuse a second one, not to keep the last silently
-        metavar="NAME|module:attr",
-        help="a built-in policy (conservative, graduated, reference) or your own",
-    )
+    one_policy(e)
     run_options(e, several=False)
 
     g = sub.add_parser(
@@ -213,13 +216,7 @@ def _parser() -> _Parser:
         "in purple. Render with: dot -Tsvg FILE -o graph.svg. Exit 0 when the graph was "
         "written, whatever the claims' verdicts (wsmodel verify and explain give those).",
     )
-    g.add_argument(
-        "--policy",
-        required=True,
-        action="append",  # to refuse a second one, not to keep the last silently
-        metavar="NAME|module:attr",
-        help="a built-in policy (conservative, graduated, reference) or your own",
-    )
+    one_policy(g)
     g.add_argument(
         "--property",
         choices=NAMES,
@@ -345,16 +342,7 @@ def check_policy(
             from wsmodel.properties.exhaustive import check_exhaustive
 
             results.append(
-                check_exhaustive(
-                    config,
-                    policy,
-                    properties,
-                    max_states=args.max_states,
-                    timeout=_timeout(args),
-                    max_memory_mb=_memory(args),
-                    reduction=not args.no_reduction,
-                    progress=progress,
-                )
+                check_exhaustive(config, policy, properties, progress=progress, **_bounds(args))
             )
         for cx in (r.counterexample for rs in results for r in rs if r.counterexample):
             # Nothing is reported that does not replay (the JSON is not rendered, so
@@ -376,6 +364,16 @@ def _blaming(policy: Policy) -> Iterator[None]:
         if (error := outside_call(policy, exc)) is None:
             raise
         raise error from exc
+
+
+def _bounds(args: argparse.Namespace) -> dict[str, Any]:
+    """The exhaustive engine's budgets and reductions, as the flags set them."""
+    return {
+        "max_states": args.max_states,
+        "timeout": _timeout(args),
+        "max_memory_mb": _memory(args),
+        "reduction": not args.no_reduction,
+    }
 
 
 def _timeout(args: argparse.Namespace) -> float:
@@ -746,16 +744,7 @@ def graph(args: argparse.Namespace) -> int:
     progress = _progress(args)
     claims = list(MARKING) + ([prop] if prop not in (None, *MARKING) else [])
     with _blaming(policy):
-        report = run_exhaustive(
-            config,
-            policy,
-            claims,
-            max_states=args.max_states,
-            timeout=_timeout(args),
-            max_memory_mb=_memory(args),
-            reduction=not args.no_reduction,
-            progress=progress,
-        )
+        report = run_exhaustive(config, policy, claims, progress=progress, **_bounds(args))
         g = report.graph
         result = next((r for r in report.results if r.property == prop), None)
         shown = result.counterexample if result and result.status is Status.VIOLATED else None
