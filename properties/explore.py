@@ -59,7 +59,7 @@ from wsmodel.model import (
 )
 from wsmodel.model.policy import broke_rule, is_builtin, not_deterministic
 from wsmodel.properties import memory
-from wsmodel.properties.catalogue import policy_state
+from wsmodel.properties.catalogue import NAMES, policy_state
 
 __all__ = [
     "NOTHING",
@@ -777,7 +777,9 @@ def to_networkx(g: StateGraph, *, grouped: bool = False) -> Any:
     at the least ``depth`` of them, ``expanded`` if all of them were: what a drawing
     can show. An edge then joins two groups if a step joins some of their states; its
     ``actions`` name each kind of step once (``Connect``; ``Connect u1`` with several
-    users). The graph's own ``grouped`` says which view it is."""
+    users), and ``broken_by`` says which kinds broke what (some step of that kind did).
+    The graph's own ``grouped`` says which view it is, and its ``node_of`` maps each
+    state id to its node."""
     ends = g.edge_start
     broke: dict[int, list[str]] = {}
     for name, bad in g.bad_edges.items():
@@ -785,8 +787,8 @@ def to_networkx(g: StateGraph, *, grouped: bool = False) -> Any:
             broke.setdefault(e, []).append(name)
     reached = {0, *range(g.expanded), *g.dst}
     several = g.config.users > 1
-    out = nx.DiGraph(grouped=grouped)
     keys: list[Any] = [summary(st) for st in g.states] if grouped else list(range(len(g.states)))
+    out = nx.DiGraph(grouped=grouped, node_of=keys)
     for s in sorted(reached):
         key = keys[s]
         if key in out:
@@ -829,4 +831,8 @@ def to_networkx(g: StateGraph, *, grouped: bool = False) -> Any:
             for where in (edge["violates"], by, out.nodes[b]["violates"]):
                 if claim not in where:
                     where.append(claim)
+    rank = {name: i for i, name in enumerate(NAMES)}  # claims listed in catalogue order
+    for d in [*(d for _, d in out.nodes(data=True)), *(d for _, _, d in out.edges(data=True))]:
+        for claims in (d["violates"], *d.get("broken_by", {}).values()):
+            claims.sort(key=rank.__getitem__)
     return out
