@@ -230,7 +230,7 @@ def _parser() -> _Parser:
         help="one node per state (with its id) rather than per group",
     )
     g.add_argument(
-        "--output", "-o", metavar="FILE", help="write the DOT here (default, or -: stdout)"
+        "--output", "-o", metavar="FILE", help="write the DOT to FILE (default or -: stdout)"
     )
     run_options(g, several=False, engines=False)
 
@@ -719,7 +719,9 @@ def explain(args: argparse.Namespace) -> int:
 # What marks the drawn graph: the claims with a per-step half (the catalogue's
 # ``check``), as in to_networkx; the liveness claims are judged over cycles only.
 MARKING = tuple(p.name for p in CATALOGUE if p.check is not None)
-LAYOUT_EDGES = 300
+LAYOUT_EDGES = 300  # where dot gets slow
+READABLE_EDGES = 10_000  # where no layout is readable (2 users, limit 1, grouped: 2,399)
+DRAWABLE_STEPS = 100_000  # --every-state: 4 M steps took 3.3 GB and wrote 254 MB
 
 
 def graph(args: argparse.Namespace) -> int:
@@ -738,20 +740,35 @@ def graph(args: argparse.Namespace) -> int:
     to_stdout = args.output in (None, "-")
     if not to_stdout:  # before exploring, which can take minutes
         folder = os.path.dirname(args.output) or "."
-        if os.path.isdir(args.output) or not os.path.isdir(folder):
-            why = "is a directory" if os.path.isdir(args.output) else f"no directory {folder}"
-            raise UsageError(f"--output {args.output}: {why}")
+        if not args.output or os.path.isdir(args.output) or not os.path.isdir(folder):
+            why = (
+                "is empty"
+                if not args.output
+                else "is a directory"
+                if os.path.isdir(args.output)
+                else f"no directory {folder}"
+            )
+            raise UsageError(f"--output {args.output!r}: {why}")
     progress = _progress(args)
     claims = list(MARKING) + ([prop] if prop not in (None, *MARKING) else [])
     with _blaming(policy):
         report = run_exhaustive(config, policy, claims, progress=progress, **_bounds(args))
         g = report.graph
+        if args.every_state and g.edges > DRAWABLE_STEPS:  # before it fills the memory
+            raise UsageError(
+                f"--every-state: {g.edges:,} steps are more than a drawing can hold (at most "
+                f"{DRAWABLE_STEPS:,}); leave it out to draw the groups, or give --max-states"
+            )
         result = next((r for r in report.results if r.property == prop), None)
         shown = result.counterexample if result and result.status is Status.VIOLATED else None
+        if progress:
+            progress(f"{policy.name}: drawing {g.edges:,} steps")
+        view = to_networkx(g, grouped=not args.every_state)
         drawn = "every state" if args.every_state else "states grouped by summary, ages left out"
         title = [
             f"{policy.name}: {_sizes(args, config)}",
-            f"{len(g.states):,} states, {g.edges:,} steps ({drawn}); "
+            f"{sum(d['states'] for _, d in view.nodes(data=True)):,} states, "
+            f"{g.edges:,} steps ({drawn}); "
             + ("complete" if g.complete else f"incomplete, stopped by {g.stopped_by}"),
         ]
         if shown is not None:
@@ -762,9 +779,6 @@ def graph(args: argparse.Namespace) -> int:
         elif result is not None:
             nothing = f"{prop} {render.verdict_word(result)}: no counterexample to draw"
             title.append(nothing)
-        if progress:
-            progress(f"{policy.name}: drawing {len(g.states):,} states, {g.edges:,} steps")
-        view = to_networkx(g, grouped=not args.every_state)
         text = dot(g, view, "\n".join(textwrap.fill(line, 100) for line in title), cx=shown)
     if to_stdout:
         sys.stdout.write(text)
@@ -783,12 +797,14 @@ def graph(args: argparse.Namespace) -> int:
         notes.append(f"the exploration stopped ({g.stopped_by}): the graph is a part")
     if result is not None and shown is None:
         notes.append(nothing)
-    if view.number_of_edges() > LAYOUT_EDGES:
+    edges = view.number_of_edges()
+    if edges > READABLE_EDGES:
+        notes.append(f"{edges:,} edges: too many to read once laid out; try a smaller size")
+    elif edges > LAYOUT_EDGES:
         # measured here: 150 edges take dot 0.2 s; 800 edges (reference, limit 2) over
         # 5 minutes and 4,000 (--every-state) 7 minutes, where sfdp takes 1-2 s
         notes.append(
-            f"{view.number_of_edges():,} edges: Graphviz's dot may take minutes to lay them "
-            "out, sfdp -Tsvg seconds"
+            f"{edges:,} edges: Graphviz's dot may take minutes to lay them out, sfdp -Tsvg seconds"
         )
     if notes:
         _say("wsmodel graph: " + "; ".join(notes))

@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
-from wsmodel.properties.explore import StateGraph, canonical, summary
+from wsmodel.properties.explore import StateGraph, canonical
 from wsmodel.properties.results import Counterexample, replay_found
 
 __all__ = ["Drawn", "dot", "drawn_path"]
@@ -67,20 +67,21 @@ def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) 
     budget left is dashed; a counterexample found on ``g``, if given, is drawn over the
     graph in colour (:data:`STEM`, :data:`CYCLE`, :data:`CONTRAST`; an edge two parts
     share shows both), each run's last state with a double border."""
-    grouped = view.graph["grouped"]
-    node = (lambda s: summary(g.states[s])) if grouped else (lambda s: s)
+    grouped, node = view.graph["grouped"], view.graph["node_of"]
     on: dict[tuple[Hashable, Hashable], list[str]] = {}  # edge -> its parts' colours
-    ends: dict[Hashable, str] = {}  # the last state of each run -> its colour
+    ends: dict[Hashable, list[str]] = {}  # the last state of each run -> what ends there
     visited: set[Hashable] = set()
     if cx is not None:
         path = drawn_path(g, cx)
         for part, colour in ((path.stem, STEM), (path.cycle, CYCLE), (path.contrast, CONTRAST)):
-            nodes = [node(s) for s in part]
+            nodes = [node[s] for s in part]
             visited.update(nodes)
             for a, b in itertools.pairwise(nodes):
                 if colour not in on.setdefault((a, b), []):
                     on[a, b].append(colour)
-        ends |= {node(p[-1]): c for p, c in ((path.stem, STEM), (path.contrast, CONTRAST)) if p}
+        for part, run in ((path.stem, "the run"), (path.contrast, "the other run")):
+            if part:
+                ends.setdefault(node[part[-1]], []).append(run)
     key = ["*: the server's is_active flag is off (a close has begun)"]
     if grouped:
         key.append("(N states): a group of N states that differ only in ages")
@@ -95,7 +96,7 @@ def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) 
         '    node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];',
         '    edge [fontname="Helvetica", fontsize=9];',
         '    start [shape=point, label=""];',
-        f"    start -> n{number[node(0)]};",
+        f"    start -> n{number[node[0]]};",
     ]
     for n, d in view.nodes(data=True):
         label = d["summary"].replace("] ", "]\n")
@@ -116,8 +117,10 @@ def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) 
             attrs["style"] = ",".join(style)
         if n in visited:
             attrs["penwidth"] = 2.5
-        if n in ends:
-            attrs.update(peripheries=2, color=ends[n])
+        if n in ends:  # where the run (and the other run) ends: said, and a double border
+            verb = "ends" if len(ends[n]) == 1 else "end"
+            attrs["label"] = f"{attrs['label']}\n({' and '.join(ends[n])} {verb} here)"
+            attrs.update(peripheries=2, color=STEM if "the run" in ends[n] else CONTRAST)
         lines.append(f"    n{number[n]} {_attrs(**attrs)};")
     for a, b, d in view.edges(data=True):
         order = sorted if grouped else list
@@ -137,7 +140,7 @@ def _who_broke(edge: dict[str, Any], order: Any) -> str:
     broke the same ones, else one line per set of claims ("Sweep broke X")."""
     by_claims: dict[tuple[str, ...], list[str]] = {}
     for action, claims in edge["broken_by"].items():
-        by_claims.setdefault(tuple(sorted(claims)), []).append(action)
+        by_claims.setdefault(tuple(claims), []).append(action)
     if len(by_claims) == 1 and len(edge["broken_by"]) == len(edge["actions"]):
         return f"each broke {', '.join(next(iter(by_claims)))}"
     return "\n".join(

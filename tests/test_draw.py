@@ -11,11 +11,13 @@ import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wsmodel.model import BUILTIN, preset
+from wsmodel.properties.catalogue import NAMES
 from wsmodel.properties.cli import MARKING, main
-from wsmodel.properties.draw import CONTRAST, CYCLE, STEM, dot, drawn_path
+from wsmodel.properties.draw import CONTRAST, CYCLE, STEM, _who_broke, dot, drawn_path
 from wsmodel.properties.exhaustive import Report, run_exhaustive
 from wsmodel.properties.explore import StateGraph, summary, to_networkx
 from wsmodel.properties.results import Counterexample, Status
@@ -76,12 +78,16 @@ def test_grouped_view_partitions_the_graph(conservative: tuple[Report, Counterex
         edge = grouped.edges[each.nodes[s]["summary"], each.nodes[t]["summary"]]
         assert {a.split("(")[0] for a in d["actions"]} <= set(edge["actions"])
         assert set(d["violates"]) <= set(edge["violates"])
-    # a group is marked with exactly the claims some step into one of its states broke
+    # a group is marked with exactly the claims some step into one of its states broke,
+    # as the engine recorded the steps, in the catalogue's order
     marks: dict[str, set[str]] = {n: set() for n in grouped}
-    for _, d in each.nodes(data=True):
-        marks[d["summary"]] |= set(d["violates"])
+    for claim, bad in g.bad_edges.items():
+        for e in bad:
+            marks[summary(g.states[g.dst[e]])].add(claim)
     assert {n: set(d["violates"]) for n, d in grouped.nodes(data=True)} == marks
     assert any(marks.values()) and not all(marks.values())
+    for _, d in [*grouped.nodes(data=True), *each.nodes(data=True)]:
+        assert d["violates"] == [n for n in NAMES if n in d["violates"]]
     # which action broke which claims, from the engine's own record of bad edges
     broke: dict[tuple[int, int], dict[str, set[str]]] = {}
     for claim, bad in g.bad_edges.items():
@@ -102,6 +108,8 @@ def test_grouped_view_partitions_the_graph(conservative: tuple[Report, Counterex
     text = dot(g, grouped, "title")
     nodes, edges = parsed(text)
     number = {n: f"n{i}" for i, n in enumerate(grouped.nodes)}
+    for n, d in grouped.nodes(data=True):  # how many states a group stands for
+        assert (f"\\n({d['states']:,} states)" in nodes[number[n]]["label"]) == (d["states"] > 1)
     red = {n for n, attrs in nodes.items() if attrs.get("fillcolor") == "mistyrose"}
     assert red == {number[n] for n, d in grouped.nodes(data=True) if d["violates"]}
     for n, d in grouped.nodes(data=True):
@@ -113,11 +121,11 @@ def test_grouped_view_partitions_the_graph(conservative: tuple[Report, Counterex
     hang = edges[number["u0[stuck]"], number["u0[closing*]"]]["label"].split("\\n")
     assert hang == [
         "Connect, Sweep",
-        "Connect broke cleanup_terminates, cleanup_within_budget, zombies_reaped",
+        "Connect broke zombies_reaped, cleanup_terminates, cleanup_within_budget",
         "Sweep broke zombies_reaped",
     ]
     assert {(number[a], number[b]) for a, b, d in grouped.edges(data=True) if d["broken_by"]} == {
-        e for e, attrs in edges.items() if attrs.get("color") == "red"
+        e for e, attrs in edges.items() if attrs.get("color") == "red" == attrs["fontcolor"]
     }
     assert any(
         attrs["label"].split("\\n")[1].startswith("each broke")
@@ -154,7 +162,10 @@ def test_a_lasso_is_drawn_along_the_graphs_edges(
     nodes = parsed(text)[0]
     (end,) = [n for n, attrs in nodes.items() if attrs.get("peripheries") == "2"]
     assert end == f"n{list(view.nodes).index(summary(g.states[path.cycle[0]]))}"
-    assert nodes[end]["color"] == STEM
+    assert nodes[end]["color"] == STEM and nodes[end]["label"].endswith("(the run ends here)")
+    # the path's states drawn wider: those, and only those
+    on_path = {f"n{list(view.nodes).index(summary(g.states[s]))}" for s in path.stem + path.cycle}
+    assert {n for n, a in nodes.items() if a.get("penwidth") == "2.5"} == on_path
     # without a counterexample nothing is coloured but what broke a claim
     plain = dot(g, view, "title")
     assert not coloured(plain, STEM) and not coloured(plain, CYCLE) and coloured(plain, "red")
@@ -236,7 +247,7 @@ def test_the_command(
     argv = ["graph", "--policy", "reference", "--property", "no_permanent_block"]
     assert main([*argv, "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "drawing 1,016 states, 4,158 steps" in err  # the progress line
+    assert "reference: drawing 4,158 steps" in err  # the progress line
     assert err.endswith(
         f"wsmodel graph: 18 nodes written to {out}; "
         "no_permanent_block holds: no counterexample to draw\n"
@@ -284,13 +295,12 @@ def test_the_output_is_checked_before_exploring(
 
     monkeypatch.setattr("wsmodel.properties.exhaustive.run_exhaustive", explore)
     for path, said in [
-        (tmp_path / "none" / "g.dot", f"--output {tmp_path / 'none' / 'g.dot'}: no directory"),
-        (tmp_path, f"--output {tmp_path}: is a directory"),
+        (tmp_path / "none" / "g.dot", f"no directory {tmp_path / 'none'}"),
+        (tmp_path, "is a directory"),
+        ("", "is empty"),
     ]:
         assert main(["graph", "--policy", "reference", "-o", str(path)]) == 2
-        assert capsys.readouterr().err == f"wsmodel: error: {said}" + (
-            f" {tmp_path / 'none'}\n" if "none" in str(path) else "\n"
-        )
+        assert capsys.readouterr().err == f"wsmodel: error: --output {str(path)!r}: {said}\n"
 
 
 @pytest.mark.parametrize(
@@ -319,3 +329,51 @@ def test_bad_input(
     assert main(["graph", *argv, "--quiet"]) == code
     out, err = capsys.readouterr()
     assert said in err and "Traceback" not in err and not out
+
+
+def test_which_action_broke_what_is_said_per_action() -> None:
+    # "each" only where every action broke the same claims; else one line per claim set
+    edge: dict[str, Any] = {"actions": ["Connect", "Sweep"], "broken_by": {}}
+    edge["broken_by"] = {"Connect": ["no_leak"], "Sweep": ["no_leak"]}
+    assert _who_broke(edge, sorted) == "each broke no_leak"
+    edge["broken_by"] = {"Sweep": ["no_leak"]}
+    assert _who_broke(edge, sorted) == "Sweep broke no_leak"
+    edge["broken_by"] = {"Sweep": ["no_leak"], "Connect": ["isolation", "no_leak"]}
+    assert _who_broke(edge, sorted) == "Sweep broke no_leak\nConnect broke isolation, no_leak"
+
+
+def test_grouped_steps_name_their_user_with_several_users() -> None:
+    config = preset("small").with_(users=2, limit=1)
+    # reference: some pairs of groups are joined by two steps of one kind (a stall of
+    # either of two managers, say), which the view names once
+    g = run_exhaustive(config, BUILTIN["reference"], list(MARKING), max_states=3000).graph
+    grouped = to_networkx(g, grouped=True)
+    kinds = {"Connect u0", "Connect u1", "Tick", "Stall u1", "Sweep u0"}
+    seen: set[str] = set()
+    for _, _, d in grouped.edges(data=True):
+        assert len(d["actions"]) == len(set(d["actions"])), d["actions"]  # each kind once
+        assert all(re.fullmatch(r"Tick|[A-Za-z]+ u[01]", a) for a in d["actions"])
+        seen.update(d["actions"])
+    assert kinds <= seen
+    # the same steps, kind by kind, as the graph holds them
+    want: Counter[str] = Counter()
+    for s in range(g.expanded):
+        for e in g.out_edges(s):
+            a = g.actions[g.act[e]]
+            user = getattr(a, "user", None)
+            want[a.name if user is None else f"{a.name} u{user}"] += 1
+    assert set(want) == seen
+
+
+def test_every_state_refuses_what_no_drawing_holds(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("wsmodel.properties.cli.DRAWABLE_STEPS", 4_000)
+    argv = ["graph", "--policy", "reference", "--quiet"]
+    assert main([*argv, "--every-state"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "wsmodel: error: --every-state: 4,158 steps are more than a drawing can hold "
+        "(at most 4,000); leave it out to draw the groups, or give --max-states\n",
+    )
+    assert main(argv) == 0 and main([*argv, "--every-state", "--max-states", "500"]) == 0
