@@ -87,12 +87,13 @@ def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) 
         key.append("(N states): a group of N states that differ only in ages")
     if not all(d["expanded"] for _, d in view.nodes(data=True)):
         key.append("dashed: not expanded (the budget ran out)")
+    heading = "\n".join([title, "; ".join(key)])
     number = {n: i for i, n in enumerate(view.nodes)}
+    order = sorted if grouped else list  # a group's kinds by name; a state's steps as found
     lines = [
         "// Written by `wsmodel graph`; render with: dot -Tsvg FILE -o graph.svg",
         "digraph states {",
-        f"    graph {_attrs(label=title + chr(10) + '; '.join(key), labelloc='t')};",
-        '    graph [fontname="Helvetica"];',
+        f"    graph {_attrs(label=heading, labelloc='t', fontname='Helvetica')};",
         '    node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];',
         '    edge [fontname="Helvetica", fontsize=9];',
         '    start [shape=point, label=""];',
@@ -123,7 +124,6 @@ def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) 
             attrs.update(peripheries=2, color=STEM if "the run" in ends[n] else CONTRAST)
         lines.append(f"    n{number[n]} {_attrs(**attrs)};")
     for a, b, d in view.edges(data=True):
-        order = sorted if grouped else list
         attrs = {"label": ", ".join(order(d["actions"]))}
         if d["broken_by"]:
             attrs.update(label=f"{attrs['label']}\n{_who_broke(d, order)}", color="red")
