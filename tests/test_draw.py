@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wsmodel.model import BUILTIN, preset
+from wsmodel.model import BUILTIN, Connect, Tick, preset
 from wsmodel.properties.catalogue import NAMES
 from wsmodel.properties.cli import MARKING, main
 from wsmodel.properties.draw import CONTRAST, CYCLE, STEM, _who_broke, dot, drawn_path
@@ -377,3 +377,16 @@ def test_every_state_refuses_what_no_drawing_holds(
         "(at most 4,000); leave it out to draw the groups, or give --max-states\n",
     )
     assert main(argv) == 0 and main([*argv, "--every-state", "--max-states", "500"]) == 0
+
+
+def test_two_runs_ending_in_one_group_are_both_said(
+    conservative: tuple[Report, Counterexample],
+) -> None:
+    g = conservative[0].graph
+    # two runs that end in the same group (one active manager), at different ages
+    both = Counterexample("m", steps=(Connect(0),), contrast=(Connect(0), Tick()))
+    view = to_networkx(g, grouped=True)
+    nodes = parsed(dot(g, view, "title", cx=both))[0]
+    (end,) = [a for a in nodes.values() if a.get("peripheries") == "2"]
+    assert end["label"].endswith("(the run and the other run end here)")
+    assert end["color"] == STEM
