@@ -98,7 +98,7 @@ def _parser() -> _Parser:
     p.add_argument("--version", action="version", version=f"wsmodel {version('wsmodel')}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def one_policy(sp: argparse.ArgumentParser) -> None:
+    def policy_option(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--policy",
             required=True,
@@ -201,7 +201,7 @@ def _parser() -> _Parser:
         metavar="PROPERTY",
         help="a property of the catalogue (`wsmodel properties` lists them)",
     )
-    one_policy(e)
+    policy_option(e)
     run_options(e, several=False)
 
     g = sub.add_parser(
@@ -216,7 +216,7 @@ def _parser() -> _Parser:
         "in purple. Render with: dot -Tsvg FILE -o graph.svg. Exit 0 when the graph was "
         "written, whatever the claims' verdicts (wsmodel verify and explain give those).",
     )
-    one_policy(g)
+    policy_option(g)
     g.add_argument(
         "--property",
         choices=NAMES,
@@ -740,14 +740,14 @@ def graph(args: argparse.Namespace) -> int:
     to_stdout = args.output in (None, "-")
     if not to_stdout:  # before exploring, which can take minutes
         folder = os.path.dirname(args.output) or "."
-        if not args.output or os.path.isdir(args.output) or not os.path.isdir(folder):
-            why = (
-                "is empty"
-                if not args.output
-                else "is a directory"
-                if os.path.isdir(args.output)
-                else f"no directory {folder}"
-            )
+        why = ""
+        if not args.output:
+            why = "is empty"
+        elif os.path.isdir(args.output):
+            why = "is a directory"
+        elif not os.path.isdir(folder):
+            why = f"no directory {folder}"
+        if why:
             raise UsageError(f"--output {args.output!r}: {why}")
     progress = _progress(args)
     claims = list(MARKING) + ([prop] if prop not in (None, *MARKING) else [])
@@ -761,6 +761,10 @@ def graph(args: argparse.Namespace) -> int:
             )
         result = next((r for r in report.results if r.property == prop), None)
         shown = result.counterexample if result and result.status is Status.VIOLATED else None
+        # a claim asked for that holds, or was left not-checked: said in the title and here
+        nothing = ""
+        if result is not None and shown is None:
+            nothing = f"{prop} {render.verdict_word(result)}: no counterexample to draw"
         if progress:
             progress(f"{policy.name}: drawing {g.edges:,} steps")
         view = to_networkx(g, grouped=not args.every_state)
@@ -776,8 +780,7 @@ def graph(args: argparse.Namespace) -> int:
             if shown.contrast:
                 parts.append("purple: the other run")
             title += [f"{prop}: {shown.message}", "; ".join(parts)]
-        elif result is not None:
-            nothing = f"{prop} {render.verdict_word(result)}: no counterexample to draw"
+        elif nothing:
             title.append(nothing)
         text = dot(g, view, "\n".join(textwrap.fill(line, 100) for line in title), cx=shown)
     if to_stdout:
@@ -795,7 +798,7 @@ def graph(args: argparse.Namespace) -> int:
         notes.append(f"{view.number_of_nodes():,} nodes written{where}")
     if not g.complete:
         notes.append(f"the exploration stopped ({g.stopped_by}): the graph is a part")
-    if result is not None and shown is None:
+    if nothing:
         notes.append(nothing)
     edges = view.number_of_edges()
     if edges > READABLE_EDGES:
