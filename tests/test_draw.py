@@ -223,7 +223,10 @@ def test_graphviz_lays_the_drawing_out(
             [binary, "-Tsvg", str(out)], capture_output=True, text=True, check=False
         )
         assert svg.returncode == 0 and not svg.stderr, svg.stderr
-        assert "u0[stuck]" in svg.stdout or "u0[active]" in svg.stdout
+        # every node and edge written was laid out (and the start point with its edge)
+        nodes, edges = parsed(out.read_text())
+        assert svg.stdout.count('class="node"') == len(nodes) + 1
+        assert svg.stdout.count('class="edge"') == len(edges) + 1
     # quotes, a backslash and a newline in a policy's state come through as text
     assert "say &quot;hi&quot; \\n" in svg.stdout and ">next" in svg.stdout
     capsys.readouterr()
