@@ -69,19 +69,32 @@ def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) 
     share shows both), each run's last state with a double border."""
     grouped, node = view.graph["grouped"], view.graph["node_of"]
     on: dict[tuple[Hashable, Hashable], list[str]] = {}  # edge -> its parts' colours
+    # edge -> part -> the kinds of step that part took along it (the edge's own label
+    # names every kind between its ends: a reader took one for the cycle's)
+    took: dict[tuple[Hashable, Hashable], dict[str, list[str]]] = {}
     ends: dict[Hashable, list[str]] = {}  # the last state of each run -> what ends there
     visited: set[Hashable] = set()
     if cx is not None:
         path = drawn_path(g, cx)
-        for part, colour in ((path.stem, STEM), (path.cycle, CYCLE), (path.contrast, CONTRAST)):
-            nodes = [node[s] for s in part]
+        parts = [
+            (path.stem, cx.steps, STEM, "the run"),
+            (path.cycle, cx.cycle, CYCLE, "the cycle"),
+            (path.contrast, cx.contrast, CONTRAST, "the other run"),
+        ]
+        for ids, actions, colour, name in parts:
+            nodes = [node[s] for s in ids]
             visited.update(nodes)
-            for a, b in itertools.pairwise(nodes):
+            for (a, b), action in zip(itertools.pairwise(nodes), actions, strict=True):
                 if colour not in on.setdefault((a, b), []):
                     on[a, b].append(colour)
-        for part, run in ((path.stem, "the run"), (path.contrast, "the other run")):
-            if part:
-                ends.setdefault(node[part[-1]], []).append(run)
+                kinds = took.setdefault((a, b), {}).setdefault(name, [])
+                if action.name not in kinds:
+                    kinds.append(action.name)
+        # where a run ends; a lasso's run ends where its cycle starts, and says so
+        end = "the cycle starts" if cx.cycle else "the run ends"
+        for ids, what in ((path.stem, end), (path.contrast, "the other run ends")):
+            if ids:
+                ends.setdefault(node[ids[-1]], []).append(what)
     key = ["*: the server's is_active flag is off (a close has begun)"]
     if grouped:
         key.append("(N states): a group of N states that differ only in ages")
@@ -118,10 +131,12 @@ def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) 
             attrs["style"] = ",".join(style)
         if n in visited:
             attrs["penwidth"] = 2.5
-        if n in ends:  # where the run (and the other run) ends: said, and a double border
-            verb = "ends" if len(ends[n]) == 1 else "end"
-            attrs["label"] = f"{attrs['label']}\n({' and '.join(ends[n])} {verb} here)"
-            attrs.update(peripheries=2, color=STEM if "the run" in ends[n] else CONTRAST)
+        if n in ends:  # where a run ends: said, and a double border
+            attrs["label"] = f"{attrs['label']}\n({' and '.join(ends[n])} here)"
+            attrs.update(
+                peripheries=2,
+                color=CONTRAST if len(ends[n]) == 1 and "other" in ends[n][0] else STEM,
+            )
         lines.append(f"    n{number[n]} {_attrs(**attrs)};")
     for a, b, d in view.edges(data=True):
         attrs = {"label": ", ".join(order(d["actions"]))}
@@ -129,7 +144,9 @@ def dot(g: StateGraph, view: Any, title: str, cx: Counterexample | None = None) 
             attrs.update(label=f"{attrs['label']}\n{_who_broke(d, order)}", color="red")
             attrs["fontcolor"] = "red"
         if (a, b) in on:
-            attrs.update(color=":".join(on[a, b]), penwidth=2.5)
+            steps = "\n".join(f"{part}: {', '.join(k)}" for part, k in took[a, b].items())
+            attrs.update(label=f"{attrs['label']}\n{steps}", color=":".join(on[a, b]))
+            attrs["penwidth"] = 2.5
         lines.append(f"    n{number[a]} -> n{number[b]} {_attrs(**attrs)};")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -162,7 +162,28 @@ def test_a_lasso_is_drawn_along_the_graphs_edges(
     nodes = parsed(text)[0]
     (end,) = [n for n, attrs in nodes.items() if attrs.get("peripheries") == "2"]
     assert end == f"n{list(view.nodes).index(summary(g.states[path.cycle[0]]))}"
-    assert nodes[end]["color"] == STEM and nodes[end]["label"].endswith("(the run ends here)")
+    assert nodes[end]["color"] == STEM and nodes[end]["label"].endswith("(the cycle starts here)")
+    # a coloured edge names the kinds of step its part took along it, which its own
+    # label (every kind between the two groups) does not say
+    took: dict[tuple[str, str], dict[str, set[str]]] = {}
+    number = {n: f"n{i}" for i, n in enumerate(view.nodes)}
+    for ids, actions, name in (
+        (path.stem, cx.steps, "the run"),
+        (path.cycle, cx.cycle, "the cycle"),
+    ):
+        groups = [number[summary(g.states[s])] for s in ids]
+        for e, action in zip(itertools.pairwise(groups), actions, strict=True):
+            took.setdefault(e, {}).setdefault(name, set()).add(action.name)
+    edges = parsed(text)[1]
+    for e, parts in took.items():
+        lines = [line.split(": ") for line in edges[e]["label"].split("\\n") if ": " in line]
+        said = {part: set(kinds.split(", ")) for part, kinds in lines if part.startswith("the ")}
+        assert said == parts
+    # the trial's case: the cycle's edge joins groups a CloseHangs also joins, not taken
+    assert any(
+        "CloseHangs" in edges[e]["label"] and "CloseHangs" not in took[e].get("the cycle", ())
+        for e in took
+    )
     # the path's states drawn wider: those, and only those
     on_path = {f"n{list(view.nodes).index(summary(g.states[s]))}" for s in path.stem + path.cycle}
     assert {n for n, a in nodes.items() if a.get("penwidth") == "2.5"} == on_path
@@ -391,5 +412,5 @@ def test_two_runs_ending_in_one_group_are_both_said(
     view = to_networkx(g, grouped=True)
     nodes = parsed(dot(g, view, "title", cx=both))[0]
     (end,) = [a for a in nodes.values() if a.get("peripheries") == "2"]
-    assert end["label"].endswith("(the run and the other run end here)")
+    assert end["label"].endswith("(the run ends and the other run ends here)")
     assert end["color"] == STEM
